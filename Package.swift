@@ -1,0 +1,72 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "casty",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "CastyICY", targets: ["CastyICY"]),
+        .executable(name: "casty-ingest", targets: ["casty-ingest"]),
+        .executable(name: "casty-mirror", targets: ["casty-mirror"]),
+        .executable(name: "casty-dummy", targets: ["casty-dummy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // libcurl from the system (Debian: libcurl4-openssl-dev), wrapped by a shim header
+        // because Swift cannot call the variadic curl_easy_setopt/getinfo.
+        .systemLibrary(
+            name: "CCurl",
+            path: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // The ICY codec: pure values, no I/O.
+        .target(
+            name: "CastyICY",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "casty-ingest",
+            dependencies: [
+                "CastyICY",
+                "CCurl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "casty-mirror",
+            dependencies: [
+                "CastyICY",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "casty-dummy",
+            dependencies: [
+                "CastyICY",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CastyICYTests",
+            dependencies: [
+                "CastyICY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
