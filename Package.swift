@@ -58,6 +58,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Release-mode benchmarks, run by scripts/bench-*.sh; never timed in tests.
+        .executableTarget(
+            name: "ICYDecodeBenchmark",
+            dependencies: [
+                "CastyICY",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/ICYDecodeBenchmark"
+        ),
         .testTarget(
             name: "CastyICYTests",
             dependencies: [
