@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Local test radio for Casty: Icecast 2 + an ffmpeg source client looping
+# generated test tones, with the ICY StreamTitle changing at every track.
+#
+# Usage:
+#   scripts/test-radio.sh start --port P [--dir D] [--mount /stream] [--count N]
+#   scripts/test-radio.sh stop --dir D
+#
+# start  Writes an Icecast config (random source/admin passwords) into D
+#        (default: a fresh temp dir), generates N (default 3) test MP3s into
+#        D/mp3 (TRACK_SECONDS env var, default 20 s per track), starts
+#        icecast2 on 127.0.0.1:P and the source client, waits (<= ~15 s) until
+#        the mount serves audio with a title, then prints on stdout:
+#            url=http://127.0.0.1:P/stream
+#            dir=D
+#        Files in D: icecast.xml, radio.env (URL + credentials), *.pid,
+#        log/ (icecast error/access logs, source + feeder logs), now-playing.
+# stop   Kills exactly the processes recorded in D/*.pid and waits for them.
+#
+# Needs: icecast2, ffmpeg (ffprobe), curl. Works as root (Icecast drops
+# privileges to the icecast2 user via <changeowner>) and as a normal user.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+testradio="$here/testradio"
+
+die() { echo "test-radio: $*" >&2; exit 1; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+
+# --- process helpers --------------------------------------------------------
+
+# alive PID PATTERN: PID exists, is not a zombie, and its command line
+# matches PATTERN (guards against PID reuse). Orphaned processes may stay
+# zombies for a while if PID 1 reaps slowly (containers), hence the Z check.
+alive() {
+    local st args
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $st == Z* ]] && return 1
+    args=$(ps -o args= -p "$1" 2>/dev/null) || return 1
+    [[ $args == *$2* ]]
+}
+
+# stop_pidfile FILE PATTERN: TERM the pid in FILE (if it is still ours),
+# wait <= 5 s, then KILL and wait <= 2 s.
+stop_pidfile() {
+    local f=$1 pat=$2 pid i
+    [[ -f $f ]] || return 0
+    pid=$(<"$f")
+    if [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" "$pat"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for (( i = 0; i < 50; i++ )); do
+            alive "$pid" "$pat" || break
+            sleep 0.1
+        done
+        if alive "$pid" "$pat"; then
+            kill -KILL "$pid" 2>/dev/null || true
+            for (( i = 0; i < 20; i++ )); do
+                alive "$pid" "$pat" || break
+                sleep 0.1
+            done
+        fi
+        alive "$pid" "$pat" && echo "test-radio: pid $pid ($f) did not exit" >&2
+    fi
+    rm -f "$f"
+}
+
+stop_all() {  # feeder first (it owns the per-track ffmpeg), then source, then icecast
+    local d=$1
+    stop_pidfile "$d/feeder.pid" "feed-source.sh"
+    stop_pidfile "$d/source.pid" "ffmpeg"
+    stop_pidfile "$d/icecast.pid" "icecast2"
+}
+
+xml_escape() { local s=$1; s=${s//&/&amp;}; s=${s//</&lt;}; s=${s//>/&gt;}; printf '%s' "$s"; }
+
+randpw() { od -An -tx1 -N12 /dev/urandom | tr -d ' \n'; }
+
+# --- start ------------------------------------------------------------------
+
+cmd_start() {
+    local port='' dir='' mount=/stream count=3
+    while (( $# )); do
+        case $1 in
+            --port)  port=${2:?}; shift 2 ;;
+            --dir)   dir=${2:?}; shift 2 ;;
+            --mount) mount=${2:?}; shift 2 ;;
+            --count) count=${2:?}; shift 2 ;;
+            -h|--help) usage ;;
+            *) die "unknown option: $1" ;;
+        esac
+    done
+    if ! [[ $port =~ ^[0-9]{1,5}$ ]] || (( port < 1 || port > 65535 )); then
+        die "--port P (1..65535) is required"
+    fi
+    [[ $mount =~ ^/[A-Za-z0-9._/-]*$ ]] || die "--mount must look like /stream"
+    local tool
+    for tool in icecast2 ffmpeg ffprobe curl; do
+        command -v "$tool" >/dev/null || die "$tool not found (apt-get install icecast2 ffmpeg curl)"
+    done
+
+    if [[ -z $dir ]]; then
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/casty-test-radio.XXXXXX")
+    else
+        mkdir -p "$dir"
+    fi
+    dir=$(cd "$dir" && pwd)
+    [[ ! -e $dir/icecast.pid && ! -e $dir/source.pid && ! -e $dir/feeder.pid ]] \
+        || die "$dir already has PID files; run: $0 stop --dir $dir"
+
+    # From here on, any failure tears down what was started. (Global, not
+    # local: the EXIT trap may run after this function's scope is gone.)
+    CLEANUP_DIR=$dir
+    trap 'rc=$?; if (( rc != 0 )); then echo "test-radio: start failed, cleaning up (logs in $CLEANUP_DIR/log)" >&2; stop_all "$CLEANUP_DIR"; fi' EXIT
+    trap 'exit 130' INT TERM
+
+    mkdir -p "$dir/log" "$dir/mp3"
+    local url="http://127.0.0.1:$port"
+    local source_pw admin_pw
+    source_pw=$(randpw); admin_pw=$(randpw)
+
+    # Tracks (generated, idempotent).
+    "$testradio/make-mp3s.sh" "$dir/mp3" "$count" > "$dir/tracks.txt"
+
+    # Icecast refuses to run as root: let it drop privileges to its own user.
+    local security="<security><chroot>0</chroot></security>"
+    if (( EUID == 0 )); then
+        local ice_user=icecast2 ice_group
+        id -u "$ice_user" >/dev/null 2>&1 || die "user $ice_user does not exist (is the icecast2 package installed?)"
+        ice_group=$(id -gn "$ice_user")
+        security="<security><chroot>0</chroot><changeowner><user>$ice_user</user><group>$ice_group</group></changeowner></security>"
+        # Icecast opens its logs after dropping privileges.
+        chmod a+x "$dir"
+        chown "$ice_user:$ice_group" "$dir/log"
+        command -v runuser >/dev/null && ! runuser -u "$ice_user" -- test -w "$dir/log" \
+            && die "$dir/log is not writable by $ice_user (a parent directory is not traversable?); use a --dir under /tmp"
+    fi
+
+    local xdir; xdir=$(xml_escape "$dir")
+    umask 077
+    cat > "$dir/icecast.xml" <<XML
+<icecast>
+    <location>Casty test radio</location>
+    <admin>casty@localhost</admin>
+    <hostname>127.0.0.1</hostname>
+    <limits>
+        <clients>100</clients>
+        <sources>4</sources>
+        <queue-size>524288</queue-size>
+        <client-timeout>30</client-timeout>
+        <header-timeout>15</header-timeout>
+        <source-timeout>10</source-timeout>
+        <burst-on-connect>1</burst-on-connect>
+    </limits>
+    <authentication>
+        <source-password>$source_pw</source-password>
+        <relay-password>$source_pw</relay-password>
+        <admin-user>admin</admin-user>
+        <admin-password>$admin_pw</admin-password>
+    </authentication>
+    <listen-socket>
+        <port>$port</port>
+        <bind-address>127.0.0.1</bind-address>
+    </listen-socket>
+    <mount type="normal">
+        <mount-name>$mount</mount-name>
+        <stream-name>Casty Test Radio</stream-name>
+        <stream-description>Generated test tones for Casty</stream-description>
+        <genre>Test</genre>
+        <bitrate>128</bitrate>
+        <type>audio/mpeg</type>
+        <public>0</public>
+    </mount>
+    <fileserve>1</fileserve>
+    <paths>
+        <basedir>/usr/share/icecast2</basedir>
+        <logdir>$xdir/log</logdir>
+        <webroot>/usr/share/icecast2/web</webroot>
+        <adminroot>/usr/share/icecast2/admin</adminroot>
+    </paths>
+    <logging>
+        <accesslog>access.log</accesslog>
+        <errorlog>error.log</errorlog>
+        <loglevel>3</loglevel>
+        <logsize>10000</logsize>
+    </logging>
+    $security
+</icecast>
+XML
+    cat > "$dir/radio.env" <<ENV
+ICECAST_URL=$url
+MOUNT=$mount
+STREAM_URL=$url$mount
+SOURCE_USER=source
+SOURCE_PASSWORD=$source_pw
+ADMIN_USER=admin
+ADMIN_PASSWORD=$admin_pw
+ENV
+    umask 022
+
+    rm -f "$dir/feed.fifo" "$dir/now-playing"
+    mkfifo -m 600 "$dir/feed.fifo"
+
+    # All background processes: own session (setsid execs in place, so $! is
+    # the real pid), stdin from /dev/null, output to log files (never to our
+    # stdout, or "$(test-radio.sh start ...)" would hang).
+    setsid icecast2 -c "$dir/icecast.xml" </dev/null >"$dir/log/icecast.out" 2>&1 &
+    echo $! > "$dir/icecast.pid"
+
+    # Wait for the listen socket (bounded ~5 s).
+    local i
+    for (( i = 0; i < 50; i++ )); do
+        alive "$(<"$dir/icecast.pid")" icecast2 || { cat "$dir/log/icecast.out" >&2; die "icecast2 exited (port $port in use?)"; }
+        curl -s -o /dev/null --max-time 1 "$url/status-json.xsl" && break
+        sleep 0.1
+    done
+    (( i < 50 )) || die "icecast2 did not open port $port"
+
+    # The one long-lived source connection (reads raw MP3 frames from the FIFO).
+    # Plain HTTP PUT (what ffmpeg's icecast:// protocol does internally) rather
+    # than icecast://, because icecast:// cannot send Ice-Bitrate, and Icecast
+    # 2.4 only announces icy-br to listeners if the source sends it.
+    local ice_headers=$'Ice-Name: Casty Test Radio\r\nIce-Description: Generated test tones for Casty\r\nIce-Genre: Test\r\nIce-Bitrate: 128\r\nIce-Audio-Info: ice-samplerate=44100;ice-channels=2\r\nIce-Public: 0\r\n'
+    setsid ffmpeg -nostdin -hide_banner -loglevel warning \
+        -f mp3 -i "$dir/feed.fifo" -map 0:a:0 -c copy \
+        -map_metadata -1 -id3v2_version 0 -write_xing 0 \
+        -f mp3 -method PUT -auth_type basic -chunked_post 0 \
+        -content_type audio/mpeg -headers "$ice_headers" \
+        "http://source:$source_pw@127.0.0.1:$port$mount" \
+        </dev/null >"$dir/log/source.log" 2>&1 &
+    echo $! > "$dir/source.pid"
+
+    setsid "$testradio/feed-source.sh" "$dir" </dev/null >"$dir/log/feeder.log" 2>&1 &
+    echo $! > "$dir/feeder.pid"
+
+    # Wait (bounded, ~15 s) until a new listener gets audio and its first ICY
+    # metadata block already carries a title. Icecast bursts ~64 KiB (~4 s) of
+    # past audio to new listeners; that audio predates the first title update
+    # (the mount only exists once the source is connected), so right after the
+    # source connects listeners would first see StreamTitle=''.
+    local ok=0 f metaint k block deadline=$(( SECONDS + 15 ))
+    while (( SECONDS < deadline )); do
+        for f in icecast2:icecast ffmpeg:source feed-source.sh:feeder; do
+            alive "$(<"$dir/${f#*:}.pid")" "${f%%:*}" || { tail -n 20 "$dir/log/"*.log "$dir/log/"*.out >&2 2>/dev/null; die "${f#*:} process exited"; }
+        done
+        if [[ -s $dir/now-playing ]]; then
+            rm -f "$dir/probe.bin" "$dir/probe.hdr"
+            { curl -s -f --max-time 3 -H 'Icy-MetaData: 1' -D "$dir/probe.hdr" "$url$mount" || true; } \
+                | head -c 20000 > "$dir/probe.bin" || true
+            metaint=$(tr -d '\r' < "$dir/probe.hdr" 2>/dev/null | sed -n 's/^icy-metaint: *\([0-9][0-9]*\)$/\1/Ip' | head -n 1)
+            if [[ -n $metaint ]] && (( $(wc -c < "$dir/probe.bin") > metaint )); then
+                k=$(od -An -tu1 -j "$metaint" -N 1 "$dir/probe.bin" | tr -d ' ')
+                block=$(tail -c +$(( metaint + 2 )) "$dir/probe.bin" | head -c $(( k * 16 )) | tr -d '\0')
+                if [[ $block == "StreamTitle='"?* && $block != "StreamTitle='';"* ]]; then ok=1; break; fi
+            fi
+        fi
+        sleep 0.5
+    done
+    rm -f "$dir/probe.bin" "$dir/probe.hdr"
+    (( ok )) || { tail -n 20 "$dir/log/"*.log >&2 2>/dev/null; die "mount $mount not serving audio with a title after ~15 s"; }
+
+    trap - EXIT INT TERM
+    echo "url=$url$mount"
+    echo "dir=$dir"
+}
+
+# --- stop -------------------------------------------------------------------
+
+cmd_stop() {
+    local dir=
+    while (( $# )); do
+        case $1 in
+            --dir) dir=${2:?}; shift 2 ;;
+            -h|--help) usage ;;
+            *) die "unknown option: $1" ;;
+        esac
+    done
+    [[ -n $dir ]] || die "--dir D is required"
+    [[ -d $dir ]] || die "no such directory: $dir"
+    stop_all "$dir"
+    rm -f "$dir/feed.fifo"
+}
+
+case ${1:-} in
+    start) shift; cmd_start "$@" ;;
+    stop)  shift; cmd_stop "$@" ;;
+    *) usage ;;
+esac
