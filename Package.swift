@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -33,11 +36,61 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing.
+        .target(
+            name: "CastyCore",
+            dependencies: [
+                "CastyICY",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The upstream transport: libcurl pulling an ICY stream, with reconnects.
+        .target(
+            name: "CastyCurl",
+            dependencies: [
+                "CastyICY",
+                "CastyCore",
+                "CCurl",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The serving transport: SwiftNIO server for players (and, later, peers).
+        .target(
+            name: "CastyServer",
+            dependencies: [
+                "CastyICY",
+                "CastyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // What the executables share: logging and common options.
+        .target(
+            name: "CastyCommandLine",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "casty-ingest",
             dependencies: [
                 "CastyICY",
+                "CastyCore",
+                "CastyCurl",
+                "CastyServer",
+                "CastyCommandLine",
                 "CCurl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,6 +119,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/ICYDecodeBenchmark"
+        ),
+        .testTarget(
+            name: "CastyCoreTests",
+            dependencies: ["CastyCore", "CastyICY", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "CastyIntegrationTests",
+            dependencies: [
+                "CastyICY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "CastyICYTests",

@@ -1,23 +1,137 @@
 import ArgumentParser
 import CCurl
-import CastyICY
+import CastyCore
+import CastyCurl
+import CastyServer
+import CastyCommandLine
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
 
-/// `casty-ingest`: pulls a radio with libcurl, numbers its segments and roots the tree.
+/// `casty-ingest`: pulls a radio with libcurl, numbers its segments and serves them.
 @main
-struct CastyIngest: ParsableCommand {
+struct CastyIngest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "casty-ingest",
         abstract: "Pull an internet radio stream and serve it as the root of a Casty fleet.",
-        version: "casty 0.1.0 (\(String(cString: curl_version())))"
+        discussion: """
+            Players connect to http://HOST:PORT/ (any path is the stream); /status.json reports the node.
+            Example: casty-ingest http://127.0.0.1:18000/stream --port 8000
+            """,
+        version: CastyVersion.string
     )
 
-    @Argument(help: "The radio's stream URL (http or https).")
+    @Argument(help: "The radio's stream URL (http or https). Taken from the fleet file when --fleet is given.")
     var url: String?
 
-    @Option(help: "The TCP port to serve players and peers on.")
-    var port: Int = 8000
+    @Option(help: "The fleet file; the ingest's address and the upstream URL come from it.")
+    var fleet: String?
 
-    func run() throws {
-        throw ValidationError("casty-ingest cannot relay yet: only the ICY codec exists so far (see issue 3).")
+    @Option(help: "The address to listen on.")
+    var host: String = "0.0.0.0"
+
+    @Option(help: "The TCP port to serve players on.")
+    var port: Int?
+
+    @Option(help: "Audio kept for late joiners and catching-up peers, in seconds.")
+    var ringSeconds: Int = 30
+
+    @Option(help: "Recent audio a new player gets at once, in bytes (Chromium waits for ~200 KB before it plays).")
+    var burstBytes: Int = 256 * 1024
+
+    @Option(help: "Bytes a player may fall behind before it is dropped.")
+    var maxListenerLag: Int = 1024 * 1024
+
+    @Option(help: "Seconds without a byte from upstream before reconnecting.")
+    var silenceTimeout: Int = 5
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if self.url == nil && self.fleet == nil {
+            throw ValidationError("give the radio's URL, or --fleet FILE")
+        }
+        if let port, !(0...65535).contains(port) {
+            throw ValidationError("--port must be between 0 and 65535, not \(port)")
+        }
+        if self.ringSeconds < 1 { throw ValidationError("--ring-seconds must be at least 1") }
+        if self.burstBytes < 0 { throw ValidationError("--burst-bytes cannot be negative") }
+        if self.maxListenerLag < 64 * 1024 { throw ValidationError("--max-listener-lag must be at least 65536 bytes") }
+        if self.silenceTimeout < 1 { throw ValidationError("--silence-timeout must be at least 1 second") }
+    }
+
+    func run() async throws {
+        var name = "ingest"
+        var url = self.url ?? ""
+        var host = self.host
+        var port = self.port ?? 8000
+        if let path = self.fleet {
+            let fleet = try FleetFile.load(path: path)
+            name = fleet.ingest.name
+            url = self.url ?? fleet.upstream
+            host = self.host == "0.0.0.0" ? fleet.ingest.host : self.host
+            port = self.port ?? fleet.ingest.port
+        }
+        let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let hub = StreamHub(
+            configuration: .init(ringSeconds: self.ringSeconds, burstBytes: self.burstBytes, maxListenerLagBytes: self.maxListenerLag),
+            group: group,
+            logger: logger
+        )
+        logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(url)"])
+        let server = NodeServer(
+            configuration: .init(host: host, port: port),
+            hub: hub,
+            info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
+            group: group,
+            logger: logger
+        )
+        let upstream = UpstreamService(
+            puller: UpstreamPuller(
+                configuration: .init(url: url, userAgent: "Casty/\(CastyVersion.number)", silenceTimeout: .seconds(self.silenceTimeout)),
+                logger: logger
+            ),
+            hub: hub
+        )
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server), .init(service: upstream)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Runs the upstream puller for as long as the node runs, feeding the hub.
+struct UpstreamService: Service {
+    let puller: UpstreamPuller
+    let hub: StreamHub
+
+    func run() async throws {
+        let hub = self.hub
+        self.puller.start(
+            onStatus: { status in
+                switch status {
+                case .connecting: hub.setUpstreamState("connecting")
+                case .connected: hub.setUpstreamState("connected")
+                case .retrying(let delay, let cause): hub.setUpstreamState("retrying in \(delay): \(cause)")
+                case .stopped: hub.setUpstreamState("stopped")
+                }
+            },
+            onEvent: { event in
+                switch event {
+                case .connected(let head, _): hub.setContext(StreamContext(upstream: head))
+                case .segment(let segment): hub.publish(segment)
+                }
+            }
+        )
+        try? await gracefulShutdown()
+        self.puller.stop()
     }
 }

@@ -1,0 +1,131 @@
+import Foundation
+
+/// `fleet.json`: the one description of a fleet: the upstream radio, the tree's fanout, the shared
+/// secret, the ingest and the mirrors.
+public struct FleetFile: Codable, Equatable, Sendable {
+    /// One node's name and address.
+    public struct Node: Codable, Equatable, Sendable {
+        public var name: String
+        public var host: String
+        public var port: Int
+
+        public init(name: String, host: String, port: Int) {
+            self.name = name
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The radio's stream URL.
+    public var upstream: String
+    /// Child peers per node (2 gives a binary tree).
+    public var fanout: Int
+    /// The secret nodes prove they know when they join.
+    public var secret: String
+    /// The root.
+    public var ingest: Node
+    /// Every mirror.
+    public var mirrors: [Node]
+
+    public init(upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node]) {
+        self.upstream = upstream
+        self.fanout = fanout
+        self.secret = secret
+        self.ingest = ingest
+        self.mirrors = mirrors
+    }
+
+    /// Every node, the ingest first.
+    public var nodes: [Node] { [self.ingest] + self.mirrors }
+
+    /// The node called `name`.
+    public func node(named name: String) throws(FleetFileError) -> Node {
+        guard let node = self.nodes.first(where: { $0.name == name }) else {
+            throw FleetFileError(message: "no node named '\(name)' in the fleet file; its nodes are \(self.nodes.map(\.name).joined(separator: ", "))")
+        }
+        return node
+    }
+
+    /// Reads and checks a fleet file.
+    public static func load(path: String) throws(FleetFileError) -> FleetFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw FleetFileError(message: "cannot read fleet file '\(path)': \(error.localizedDescription)")
+        }
+        do {
+            return try Self.parse(data)
+        } catch {
+            throw FleetFileError(message: "fleet file '\(path)': \(error.message)")
+        }
+    }
+
+    /// Parses and checks fleet JSON.
+    public static func parse(_ data: Data) throws(FleetFileError) -> FleetFile {
+        let fleet: FleetFile
+        do {
+            fleet = try JSONDecoder().decode(FleetFile.self, from: data)
+        } catch let error as DecodingError {
+            throw FleetFileError(message: Self.explain(error))
+        } catch {
+            throw FleetFileError(message: "not valid JSON: \(error)")
+        }
+        try fleet.validate()
+        return fleet
+    }
+
+    /// Checks what JSON decoding cannot: names, ports, URL, fanout.
+    public func validate() throws(FleetFileError) {
+        guard self.fanout >= 1 && self.fanout <= 64 else {
+            throw FleetFileError(message: "\"fanout\" must be between 1 and 64, not \(self.fanout)")
+        }
+        guard !self.secret.isEmpty else { throw FleetFileError(message: "\"secret\" must not be empty") }
+        guard let scheme = self.upstream.split(separator: ":").first?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw FleetFileError(message: "\"upstream\" must be an http:// or https:// URL, not '\(self.upstream)'")
+        }
+        var names = Set<String>()
+        var addresses = Set<String>()
+        for node in self.nodes {
+            guard !node.name.isEmpty, node.name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                throw FleetFileError(message: "node name '\(node.name)' must be letters, digits, '-', '_' or '.'")
+            }
+            guard names.insert(node.name).inserted else {
+                throw FleetFileError(message: "two nodes are named '\(node.name)'")
+            }
+            guard (1...65535).contains(node.port) else {
+                throw FleetFileError(message: "node '\(node.name)' has port \(node.port); ports are 1 to 65535")
+            }
+            guard addresses.insert("\(node.host):\(node.port)").inserted else {
+                throw FleetFileError(message: "node '\(node.name)' uses \(node.host):\(node.port), which another node uses too")
+            }
+        }
+    }
+
+    private static func explain(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return keys.isEmpty ? "the top level" : String(keys.dropFirst(keys.hasPrefix(".") ? 1 : 0))
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let place = path(context)
+            return "missing key \"\(key.stringValue)\"" + (place == "the top level" ? "" : " in \(place)")
+        case .typeMismatch(let type, let context):
+            return "\(path(context)) has the wrong type: expected \(type)"
+        case .valueNotFound(let type, let context):
+            return "\(path(context)) is null: expected \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// A fleet file that cannot be used, and why.
+public struct FleetFileError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong, naming the problem.
+    public var message: String
+    public var description: String { self.message }
+}

@@ -1,0 +1,25 @@
+import CastyICY
+
+/// Why an upstream transfer ended, in words an operator can act on.
+public enum UpstreamFailure: Error, Equatable, Sendable, CustomStringConvertible {
+    /// libcurl could not connect or the transfer failed (refused, DNS, TLS, reset, too many redirects…).
+    case transport(code: Int, message: String)
+    /// The upstream answered with a status other than 2xx.
+    case status(code: Int, line: String)
+    /// The body is not valid ICY (bad framing, a missing or invalid `icy-metaint`…).
+    case framing(ICYError)
+    /// No byte arrived for longer than the silence timeout.
+    case silent(seconds: Double)
+    /// The upstream closed the stream.
+    case ended
+
+    public var description: String {
+        switch self {
+        case .transport(let code, let message): return "transfer failed: \(message) (curl error \(code))"
+        case .status(_, let line): return "upstream answered '\(line)'"
+        case .framing(let error): return "bad ICY stream: \(error)"
+        case .silent(let seconds): return "upstream silent for \(seconds) s"
+        case .ended: return "upstream closed the stream"
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import CastyICY
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The listening side of a node: accepts players on `host:port` and serves them from a
+/// ``StreamHub``. Runs as a service: on graceful shutdown it stops accepting and closes every
+/// connection.
+public final class NodeServer: Service {
+    /// Connection limits and timeouts.
+    public struct Configuration: Sendable {
+        /// The address to listen on.
+        public var host: String
+        /// The port to listen on; 0 picks a free one (see `onBound`).
+        public var port: Int
+        /// How long a client may take to send its whole request.
+        public var requestTimeout: TimeAmount
+        /// Limits on request heads.
+        public var limits: ICYDecoderLimits
+
+        /// Creates a configuration.
+        public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024)) {
+            self.host = host
+            self.port = port
+            self.requestTimeout = requestTimeout
+            self.limits = limits
+        }
+    }
+
+    private let configuration: Configuration
+    private let hub: StreamHub
+    private let info: NodeInfo
+    private let group: EventLoopGroup
+    private let logger: Logger
+    private let onBound: @Sendable (SocketAddress) -> Void
+
+    /// Creates a server; nothing listens until `run()`.
+    public init(
+        configuration: Configuration,
+        hub: StreamHub,
+        info: NodeInfo,
+        group: EventLoopGroup,
+        logger: Logger,
+        onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.hub = hub
+        self.info = info
+        self.group = group
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    /// Listens until graceful shutdown, then closes every connection.
+    public func run() async throws {
+        let hub = self.hub
+        let info = self.info
+        let logger = self.logger
+        let configuration = self.configuration
+        let highWater = max(hub.configuration.maxListenerLagBytes, 64 * 1024)
+        let channel = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        PlayerRequestHandler(hub: hub, info: info, requestTimeout: configuration.requestTimeout, logger: logger)
+                    )
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        if let address = channel.localAddress {
+            self.logger.info("listening", metadata: ["listen.address": "\(address)"])
+            self.onBound(address)
+        }
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        try await hub.closeAll().get()
+        self.logger.info("stopped serving")
+    }
+}

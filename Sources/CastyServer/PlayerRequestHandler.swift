@@ -1,0 +1,174 @@
+import CastyCore
+import CastyICY
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Answers one client connection: a stream for players (any path), `/status.json`, CORS
+/// preflights, and clear errors for anything else. Sits behind `ByteToMessageHandler(ICYRequestDecoder)`.
+final class PlayerRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = ICYRequestHead
+    typealias OutboundOut = ByteBuffer
+
+    /// Response headers that let web players on other origins use the stream.
+    static let corsHeaders: [(String, String)] = [
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Expose-Headers", "icy-metaint, icy-name, icy-genre, icy-url, icy-br, icy-description, icy-pub, content-type"),
+    ]
+
+    private let hub: StreamHub
+    private let info: NodeInfo
+    private let requestTimeout: TimeAmount
+    private var logger: Logger
+    private var timeout: Scheduled<Void>?
+    private var answered = false
+    private var sink: PlayerSink?
+    private var joinedAt: NIODeadline?
+
+    init(hub: StreamHub, info: NodeInfo, requestTimeout: TimeAmount, logger: Logger) {
+        self.hub = hub
+        self.info = info
+        self.requestTimeout = requestTimeout
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.logger[metadataKey: "peer.address"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.timeout = context.eventLoop.scheduleTask(in: self.requestTimeout) {
+            let (handler, context) = loopBound.value
+            guard !handler.answered else { return }
+            handler.answered = true
+            handler.logger.info("request timed out")
+            handler.respond(context: context, code: 408, reason: "Request Timeout", body: "no complete request within \(handler.requestTimeout.nanoseconds / 1_000_000) ms\n")
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let head = self.unwrapInboundIn(data)
+        guard !self.answered else { return }  // players send nothing after their request
+        self.answered = true
+        self.timeout?.cancel()
+        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+        switch (head.method, path) {
+        case ("OPTIONS", _):
+            self.respond(
+                context: context,
+                code: 204,
+                reason: "No Content",
+                body: "",
+                extraHeaders: [
+                    ("Access-Control-Allow-Origin", "*"),
+                    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                    ("Access-Control-Allow-Headers", "Icy-MetaData, Range, Content-Type"),
+                    ("Access-Control-Max-Age", "86400"),
+                ]
+            )
+        case ("GET", "/status.json"), ("HEAD", "/status.json"):
+            let body = NodeStatus(info: self.info, hub: self.hub).json() + "\n"
+            self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "application/json", headOnly: head.method == "HEAD")
+        case ("GET", _), ("HEAD", _):
+            self.startStream(context: context, head: head)
+        default:
+            self.respond(
+                context: context,
+                code: 405,
+                reason: "Method Not Allowed",
+                body: "method \(head.method) is not allowed; use GET\n",
+                extraHeaders: [("Allow", "GET, HEAD, OPTIONS")]
+            )
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard !self.answered else {
+            context.close(promise: nil)
+            return
+        }
+        self.answered = true
+        self.timeout?.cancel()
+        self.logger.info("bad request", metadata: ["error": "\(error)"])
+        if let error = error as? ICYError {
+            let tooLarge = error.kind == .headTooLong || error.kind == .headerLineTooLong
+            self.respond(
+                context: context,
+                code: tooLarge ? 431 : 400,
+                reason: tooLarge ? "Request Header Fields Too Large" : "Bad Request",
+                body: "\(error)\n"
+            )
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timeout?.cancel()
+        if let sink = self.sink {
+            self.hub.fanout(for: context.eventLoop).remove(sink)
+            self.hub.listeners.wrappingDecrement(ordering: .relaxed)
+            let seconds = self.joinedAt.map { (NIODeadline.now() - $0).nanoseconds / 1_000_000_000 } ?? 0
+            self.logger.info("listener left", metadata: ["listener.seconds": "\(seconds)"])
+            self.sink = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    private func startStream(context: ChannelHandlerContext, head: ICYRequestHead) {
+        let join = self.hub.join()
+        let metaint = head.wantsMetadata ? self.hub.configuration.playerMetaint : nil
+        var headers: [(String, String)] = [("Content-Type", join.context.contentType)]
+        headers += join.context.headers.filter { $0.name.lowercased() != "content-type" }.map { ($0.name, $0.value) }
+        if let metaint { headers.append(("icy-metaint", String(metaint))) }
+        headers += [("Cache-Control", "no-cache, no-store"), ("Connection", "close"), ("Server", "Casty/0.1")]
+        headers += Self.corsHeaders
+        // Every client accepts `HTTP/1.0 200 OK`; browsers accept nothing else.
+        var buffer = context.channel.allocator.buffer(capacity: 512)
+        buffer.writeICYResponseHead(ICYResponseHead(status: .http10OK, headers: HTTPHeaders(headers)))
+        context.write(self.wrapOutboundOut(buffer), promise: nil)
+        guard head.method == "GET" else {
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: nil)
+            context.close(promise: nil)
+            return
+        }
+
+        let sink = PlayerSink(channel: context.channel, framer: PlayerFramer(metaint: metaint), nextSeq: join.nextSeq, logger: self.logger)
+        self.sink = sink
+        self.joinedAt = .now()
+        self.hub.listeners.wrappingIncrement(ordering: .relaxed)
+        self.logger.info(
+            "listener joined",
+            metadata: ["listener.metadata": "\(metaint != nil)", "listener.agent": "\(head.headers.first(name: "user-agent") ?? "")"]
+        )
+        // Burst: start at an MP3 frame boundary in the oldest burst segment, where the format allows.
+        var offset = 0
+        if join.context.isMPEGAudio, let first = join.burst.first {
+            offset = first.numbered.segment.audio.withUnsafeReadableBytes { MP3FrameSync.firstFrame(in: $0) } ?? 0
+        }
+        sink.writeBurst(join.burst, firstOffset: offset, hub: self.hub)
+        self.hub.fanout(for: context.eventLoop).add(sink)
+    }
+
+    private func respond(
+        context: ChannelHandlerContext,
+        code: Int,
+        reason: String,
+        body: String,
+        contentType: String = "text/plain; charset=utf-8",
+        extraHeaders: [(String, String)] = [],
+        headOnly: Bool = false
+    ) {
+        var headers: [(String, String)] = [("Content-Type", contentType), ("Content-Length", String(body.utf8.count)), ("Connection", "close")]
+        headers += extraHeaders
+        if !extraHeaders.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
+            headers.append(("Access-Control-Allow-Origin", "*"))
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
+        buffer.writeICYResponseHead(
+            ICYResponseHead(status: ICYStatusLine(protocolName: "HTTP/1.0", code: code, reason: reason), headers: HTTPHeaders(headers))
+        )
+        if !headOnly { buffer.writeString(body) }
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
