@@ -132,7 +132,13 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             return
         }
 
-        let sink = PlayerSink(channel: context.channel, framer: PlayerFramer(metaint: metaint), nextSeq: join.nextSeq, logger: self.logger)
+        let sink = PlayerSink(
+            channel: context.channel,
+            framer: PlayerFramer(metaint: metaint),
+            nextSeq: join.nextSeq,
+            alignToFrame: join.context.isMPEGAudio,
+            logger: self.logger
+        )
         self.sink = sink
         self.joinedAt = .now()
         self.hub.listeners.wrappingIncrement(ordering: .relaxed)
@@ -140,12 +146,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             "listener joined",
             metadata: ["listener.metadata": "\(metaint != nil)", "listener.agent": "\(head.headers.first(name: "user-agent") ?? "")"]
         )
-        // Burst: start at an MP3 frame boundary in the oldest burst segment, where the format allows.
-        var offset = 0
-        if join.context.isMPEGAudio, let first = join.burst.first {
-            offset = first.numbered.segment.audio.withUnsafeReadableBytes { MP3FrameSync.firstFrame(in: $0) } ?? 0
-        }
-        sink.writeBurst(join.burst, firstOffset: offset, hub: self.hub)
+        // The burst gets playback going at once; it starts at an MPEG frame where the format allows.
+        sink.writeBurst(join.burst, hub: self.hub)
         self.hub.fanout(for: context.eventLoop).add(sink)
     }
 

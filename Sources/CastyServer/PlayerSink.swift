@@ -11,20 +11,22 @@ final class PlayerSink {
     private var framer: PlayerFramer
     private(set) var nextSeq: UInt64
     private var closed = false
+    /// Whether the player's first audio byte must be the start of an MPEG frame, so that
+    /// playback starts cleanly; cleared once audio has been sent.
+    private var alignToFrame: Bool
 
-    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64, logger: Logger) {
+    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64, alignToFrame: Bool, logger: Logger) {
         self.channel = channel
         self.framer = framer
         self.nextSeq = nextSeq
+        self.alignToFrame = alignToFrame
         self.logger = logger
     }
 
-    /// Writes the burst: `entries`, the first starting at `offset` bytes into its audio.
-    func writeBurst(_ entries: [StreamHub.Entry], firstOffset offset: Int, hub: StreamHub) {
-        for (index, entry) in entries.enumerated() {
-            var audio = entry.numbered.segment.audio
-            if index == 0 { audio.moveReaderIndex(forwardBy: min(offset, audio.readableBytes)) }
-            self.write(audio, title: entry.title, hub: hub)
+    /// Writes the burst: recent segments, oldest first.
+    func writeBurst(_ entries: [StreamHub.Entry], hub: StreamHub) {
+        for entry in entries {
+            self.write(entry.numbered.segment.audio, title: entry.title, hub: hub)
             self.nextSeq = entry.seq + 1
         }
         self.channel.flush()
@@ -53,6 +55,12 @@ final class PlayerSink {
     }
 
     private func write(_ audio: ByteBuffer, title: TitleBlock, hub: StreamHub) {
+        var audio = audio
+        if self.alignToFrame {
+            self.alignToFrame = false
+            let start = audio.withUnsafeReadableBytes { MP3FrameSync.firstFrame(in: $0) } ?? 0
+            audio.moveReaderIndex(forwardBy: start)
+        }
         var written = 0
         self.framer.frame(audio, title: title) { buffer in
             written += buffer.readableBytes

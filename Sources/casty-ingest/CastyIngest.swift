@@ -43,6 +43,9 @@ struct CastyIngest: AsyncParsableCommand {
     @Option(help: "Bytes a player may fall behind before it is dropped.")
     var maxListenerLag: Int = 1024 * 1024
 
+    @Option(help: "Milliseconds a client may take to send its whole request.")
+    var requestTimeout: Int = 10_000
+
     @Option(help: "Seconds without a byte from upstream before reconnecting.")
     var silenceTimeout: Int = 5
 
@@ -58,6 +61,7 @@ struct CastyIngest: AsyncParsableCommand {
         if self.ringSeconds < 1 { throw ValidationError("--ring-seconds must be at least 1") }
         if self.burstBytes < 0 { throw ValidationError("--burst-bytes cannot be negative") }
         if self.maxListenerLag < 64 * 1024 { throw ValidationError("--max-listener-lag must be at least 65536 bytes") }
+        if self.requestTimeout < 100 { throw ValidationError("--request-timeout must be at least 100 ms") }
         if self.silenceTimeout < 1 { throw ValidationError("--silence-timeout must be at least 1 second") }
     }
 
@@ -83,7 +87,7 @@ struct CastyIngest: AsyncParsableCommand {
         )
         logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(url)"])
         let server = NodeServer(
-            configuration: .init(host: host, port: port),
+            configuration: .init(host: host, port: port, requestTimeout: .milliseconds(Int64(self.requestTimeout))),
             hub: hub,
             info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
             group: group,

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Runs blocking work (sockets, waiting for processes) on a thread of its own, so that tests
+/// running in parallel never starve Swift's cooperative thread pool.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do {
+                continuation.resume(returning: try body())
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        thread.start()
+    }
+}
+
+/// A test failure with a message that says what was expected.
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` every 100 ms until it holds or `seconds` pass.
+func eventually(within seconds: Double, _ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw TestFailure("timed out after \(seconds) s waiting for: \(what)")
+}

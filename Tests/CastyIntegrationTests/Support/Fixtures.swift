@@ -1,0 +1,100 @@
+import Foundation
+
+/// The local test radio: Icecast 2 fed by ffmpeg (scripts/test-radio.sh).
+final class TestRadio: @unchecked Sendable {
+    let port: Int
+    let folder: URL
+    var url: String { "http://127.0.0.1:\(self.port)/stream" }
+
+    init(trackSeconds: Int) async throws {
+        self.port = try freePort()
+        self.folder = try Paths.temporaryFolder("casty-radio")
+        let script = Paths.script("test-radio.sh").path
+        let (port, folder) = (self.port, self.folder)
+        let result = try await onThread {
+            try runCommand("/bin/bash", [script, "start", "--port", "\(port)", "--dir", folder.path], environment: ["TRACK_SECONDS": "\(trackSeconds)"])
+        }
+        guard result.status == 0 else { throw TestFailure("test radio did not start (exit \(result.status)):\n\(result.output)") }
+    }
+
+    func stop() async {
+        let (script, folder) = (Paths.script("test-radio.sh").path, self.folder)
+        _ = try? await onThread { try runCommand("/bin/bash", [script, "stop", "--dir", folder.path]) }
+    }
+}
+
+/// The SHOUTcast-v1-style test server, answering `ICY 200 OK`.
+final class ShoutcastServer: @unchecked Sendable {
+    let port: Int
+    let process: ManagedProcess
+
+    init(port: Int? = nil, mp3: URL, logFolder: URL, titleEvery: Double = 2) async throws {
+        self.port = try port ?? freePort()
+        self.process = try ManagedProcess(
+            name: "shoutcast-\(self.port)-\(UUID().uuidString.prefix(4))",
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: [Paths.script("testradio/shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"],
+            logFolder: logFolder
+        )
+        let process = self.process
+        try await eventually(within: 10, "the SHOUTcast test server to listen") { process.output().contains("listening on") }
+    }
+
+    var url: String { "http://127.0.0.1:\(self.port)/" }
+}
+
+/// Test MP3 files made by scripts/testradio/make-mp3s.sh.
+func makeTestMP3s(count: Int, seconds: Int) async throws -> [URL] {
+    let folder = try Paths.temporaryFolder("casty-mp3")
+    let script = Paths.script("testradio/make-mp3s.sh").path
+    let result = try await onThread {
+        try runCommand("/bin/bash", [script, folder.path, "\(count)"], environment: ["TRACK_SECONDS": "\(seconds)"])
+    }
+    guard result.status == 0 else { throw TestFailure("make-mp3s failed:\n\(result.output)") }
+    let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil).filter { $0.pathExtension == "mp3" }
+    return files.sorted { $0.path < $1.path }
+}
+
+/// A running `casty-ingest`.
+final class IngestNode: @unchecked Sendable {
+    let port: Int
+    let process: ManagedProcess
+    let logFolder: URL
+
+    init(upstream: String, extraArguments: [String] = []) async throws {
+        self.port = try freePort()
+        self.logFolder = try Paths.temporaryFolder("casty-ingest")
+        self.process = try ManagedProcess(
+            name: "ingest",
+            executable: Paths.binary("casty-ingest"),
+            arguments: [upstream, "--host", "127.0.0.1", "--port", "\(self.port)"] + extraArguments,
+            logFolder: self.logFolder
+        )
+        let port = self.port
+        try await eventually(within: 10, "casty-ingest to answer /status.json") {
+            (try? await onThread { try StreamClient.fetch(port: port, request: "GET /status.json HTTP/1.0\r\n\r\n", seconds: 1) })?.statusLine.contains("200") == true
+        }
+    }
+
+    /// `/status.json`, parsed.
+    func status() async throws -> [String: Any] {
+        let port = self.port
+        let received = try await onThread { try StreamClient.fetch(port: port, request: "GET /status.json HTTP/1.0\r\n\r\n", seconds: 2) }
+        guard let object = try JSONSerialization.jsonObject(with: Data(received.body)) as? [String: Any] else {
+            throw TestFailure("status.json is not a JSON object: \(String(decoding: received.body, as: UTF8.self))")
+        }
+        return object
+    }
+
+    func seq() async throws -> Int? { try await self.status()["seq"] as? Int }
+
+    func upstreamState() async throws -> String {
+        ((try await self.status()["upstream"] as? [String: Any])?["state"] as? String) ?? ""
+    }
+
+    /// Fetches the stream for `seconds`.
+    func listen(metadata: Bool, seconds: Double) async throws -> StreamClient.Received {
+        let port = self.port
+        return try await onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: metadata), seconds: seconds) }
+    }
+}

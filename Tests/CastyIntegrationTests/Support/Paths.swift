@@ -1,0 +1,42 @@
+import Foundation
+
+/// Where things are: the package root (from this file's path) and the build's binaries (next to
+/// the test runner).
+enum Paths {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binaries: URL = {
+        // The runner is `<bin>/castyPackageTests.xctest` (or `swift-testing` beside it).
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("casty-ingest").path) {
+            url = packageRoot.appendingPathComponent(".build/debug")
+        }
+        return url
+    }()
+    static func script(_ relative: String) -> URL { packageRoot.appendingPathComponent("scripts").appendingPathComponent(relative) }
+    static func binary(_ name: String) -> URL { binaries.appendingPathComponent(name) }
+
+    /// A fresh folder under the system's temporary folder.
+    static func temporaryFolder(_ prefix: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TestFailure("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

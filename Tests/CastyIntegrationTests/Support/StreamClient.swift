@@ -1,0 +1,137 @@
+import CastyICY
+import Foundation
+import NIOCore
+
+/// A blocking TCP client that plays the part of a player: sends a request, then reads for a
+/// while. Everything it reads is kept, split into head and body.
+struct StreamClient {
+    /// What a client received.
+    struct Received: Sendable {
+        var head: String
+        var body: [UInt8]
+        /// Seconds since the request was sent, for each read, with the body length after it.
+        var timeline: [(seconds: Double, bodyBytes: Int)]
+        var closedByServer: Bool
+
+        /// The value of a header of the head (case-insensitive), if present.
+        func header(_ name: String) -> String? {
+            for line in self.head.split(separator: "\r\n").dropFirst() {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2, parts[0].lowercased() == name.lowercased() {
+                    return parts[1].trimmingCharacters(in: .whitespaces)
+                }
+            }
+            return nil
+        }
+
+        var statusLine: String { String(self.head.split(separator: "\r\n").first ?? "") }
+
+        /// Audio and titles, decoding the body with `metaint` (or all audio without).
+        func audioAndTitles() throws -> (audio: [UInt8], titles: [String]) {
+            guard let metaint = self.header("icy-metaint").flatMap(Int.init) else { return (self.body, []) }
+            let processor = NIOSingleStepByteToMessageProcessor(ICYSegmentDecoder(framing: .metadata(interval: metaint)))
+            var audio: [UInt8] = []
+            var titles: [String] = []
+            try processor.process(buffer: ByteBuffer(bytes: self.body)) { segment in
+                audio += segment.audio.readableBytesView
+                if segment.metadata.readableBytes > 0, let title = ICYMetadata(parsing: segment.metadataText).streamTitle {
+                    titles.append(title)
+                }
+            }
+            return (audio, titles)
+        }
+    }
+
+    /// Connects to `127.0.0.1:port`, sends `request`, reads for `seconds` (or until the server
+    /// closes, or `maxBytes`).
+    static func fetch(port: Int, request: String, seconds: Double, maxBytes: Int = 64 << 20) throws -> Received {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
+        let bytes = Array(request.utf8)
+        guard !bytes.isEmpty else { return try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes) }
+        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw TestFailure("send failed") }
+        return try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes)
+    }
+
+    /// A player's request.
+    static func playerRequest(path: String = "/", metadata: Bool, extra: String = "") -> String {
+        "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: CastyTest/1\r\n" + (metadata ? "Icy-MetaData: 1\r\n" : "") + extra + "\r\n"
+    }
+
+    private static func read(fd: Int32, seconds: Double, maxBytes: Int) throws -> Received {
+        let start = Date()
+        var all: [UInt8] = []
+        var timeline: [(Double, Int)] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var closed = false
+        var headEnd: Int?
+        while true {
+            let remaining = seconds - Date().timeIntervalSince(start)
+            if remaining <= 0 || all.count >= maxBytes { break }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(max(1, min(remaining * 1000, 200))))
+            if ready <= 0 { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 {
+                closed = true
+                break
+            }
+            all += buffer[0..<n]
+            if headEnd == nil, let range = Self.findHeadEnd(all) { headEnd = range }
+            timeline.append((Date().timeIntervalSince(start), headEnd.map { all.count - $0 } ?? 0))
+        }
+        let end = headEnd ?? all.count
+        return Received(
+            head: String(decoding: all[0..<min(end, all.count)], as: UTF8.self),
+            body: Array(all[min(end, all.count)...]),
+            timeline: timeline,
+            closedByServer: closed
+        )
+    }
+
+    private static func findHeadEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
+            return i + 4
+        }
+        return nil
+    }
+}
+
+/// Where `needle` starts in `haystack`, if it does.
+func find(_ needle: ArraySlice<UInt8>, in haystack: [UInt8]) -> Int? {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+    let first = needle.first!
+    var i = 0
+    while i <= haystack.count - needle.count {
+        if haystack[i] == first, haystack[i..<i + needle.count].elementsEqual(needle) { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// Checks that `relayed` is, byte for byte, a stretch of `reference`: a window from its middle is
+/// found in `reference`, and from there every byte both cover is equal. Returns the bytes compared.
+func assertSameAudio(_ relayed: [UInt8], in reference: [UInt8], window: Int = 32 * 1024) throws -> Int {
+    guard relayed.count >= 2 * window else { throw TestFailure("relayed audio too short: \(relayed.count) bytes") }
+    let start = relayed.count / 2 - window / 2
+    guard let at = find(relayed[start..<start + window], in: reference) else {
+        throw TestFailure("a 32 KiB window of the relayed audio does not occur in the reference audio")
+    }
+    let shift = at - start
+    let from = max(0, -shift)
+    let to = min(relayed.count, reference.count - shift)
+    for i in from..<to where relayed[i] != reference[i + shift] {
+        throw TestFailure("relayed audio differs from the reference at relayed byte \(i)")
+    }
+    return to - from
+}
