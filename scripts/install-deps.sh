@@ -5,7 +5,7 @@
 #   mpg123 streamripper   real players used by the integration tests
 #   python3 curl          test helpers (the SHOUTcast-v1 test server, health checks)
 set -euo pipefail
-packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps)
+packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps openssl)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

@@ -25,6 +25,8 @@ public struct CurlTransfer: Sendable {
         public var audioOnlySegmentSize: Int
         /// Decoder limits.
         public var limits: ICYDecoderLimits
+        /// A PEM file of certificate authorities to trust for https, instead of the system's.
+        public var caFile: String?
 
         /// Creates a configuration with defaults suited to internet radio.
         public init(
@@ -34,8 +36,10 @@ public struct CurlTransfer: Sendable {
             connectTimeout: Duration = .seconds(5),
             silenceTimeout: Duration = .seconds(5),
             audioOnlySegmentSize: Int = 16_000,
-            limits: ICYDecoderLimits = ICYDecoderLimits()
+            limits: ICYDecoderLimits = ICYDecoderLimits(),
+            caFile: String? = nil
         ) {
+            self.caFile = caFile
             self.url = url
             self.userAgent = userAgent
             self.extraHeaders = extraHeaders
@@ -93,6 +97,9 @@ public struct CurlTransfer: Sendable {
         casty_curl_easy_setopt_long(handle, CURLOPT_MAXREDIRS, 10)
         casty_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(self.configuration.connectTimeout.milliseconds))
         casty_curl_easy_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+        if let caFile = self.configuration.caFile {
+            casty_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile)
+        }
         casty_curl_easy_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
         casty_curl_easy_setopt_long(handle, CURLOPT_FAILONERROR, 0)
         casty_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, userdata)

@@ -18,9 +18,14 @@ public final class NodeServer: Service {
         public var requestTimeout: TimeAmount
         /// Limits on request heads.
         public var limits: ICYDecoderLimits
+        /// The kernel send buffer of each client socket. A fixed size (instead of the kernel's
+        /// autotuning, which grows to megabytes) bounds the memory a slow client holds in the kernel
+        /// and makes a stalled client visible to the lag limit within seconds.
+        public var socketSendBuffer: Int
 
         /// Creates a configuration.
-        public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024)) {
+        public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024), socketSendBuffer: Int = 64 * 1024) {
+            self.socketSendBuffer = socketSendBuffer
             self.host = host
             self.port = port
             self.requestTimeout = requestTimeout
@@ -58,11 +63,12 @@ public final class NodeServer: Service {
         let info = self.info
         let logger = self.logger
         let configuration = self.configuration
-        let highWater = max(hub.configuration.maxListenerLagBytes, 64 * 1024)
+        let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBuffer))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -24,7 +24,7 @@ public final class StreamHub: Sendable {
         public var maxListenerLagBytes: Int
 
         /// Creates a configuration.
-        public init(ringSeconds: Int = 30, burstBytes: Int = 256 * 1024, playerMetaint: Int = 16_000, maxListenerLagBytes: Int = 1024 * 1024) {
+        public init(ringSeconds: Int = 30, burstBytes: Int = 256 * 1024, playerMetaint: Int = 16_000, maxListenerLagBytes: Int = 512 * 1024) {
             self.ringSeconds = ringSeconds
             self.burstBytes = burstBytes
             self.playerMetaint = playerMetaint

@@ -40,14 +40,20 @@ struct CastyIngest: AsyncParsableCommand {
     @Option(help: "Recent audio a new player gets at once, in bytes (Chromium waits for ~200 KB before it plays).")
     var burstBytes: Int = 256 * 1024
 
-    @Option(help: "Bytes a player may fall behind before it is dropped.")
-    var maxListenerLag: Int = 1024 * 1024
+    @Option(help: "Bytes a player may fall behind (queued beyond its socket's buffer) before it is dropped.")
+    var maxListenerLag: Int = 512 * 1024
+
+    @Option(help: "Kernel send buffer per client socket, in bytes.")
+    var socketSendBuffer: Int = 64 * 1024
 
     @Option(help: "Milliseconds a client may take to send its whole request.")
     var requestTimeout: Int = 10_000
 
     @Option(help: "Seconds without a byte from upstream before reconnecting.")
     var silenceTimeout: Int = 5
+
+    @Option(help: "A PEM file of certificate authorities to trust for an https upstream (default: the system's).")
+    var caFile: String?
 
     @OptionGroup var logging: LoggingOptions
 
@@ -60,7 +66,8 @@ struct CastyIngest: AsyncParsableCommand {
         }
         if self.ringSeconds < 1 { throw ValidationError("--ring-seconds must be at least 1") }
         if self.burstBytes < 0 { throw ValidationError("--burst-bytes cannot be negative") }
-        if self.maxListenerLag < 64 * 1024 { throw ValidationError("--max-listener-lag must be at least 65536 bytes") }
+        if self.maxListenerLag < 16 * 1024 { throw ValidationError("--max-listener-lag must be at least 16384 bytes") }
+        if self.socketSendBuffer < 4096 { throw ValidationError("--socket-send-buffer must be at least 4096 bytes") }
         if self.requestTimeout < 100 { throw ValidationError("--request-timeout must be at least 100 ms") }
         if self.silenceTimeout < 1 { throw ValidationError("--silence-timeout must be at least 1 second") }
     }
@@ -87,7 +94,12 @@ struct CastyIngest: AsyncParsableCommand {
         )
         logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(url)"])
         let server = NodeServer(
-            configuration: .init(host: host, port: port, requestTimeout: .milliseconds(Int64(self.requestTimeout))),
+            configuration: .init(
+                host: host,
+                port: port,
+                requestTimeout: .milliseconds(Int64(self.requestTimeout)),
+                socketSendBuffer: self.socketSendBuffer
+            ),
             hub: hub,
             info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
             group: group,
@@ -95,7 +107,7 @@ struct CastyIngest: AsyncParsableCommand {
         )
         let upstream = UpstreamService(
             puller: UpstreamPuller(
-                configuration: .init(url: url, userAgent: "Casty/\(CastyVersion.number)", silenceTimeout: .seconds(self.silenceTimeout)),
+                configuration: .init(url: url, userAgent: "Casty/\(CastyVersion.number)", silenceTimeout: .seconds(self.silenceTimeout), caFile: self.caFile),
                 logger: logger
             ),
             hub: hub

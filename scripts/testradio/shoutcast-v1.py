@@ -37,6 +37,7 @@ port). Exits cleanly on SIGTERM/SIGINT.
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
 import time
 
@@ -155,10 +156,17 @@ async def handle(reader, writer, radio: Radio, args):
             lines = await read_head(reader)
         except (asyncio.TimeoutError, ValueError, ConnectionError, asyncio.LimitOverrunError):
             return
+        if args.redirect_to:
+            # A radio directory: send the player elsewhere.
+            writer.write("HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                         .format(args.redirect_to).encode("utf-8"))
+            await writer.drain()
+            log("client {} redirected to {}".format(peer, args.redirect_to))
+            return
         meta = (not args.no_metaint) and wants_metadata(lines)
         port = writer.get_extra_info("sockname")[1]
         head = [
-            args.status_line,
+            "HTTP/1.1 200 OK" if args.chunked else args.status_line,
             "icy-notice1:<BR>This stream requires <a href=\"http://www.winamp.com/\">Winamp</a><BR>",
             "icy-notice2:Casty SHOUTcast v1 test server<BR>",
             "icy-name:Casty SHOUTcast Test",
@@ -170,7 +178,13 @@ async def handle(reader, writer, radio: Radio, args):
         ]
         if meta:
             head.append("icy-metaint:{}".format(args.metaint))
+        if args.chunked:
+            head.append("Transfer-Encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8"))
+        send = writer.write
+        if args.chunked:
+            def send(data, write=writer.write):
+                write(b"%x\r\n" % len(data) + data + b"\r\n")
         await writer.drain()
         log("client {} connected (metadata={}, request={!r})".format(peer, meta, lines[0] if lines else ""))
 
@@ -185,7 +199,7 @@ async def handle(reader, writer, radio: Radio, args):
                 return
             chunk, title = item
             if not meta:
-                writer.write(chunk)
+                send(chunk)
             else:
                 out = bytearray()
                 view = memoryview(chunk)
@@ -201,7 +215,7 @@ async def handle(reader, writer, radio: Radio, args):
                         else:
                             out += b"\0"
                         until_meta = args.metaint
-                writer.write(bytes(out))
+                send(bytes(out))
             await writer.drain()
     except (ConnectionError, OSError):
         pass
@@ -236,9 +250,13 @@ async def main(args) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     server = await asyncio.start_server(
         lambda r, w: handle(r, w, radio, args), args.host, args.port,
-        limit=HEAD_LIMIT, reuse_address=True)
+        limit=HEAD_LIMIT, reuse_address=True, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     producer = asyncio.create_task(radio.run())
     print("listening on {}:{}".format(args.host, port), flush=True)
@@ -263,6 +281,10 @@ def parse_args(argv=None):
     p.add_argument("--title-every", type=float, default=5.0, help="seconds between title changes (default 5)")
     p.add_argument("--status-line", default="ICY 200 OK", help='status line (default "ICY 200 OK")')
     p.add_argument("--no-metaint", action="store_true", help="never send icy-metaint / metadata")
+    p.add_argument("--chunked", action="store_true", help="answer HTTP/1.1 200 OK with a chunked body")
+    p.add_argument("--redirect-to", default="", help="answer every request with a 302 to this URL")
+    p.add_argument("--tls-cert", default="", help="serve TLS (https) with this PEM certificate")
+    p.add_argument("--tls-key", default="", help="the PEM private key for --tls-cert")
     p.add_argument("--rate", type=int, default=16000, help="audio bytes per second (default 16000 = 128 kbps)")
     a = p.parse_args(argv)
     if a.metaint < 1:

@@ -28,12 +28,12 @@ final class ShoutcastServer: @unchecked Sendable {
     let port: Int
     let process: ManagedProcess
 
-    init(port: Int? = nil, mp3: URL, logFolder: URL, titleEvery: Double = 2) async throws {
+    init(port: Int? = nil, mp3: URL, logFolder: URL, titleEvery: Double = 2, extraArguments: [String] = []) async throws {
         self.port = try port ?? freePort()
         self.process = try ManagedProcess(
             name: "shoutcast-\(self.port)-\(UUID().uuidString.prefix(4))",
             executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: [Paths.script("testradio/shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"],
+            arguments: [Paths.script("testradio/shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"] + extraArguments,
             logFolder: logFolder
         )
         let process = self.process

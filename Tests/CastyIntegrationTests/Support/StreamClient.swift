@@ -62,6 +62,28 @@ struct StreamClient {
         return try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes)
     }
 
+    /// A player that never reads: connects with a tiny receive buffer, sends `request`, waits
+    /// `seconds`, then drains. Returns whether the server had closed the connection.
+    static func stall(port: Int, request: String, seconds: Double) throws -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        defer { close(fd) }
+        var size: Int32 = 2048
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
+        let bytes = Array(request.utf8)
+        _ = send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+        Thread.sleep(forTimeInterval: seconds)
+        return try self.read(fd: fd, seconds: 10, maxBytes: 64 << 20).closedByServer
+    }
+
     /// A player's request.
     static func playerRequest(path: String = "/", metadata: Bool, extra: String = "") -> String {
         "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: CastyTest/1\r\n" + (metadata ? "Icy-MetaData: 1\r\n" : "") + extra + "\r\n"
