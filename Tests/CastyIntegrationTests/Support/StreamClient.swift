@@ -45,7 +45,7 @@ struct StreamClient {
     /// Connects to `127.0.0.1:port`, sends `request`, reads for `seconds` (or until the server
     /// closes, or `maxBytes`).
     static func fetch(port: Int, request: String, seconds: Double, maxBytes: Int = 64 << 20) throws -> Received {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         defer { close(fd) }
         var address = sockaddr_in()
@@ -65,7 +65,7 @@ struct StreamClient {
     /// A player that never reads: connects with a tiny receive buffer, sends `request`, waits
     /// `seconds`, then drains. Returns whether the server had closed the connection.
     static func stall(port: Int, request: String, seconds: Double) throws -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         defer { close(fd) }
         var size: Int32 = 2048
