@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -36,11 +37,21 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The peer protocol between nodes: join requests with proofs, framed segments. No I/O.
+        .target(
+            name: "CastyPeerProtocol",
+            dependencies: [
+                "CastyICY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing.
         .target(
             name: "CastyCore",
             dependencies: [
                 "CastyICY",
+                "CastyPeerProtocol",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,6 +130,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/ICYDecodeBenchmark"
+        ),
+        .testTarget(
+            name: "CastyPeerProtocolTests",
+            dependencies: ["CastyPeerProtocol", "CastyICY", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "CastyCoreTests",

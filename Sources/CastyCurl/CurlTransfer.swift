@@ -3,30 +3,29 @@ import CCurl
 import CastyICY
 import NIOCore
 
-/// One GET of an ICY stream with libcurl, run to its end on the calling thread.
+/// One GET with libcurl, run to its end on the calling thread.
 ///
-/// libcurl's header callback collects the reply head and its write callback feeds the body
-/// straight into an ``ICYResponseDecoder``; the decoded head and segments are handed to `onEvent`
-/// as they come. Heads of redirects that libcurl follows (3xx) are skipped.
+/// libcurl's header callback collects the reply head (skipping heads of redirects that libcurl
+/// follows itself, and 1xx), its write callback hands the body to a ``CurlStreamHandler``.
+/// The transfer runs on libcurl's multi interface, polled every 50 ms, so that a stop request
+/// or a silent server is noticed within 50 ms.
 public struct CurlTransfer: Sendable {
-    /// How to reach the upstream.
+    /// How to reach the server.
     public struct Configuration: Sendable {
-        /// The stream's URL (http or https).
+        /// The URL (http or https).
         public var url: String
         /// Sent as `User-Agent`.
         public var userAgent: String
-        /// More request headers, such as `Icy-MetaData: 1` (always sent) or a peer's credentials.
+        /// More request headers; `Icy-MetaData: 1` is always sent.
         public var extraHeaders: [(String, String)]
         /// How long a connect may take.
         public var connectTimeout: Duration
-        /// How long the upstream may send nothing before the transfer is given up.
+        /// How long the server may send nothing before the transfer is given up.
         public var silenceTimeout: Duration
-        /// The segment size for streams without `icy-metaint`.
-        public var audioOnlySegmentSize: Int
-        /// Decoder limits.
-        public var limits: ICYDecoderLimits
         /// A PEM file of certificate authorities to trust for https, instead of the system's.
         public var caFile: String?
+        /// Limits on the reply head.
+        public var limits: ICYDecoderLimits
 
         /// Creates a configuration with defaults suited to internet radio.
         public init(
@@ -35,17 +34,15 @@ public struct CurlTransfer: Sendable {
             extraHeaders: [(String, String)] = [],
             connectTimeout: Duration = .seconds(5),
             silenceTimeout: Duration = .seconds(5),
-            audioOnlySegmentSize: Int = 16_000,
-            limits: ICYDecoderLimits = ICYDecoderLimits(),
-            caFile: String? = nil
+            caFile: String? = nil,
+            limits: ICYDecoderLimits = ICYDecoderLimits()
         ) {
-            self.caFile = caFile
             self.url = url
             self.userAgent = userAgent
             self.extraHeaders = extraHeaders
             self.connectTimeout = connectTimeout
             self.silenceTimeout = silenceTimeout
-            self.audioOnlySegmentSize = audioOnlySegmentSize
+            self.caFile = caFile
             self.limits = limits
         }
     }
@@ -62,21 +59,23 @@ public struct CurlTransfer: Sendable {
         curl_global_init(Int(CURL_GLOBAL_ALL))
     }()
 
-    /// Runs the transfer until it ends, `stop` becomes true, or `onEvent` throws.
+    /// Runs the transfer until it ends, `stop` becomes true, or the handler throws.
     ///
     /// - Returns: why it ended; `nil` when it was stopped.
-    public func run(stop: ManagedAtomic<Bool>, onEvent: @escaping (UpstreamEvent) -> Void) -> UpstreamFailure? {
+    public func run(stop: ManagedAtomic<Bool>, handler: CurlStreamHandler) -> UpstreamFailure? {
         _ = Self.globalInit
-        guard let handle = curl_easy_init() else {
-            return .transport(code: -1, message: "curl_easy_init failed")
+        guard let easy = curl_easy_init(), let multi = curl_multi_init() else {
+            return .transport(code: -1, message: "libcurl could not be initialised")
         }
-        defer { curl_easy_cleanup(handle) }
+        defer {
+            curl_multi_remove_handle(multi, easy)
+            curl_easy_cleanup(easy)
+            curl_multi_cleanup(multi)
+        }
 
-        let state = TransferState(configuration: self.configuration, stop: stop, onEvent: onEvent)
+        let state = TransferState(limits: self.configuration.limits, handler: handler)
         var headers: UnsafeMutablePointer<curl_slist>? = nil
-        var requestHeaders = [("Icy-MetaData", "1")] + self.configuration.extraHeaders
-        requestHeaders.removeAll { $0.0.lowercased() == "user-agent" }
-        for (name, value) in requestHeaders {
+        for (name, value) in [("Icy-MetaData", "1")] + self.configuration.extraHeaders where name.lowercased() != "user-agent" {
             headers = curl_slist_append(headers, "\(name): \(value)")
         }
         // libcurl 7.88 takes `ICY 200 OK` for HTTP/0.9 unless it is listed as a 200 alias.
@@ -88,48 +87,58 @@ public struct CurlTransfer: Sendable {
         }
 
         let userdata = Unmanaged.passUnretained(state).toOpaque()
-        casty_curl_easy_setopt_string(handle, CURLOPT_URL, self.configuration.url)
-        casty_curl_easy_setopt_string(handle, CURLOPT_USERAGENT, self.configuration.userAgent)
-        casty_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
-        casty_curl_easy_setopt_slist(handle, CURLOPT_HTTP200ALIASES, aliases)
-        casty_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        casty_curl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1)
-        casty_curl_easy_setopt_long(handle, CURLOPT_MAXREDIRS, 10)
-        casty_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(self.configuration.connectTimeout.milliseconds))
-        casty_curl_easy_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+        casty_curl_easy_setopt_string(easy, CURLOPT_URL, self.configuration.url)
+        casty_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, self.configuration.userAgent)
+        casty_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headers)
+        casty_curl_easy_setopt_slist(easy, CURLOPT_HTTP200ALIASES, aliases)
+        casty_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        casty_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
+        casty_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 10)
+        casty_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(self.configuration.connectTimeout.milliseconds))
+        casty_curl_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         if let caFile = self.configuration.caFile {
-            casty_curl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile)
+            casty_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile)
         }
-        casty_curl_easy_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
-        casty_curl_easy_setopt_long(handle, CURLOPT_FAILONERROR, 0)
-        casty_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, userdata)
-        casty_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, userdata)
-        casty_curl_easy_setopt_pointer(handle, CURLOPT_XFERINFODATA, userdata)
-        casty_curl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
+        casty_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, userdata)
+        casty_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, userdata)
+        casty_curl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
             let state = Unmanaged<TransferState>.fromOpaque(userdata!).takeUnretainedValue()
             return state.header(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
         }
-        casty_curl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
+        casty_curl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
             let state = Unmanaged<TransferState>.fromOpaque(userdata!).takeUnretainedValue()
             return state.body(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
         }
-        casty_curl_easy_setopt_xferinfo_callback(handle) { userdata, _, _, _, _ in
-            let state = Unmanaged<TransferState>.fromOpaque(userdata!).takeUnretainedValue()
-            return state.progress() ? 0 : 1
-        }
 
-        let code = withExtendedLifetime(state) { curl_easy_perform(handle) }
-        if stop.load(ordering: .relaxed) {
+        curl_multi_add_handle(multi, easy)
+        let result: CURLcode? = withExtendedLifetime(state) {
+            var running: Int32 = 1
+            while true {
+                curl_multi_perform(multi, &running)
+                if running == 0 { break }
+                if stop.load(ordering: .relaxed) || state.failure != nil { return nil }
+                let quiet = ContinuousClock.now - state.lastByte
+                if quiet > self.configuration.silenceTimeout {
+                    state.failure = .silent(seconds: Double(quiet.milliseconds) / 1000)
+                    return nil
+                }
+                curl_multi_poll(multi, nil, 0, 50, nil)
+            }
+            var pending: Int32 = 0
+            while let message = curl_multi_info_read(multi, &pending) {
+                if message.pointee.msg == CURLMSG_DONE { return message.pointee.data.result }
+            }
             return nil
         }
-        if let failure = state.failure {
-            return failure
+        if stop.load(ordering: .relaxed) { return nil }
+        if let failure = state.failure { return failure }
+        if let result, result != CURLE_OK {
+            return .transport(code: Int(result.rawValue), message: String(cString: curl_easy_strerror(result)))
         }
-        if code != CURLE_OK {
-            return .transport(code: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)))
-        }
-        if let failure = state.finish() {
-            return failure
+        do {
+            try handler.finished()
+        } catch {
+            return error
         }
         return .ended
     }
@@ -138,109 +147,56 @@ public struct CurlTransfer: Sendable {
 /// The state of one transfer, reached from libcurl's callbacks through their userdata pointer.
 /// Used only on the transfer's thread.
 private final class TransferState {
-    let configuration: CurlTransfer.Configuration
-    let stop: ManagedAtomic<Bool>
-    let onEvent: (UpstreamEvent) -> Void
-    var head = ByteBuffer()
-    var headDone = true
-    var processor: NIOSingleStepByteToMessageProcessor<ICYResponseDecoder>?
+    let handler: CurlStreamHandler
+    let limits: ICYDecoderLimits
+    var headDecoder: NIOSingleStepByteToMessageProcessor<ICYResponseHeadDecoder>
+    var accepted = false
     var failure: UpstreamFailure?
     var lastByte = ContinuousClock.now
 
-    init(configuration: CurlTransfer.Configuration, stop: ManagedAtomic<Bool>, onEvent: @escaping (UpstreamEvent) -> Void) {
-        self.configuration = configuration
-        self.stop = stop
-        self.onEvent = onEvent
+    init(limits: ICYDecoderLimits, handler: CurlStreamHandler) {
+        self.limits = limits
+        self.handler = handler
+        self.headDecoder = NIOSingleStepByteToMessageProcessor(ICYResponseHeadDecoder(limits: limits))
     }
 
-    func makeDecoder() -> NIOSingleStepByteToMessageProcessor<ICYResponseDecoder> {
-        NIOSingleStepByteToMessageProcessor(
-            ICYResponseDecoder(limits: self.configuration.limits, audioOnlySegmentSize: self.configuration.audioOnlySegmentSize)
-        )
-    }
-
-    /// One header line, including its line ending. A new head starts with a status line.
+    /// One header line, including its line ending.
     func header(_ line: UnsafeRawBufferPointer) -> Bool {
         self.lastByte = .now
-        if self.headDone {
-            self.head.clear()
-            self.headDone = false
-        }
-        self.head.writeBytes(line)
-        guard line.count <= 2, line.allSatisfy({ $0 == 13 || $0 == 10 }) else { return true }
-        self.headDone = true
-        // The head is complete: decode it with a fresh decoder that will also take the body.
-        let processor = self.makeDecoder()
         do {
-            try processor.process(buffer: self.head) { part in self.deliver(part) }
-            self.processor = processor
-            return true
-        } catch let error as ICYError {
-            if case .unexpectedStatus(let code) = error.kind, (100..<200).contains(code) || (300..<400).contains(code) {
+            var head: ICYResponseHead?
+            try self.headDecoder.process(buffer: ByteBuffer(bytes: line)) { head = $0 }
+            guard let head else { return true }
+            let code = head.status.code
+            if (100..<200).contains(code) || ((300..<400).contains(code) && head.headers.contains(name: "location")) {
                 return true  // libcurl follows redirects itself; the next head is the one that counts.
             }
-            if case .unexpectedStatus(let code) = error.kind {
-                let firstLine = self.head.readableBytesView.prefix { $0 != 13 && $0 != 10 }
-                self.failure = .status(code: code, line: String(decoding: firstLine, as: UTF8.self))
-            } else {
-                self.failure = .framing(error)
-            }
-            return false
+            try self.handler.received(head: head)
+            self.accepted = true
+            return true
+        } catch let error as ICYError {
+            self.failure = .framing(error)
+        } catch let error as UpstreamFailure {
+            self.failure = error
         } catch {
             self.failure = .transport(code: -1, message: "\(error)")
-            return false
         }
+        return false
     }
 
-    /// Body bytes, after libcurl removed any chunked transfer coding.
+    /// Body bytes.
     func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
         self.lastByte = .now
-        guard let processor = self.processor else {
+        guard self.accepted else {
             self.failure = .framing(ICYError(.truncated, offset: 0, detail: "body bytes arrived before a complete head"))
             return false
         }
         do {
-            try processor.process(buffer: ByteBuffer(bytes: bytes)) { part in self.deliver(part) }
+            try self.handler.received(body: ByteBuffer(bytes: bytes))
             return true
-        } catch let error as ICYError {
-            self.failure = .framing(error)
-            return false
         } catch {
-            self.failure = .transport(code: -1, message: "\(error)")
+            self.failure = error
             return false
-        }
-    }
-
-    /// Called by libcurl about once a second and while data flows: stop or give up on silence.
-    func progress() -> Bool {
-        if self.stop.load(ordering: .relaxed) {
-            return false
-        }
-        let quiet = ContinuousClock.now - self.lastByte
-        if quiet > self.configuration.silenceTimeout {
-            self.failure = .silent(seconds: Double(quiet.milliseconds) / 1000)
-            return false
-        }
-        return true
-    }
-
-    /// At the end of the stream: a segment cut short is reported, a clean end is not.
-    func finish() -> UpstreamFailure? {
-        guard let processor = self.processor else { return nil }
-        do {
-            try processor.finishProcessing(seenEOF: true) { part in self.deliver(part) }
-            return nil
-        } catch let error as ICYError {
-            return error.kind == .truncated ? nil : .framing(error)
-        } catch {
-            return nil
-        }
-    }
-
-    func deliver(_ part: ICYResponsePart) {
-        switch part {
-        case .head(let head, let framing): self.onEvent(.connected(head, framing: framing))
-        case .segment(let segment): self.onEvent(.segment(segment))
         }
     }
 }

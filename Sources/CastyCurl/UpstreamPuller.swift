@@ -21,15 +21,29 @@ public final class UpstreamPuller: Sendable {
     }
 
     private let transfer: CurlTransfer
+    private let makeHandler: @Sendable (@escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
     private let logger: Logger
     private let stopFlag = ManagedAtomic(false)
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let started = ManagedAtomic(false)
 
-    /// Creates a puller for one upstream.
-    public init(configuration: CurlTransfer.Configuration, logger: Logger) {
+    /// Creates a puller for a radio: every transfer's body is decoded as ICY.
+    public convenience init(configuration: CurlTransfer.Configuration, audioOnlySegmentSize: Int = 16_000, logger: Logger) {
+        let limits = configuration.limits
+        self.init(configuration: configuration, logger: logger) { onEvent in
+            ICYStreamHandler(limits: limits, audioOnlySegmentSize: audioOnlySegmentSize, onEvent: onEvent)
+        }
+    }
+
+    /// Creates a puller whose transfers' bodies are handled by what `makeHandler` returns.
+    public init(
+        configuration: CurlTransfer.Configuration,
+        logger: Logger,
+        makeHandler: @escaping @Sendable (@escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
+    ) {
         self.transfer = CurlTransfer(configuration: configuration)
+        self.makeHandler = makeHandler
         self.logger = logger
     }
 
@@ -62,7 +76,7 @@ public final class UpstreamPuller: Sendable {
             onStatus(.connecting)
             self.logger.info("connecting to upstream", metadata: ["upstream.url": "\(url)"])
             var receivedSegments = 0
-            let failure = self.transfer.run(stop: self.stopFlag) { event in
+            let handler = self.makeHandler { event in
                 switch event {
                 case .connected(let head, let framing):
                     self.logger.info(
@@ -76,6 +90,7 @@ public final class UpstreamPuller: Sendable {
                 }
                 onEvent(event)
             }
+            let failure = self.transfer.run(stop: self.stopFlag, handler: handler)
             guard let failure, !self.stopFlag.load(ordering: .relaxed) else { break }
             let delay = backoff.next()
             self.logger.warning(

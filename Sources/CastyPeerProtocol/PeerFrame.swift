@@ -1,0 +1,93 @@
+import CastyICY
+import NIOCore
+
+/// One message from a parent to a child inside an accepted join's body.
+///
+/// On the wire every frame is `type (1 byte) | payload length (4 bytes, big endian) | payload`.
+public enum PeerFrame: Equatable, Sendable {
+    /// `data(N, segment)`: segment number `seq`. Payload: `seq (8 bytes BE) | metadata length
+    /// (2 bytes BE) | metadata | audio`.
+    case data(seq: UInt64, segment: ICYSegment)
+    /// The parent is alive; `newestSeq` is the newest segment it has (`UInt64.max` if none).
+    /// Payload: `newestSeq (8 bytes BE)`.
+    case heartbeat(newestSeq: UInt64)
+    /// The parent ends the link; the child must rejoin through the root. Payload: UTF-8 reason.
+    case leave(reason: String)
+    /// A change of the tree, passed down to every node: `evict` tells the parents of `node` to
+    /// close their link to it; `relocate` tells `node` to rejoin through the root.
+    /// Payload: `operation (1 byte) | UTF-8 node name`.
+    case tree(TreeChange)
+
+    /// Frame type bytes.
+    public enum Kind: UInt8, Sendable {
+        case data = 0x01
+        case heartbeat = 0x02
+        case leave = 0x03
+        case tree = 0x04
+    }
+}
+
+/// A change of the tree announced by the root.
+public enum TreeChange: Equatable, Sendable {
+    /// Parents of this node must drop it (it was declared failed).
+    case evict(node: String)
+    /// This node must rejoin through the root (its place in the tree changed).
+    case relocate(node: String)
+}
+
+/// A peer protocol violation, saying what was wrong.
+public struct PeerProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "peer protocol error: \(self.message)" }
+}
+
+extension ByteBuffer {
+    /// Writes one frame. Returns the bytes written.
+    @discardableResult
+    public mutating func writePeerFrame(_ frame: PeerFrame) -> Int {
+        let start = self.writerIndex
+        switch frame {
+        case .data(let seq, let segment):
+            self.writeInteger(PeerFrame.Kind.data.rawValue)
+            self.writeInteger(UInt32(8 + 2 + segment.metadata.readableBytes + segment.audio.readableBytes))
+            self.writeInteger(seq)
+            self.writeInteger(UInt16(segment.metadata.readableBytes))
+            self.writeImmutableBuffer(segment.metadata)
+            self.writeImmutableBuffer(segment.audio)
+        case .heartbeat(let newest):
+            self.writeInteger(PeerFrame.Kind.heartbeat.rawValue)
+            self.writeInteger(UInt32(8))
+            self.writeInteger(newest)
+        case .leave(let reason):
+            let bytes = Array(reason.utf8.prefix(1024))
+            self.writeInteger(PeerFrame.Kind.leave.rawValue)
+            self.writeInteger(UInt32(bytes.count))
+            self.writeBytes(bytes)
+        case .tree(let change):
+            let (operation, name): (UInt8, String) = switch change {
+            case .evict(let node): (1, node)
+            case .relocate(let node): (2, node)
+            }
+            let bytes = Array(name.utf8.prefix(255))
+            self.writeInteger(PeerFrame.Kind.tree.rawValue)
+            self.writeInteger(UInt32(1 + bytes.count))
+            self.writeInteger(operation)
+            self.writeBytes(bytes)
+        }
+        return self.writerIndex - start
+    }
+
+    /// The frame header of a data frame, so that a segment's audio can be sent as its own buffer
+    /// (written once, shared by every child) right after it.
+    public static func peerDataFrameHeader(seq: UInt64, metadata: ByteBuffer, audioBytes: Int) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(15 + metadata.readableBytes)
+        buffer.writeInteger(PeerFrame.Kind.data.rawValue)
+        buffer.writeInteger(UInt32(8 + 2 + metadata.readableBytes + audioBytes))
+        buffer.writeInteger(seq)
+        buffer.writeInteger(UInt16(metadata.readableBytes))
+        buffer.writeImmutableBuffer(metadata)
+        return buffer
+    }
+}

@@ -1,0 +1,31 @@
+import CastyPeerProtocol
+import Testing
+
+@Suite struct JoinRequestTests {
+    @Test func roundTripsThroughItsTarget() throws {
+        let request = JoinRequest(name: "m 1/é", from: 1234, stream: "abcd", lost: "m0", secret: "s3cret")
+        let parsed = try JoinRequest(target: request.target)
+        #expect(parsed == request)
+        #expect(parsed.hasValidProof(secret: "s3cret"))
+        #expect(!parsed.hasValidProof(secret: "other"))
+        #expect(parsed.nonceTime != nil)
+    }
+
+    @Test func aForgedNameDoesNotMatchTheProof() throws {
+        let request = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
+        let forged = try JoinRequest(target: request.target.replacingOccurrences(of: "name=m1", with: "name=m2"))
+        #expect(forged.name == "m2")
+        #expect(!forged.hasValidProof(secret: "s3cret"))
+    }
+
+    @Test(arguments: [
+        "/casty/v1/join?name=a&nonce=1&proof=2",
+        "/casty/v1/join?v=1&nonce=1&proof=2",
+        "/casty/v1/join?v=1&name=a",
+        "/casty/v1/join?v=1&name=a&nonce=1&proof=2&from=-3",
+        "/elsewhere?v=1&name=a&nonce=1&proof=2",
+    ])
+    func refusesIncompleteRequests(_ target: String) {
+        #expect(throws: PeerProtocolError.self) { try JoinRequest(target: target) }
+    }
+}
