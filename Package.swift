@@ -62,6 +62,7 @@ let package = Package(
             name: "CastyCurl",
             dependencies: [
                 "CastyICY",
+                "CastyPeerProtocol",
                 "CastyCore",
                 "CCurl",
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -74,6 +75,8 @@ let package = Package(
             dependencies: [
                 "CastyICY",
                 "CastyCore",
+                "CastyPeerProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -110,6 +113,14 @@ let package = Package(
             name: "casty-mirror",
             dependencies: [
                 "CastyICY",
+                "CastyCore",
+                "CastyCurl",
+                "CastyServer",
+                "CastyPeerProtocol",
+                "CastyCommandLine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,6 +12,8 @@ public enum UpstreamFailure: Error, Equatable, Sendable, CustomStringConvertible
     case silent(seconds: Double)
     /// The upstream closed the stream.
     case ended
+    /// The parent ended the link on purpose (a leave frame, or this node was relocated).
+    case left(reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum UpstreamFailure: Error, Equatable, Sendable, CustomStringConvertible
         case .framing(let error): return "bad ICY stream: \(error)"
         case .silent(let seconds): return "upstream silent for \(seconds) s"
         case .ended: return "upstream closed the stream"
+        case .left(let reason): return "parent ended the link: \(reason)"
         }
     }
 }

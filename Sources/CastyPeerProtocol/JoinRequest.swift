@@ -19,14 +19,18 @@ public struct JoinRequest: Equatable, Sendable {
     public var stream: String?
     /// The joiner's former parent, when it rejoins because that parent failed.
     public var lost: String?
+    /// An observer (a load or test client) takes no child slot, is never redirected, and need
+    /// not be in the fleet file; it still proves the secret.
+    public var observer: Bool
     /// Unique per join.
     public var nonce: String
     /// HMAC proof of the secret.
     public var proof: String
 
     /// Creates a signed join request.
-    public init(name: String, from: UInt64?, stream: String?, lost: String? = nil, secret: String, now: Date = Date()) {
+    public init(name: String, from: UInt64?, stream: String?, lost: String? = nil, observer: Bool = false, secret: String, now: Date = Date()) {
         self.version = PeerProtocol.version
+        self.observer = observer
         self.name = name
         self.from = from
         self.stream = stream
@@ -48,6 +52,7 @@ public struct JoinRequest: Equatable, Sendable {
         if let from = self.from { items.append(("from", String(from))) }
         if let stream = self.stream { items.append(("stream", stream)) }
         if let lost = self.lost { items.append(("lost", lost)) }
+        if self.observer { items.append(("observer", "1")) }
         items += [("nonce", self.nonce), ("proof", self.proof)]
         return PeerProtocol.joinPath + "?" + items.map { "\($0.0)=\(Self.escape($0.1))" }.joined(separator: "&")
     }
@@ -75,6 +80,7 @@ public struct JoinRequest: Equatable, Sendable {
         self.from = from
         self.stream = query["stream"]
         self.lost = query["lost"]
+        self.observer = query["observer"] == "1"
         self.nonce = nonce
         self.proof = proof
     }

@@ -1,10 +1,14 @@
 import CastyCore
+import CastyPeerProtocol
 import NIOCore
 
-/// The players connected on one event loop. Confined to that loop: every method runs on it.
+/// The players and child peers connected on one event loop. Confined to that loop: every method
+/// runs on it. It also sends the peers' heartbeats.
 final class LoopFanout: @unchecked Sendable {
     let loop: EventLoop
     private var players: [ObjectIdentifier: PlayerSink] = [:]
+    private var peers: [ObjectIdentifier: PeerSink] = [:]
+    private var heartbeat: RepeatedTask?
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -20,15 +24,69 @@ final class LoopFanout: @unchecked Sendable {
         self.players.removeValue(forKey: ObjectIdentifier(player))
     }
 
+    func add(_ peer: PeerSink, hub: StreamHub) {
+        self.loop.preconditionInEventLoop()
+        self.peers[ObjectIdentifier(peer)] = peer
+        if self.heartbeat == nil {
+            let interval = TimeAmount.milliseconds(Int64(PeerProtocol.heartbeatIntervalMilliseconds))
+            self.heartbeat = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+                self?.beat(hub: hub)
+            }
+        }
+    }
+
+    func remove(_ peer: PeerSink) {
+        self.loop.preconditionInEventLoop()
+        self.peers.removeValue(forKey: ObjectIdentifier(peer))
+    }
+
+    /// The peer sinks whose node is called `name`.
+    func peers(named name: String) -> [PeerSink] {
+        self.peers.values.filter { $0.name == name }
+    }
+
     func deliver(_ entry: StreamHub.Entry, hub: StreamHub) {
         self.loop.preconditionInEventLoop()
         for player in self.players.values {
             player.deliver(entry, hub: hub)
         }
+        if !self.peers.isEmpty {
+            // One frame header per segment for every peer on this loop; the audio is shared.
+            let header = ByteBuffer.peerDataFrameHeader(
+                seq: entry.seq,
+                metadata: entry.numbered.segment.metadata,
+                audioBytes: entry.numbered.segment.audio.readableBytes
+            )
+            for peer in self.peers.values {
+                peer.deliver(entry, header: header, hub: hub)
+            }
+        }
+    }
+
+    func broadcast(_ change: TreeChange) {
+        for peer in self.peers.values {
+            peer.send(.tree(change))
+            if case .evict(let node) = change, peer.name == node {
+                peer.leave(reason: "evicted by the root")
+            }
+        }
+    }
+
+    func streamChanged() {
+        for player in self.players.values { player.resync() }
+        for peer in self.peers.values { peer.leave(reason: "the stream changed; rejoin to resync") }
+    }
+
+    private func beat(hub: StreamHub) {
+        let newest = hub.newestSeq ?? .max
+        for peer in self.peers.values { peer.heartbeatIfIdle(newestSeq: newest) }
     }
 
     func closeAll() -> EventLoopFuture<Void> {
-        let futures = self.players.values.map { $0.channel.close() }
+        self.heartbeat?.cancel()
+        self.heartbeat = nil
+        for peer in self.peers.values { peer.send(.leave(reason: "node shutting down")) }
+        let futures = self.players.values.map { $0.channel.close() } + self.peers.values.map { $0.channel.close() }
         return EventLoopFuture.andAllComplete(futures, on: self.loop)
     }
 }

@@ -35,6 +35,7 @@ public final class NodeServer: Service {
 
     private let configuration: Configuration
     private let hub: StreamHub
+    private let directory: PeerDirectory?
     private let info: NodeInfo
     private let group: EventLoopGroup
     private let logger: Logger
@@ -44,6 +45,7 @@ public final class NodeServer: Service {
     public init(
         configuration: Configuration,
         hub: StreamHub,
+        directory: PeerDirectory? = nil,
         info: NodeInfo,
         group: EventLoopGroup,
         logger: Logger,
@@ -51,6 +53,7 @@ public final class NodeServer: Service {
     ) {
         self.configuration = configuration
         self.hub = hub
+        self.directory = directory
         self.info = info
         self.group = group
         self.logger = logger
@@ -60,6 +63,7 @@ public final class NodeServer: Service {
     /// Listens until graceful shutdown, then closes every connection.
     public func run() async throws {
         let hub = self.hub
+        let directory = self.directory
         let info = self.info
         let logger = self.logger
         let configuration = self.configuration
@@ -74,7 +78,7 @@ public final class NodeServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        PlayerRequestHandler(hub: hub, info: info, requestTimeout: configuration.requestTimeout, logger: logger)
+                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, logger: logger)
                     )
                 }
             }

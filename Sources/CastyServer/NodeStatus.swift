@@ -20,8 +20,14 @@ public struct NodeStatus: Codable, Sendable {
     public var uptime_s: Double
     public var bytes_out: Int
     public var dropped_slow_listeners: Int
+    public var lost_segments: Int
+    public var parent: Nullable
+    public var children: [String]
+    public var depth: Int?
+    /// At the root: every placed mirror and its parent.
+    public var tree: [String: String]?
 
-    init(info: NodeInfo, hub: StreamHub) {
+    init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?) {
         let snapshot = hub.snapshot()
         self.role = info.role
         self.name = info.name
@@ -35,6 +41,12 @@ public struct NodeStatus: Codable, Sendable {
         self.uptime_s = Double(snapshot.uptime.components.seconds) + Double(snapshot.uptime.components.attoseconds) / 1e18
         self.bytes_out = snapshot.bytesOut
         self.dropped_slow_listeners = hub.droppedSlowListeners.load(ordering: .relaxed)
+        self.lost_segments = hub.lostSegments.load(ordering: .relaxed)
+        let place = directory?.place
+        self.parent = Nullable(place?.parent)
+        self.children = place?.children ?? []
+        self.depth = place?.depth
+        self.tree = directory?.tree
     }
 
     /// The status as JSON with sorted keys.
@@ -43,5 +55,20 @@ public struct NodeStatus: Codable, Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// An optional string that is always written, as `null` when absent (JSON encoders leave out
+/// absent optionals; `parent` must be there, null at the root).
+public struct Nullable: Codable, Sendable {
+    public var value: String?
+    public init(_ value: String?) { self.value = value }
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self.value = container.decodeNil() ? nil : try container.decode(String.self)
+    }
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value = self.value { try container.encode(value) } else { try container.encodeNil() }
     }
 }

@@ -1,5 +1,6 @@
 import CastyCore
 import CastyICY
+import CastyPeerProtocol
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -17,16 +18,19 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     ]
 
     private let hub: StreamHub
+    private let directory: PeerDirectory?
     private let info: NodeInfo
     private let requestTimeout: TimeAmount
     private var logger: Logger
     private var timeout: Scheduled<Void>?
     private var answered = false
     private var sink: PlayerSink?
+    private var peer: PeerSink?
     private var joinedAt: NIODeadline?
 
-    init(hub: StreamHub, info: NodeInfo, requestTimeout: TimeAmount, logger: Logger) {
+    init(hub: StreamHub, directory: PeerDirectory?, info: NodeInfo, requestTimeout: TimeAmount, logger: Logger) {
         self.hub = hub
+        self.directory = directory
         self.info = info
         self.requestTimeout = requestTimeout
         self.logger = logger
@@ -65,8 +69,10 @@ final class PlayerRequestHandler: ChannelInboundHandler {
                     ("Access-Control-Max-Age", "86400"),
                 ]
             )
+        case ("GET", PeerProtocol.joinPath):
+            self.peerJoin(context: context, head: head)
         case ("GET", "/status.json"), ("HEAD", "/status.json"):
-            let body = NodeStatus(info: self.info, hub: self.hub).json() + "\n"
+            let body = NodeStatus(info: self.info, hub: self.hub, directory: self.directory).json() + "\n"
             self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "application/json", headOnly: head.method == "HEAD")
         case ("GET", _), ("HEAD", _):
             self.startStream(context: context, head: head)
@@ -111,6 +117,12 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             self.logger.info("listener left", metadata: ["listener.seconds": "\(seconds)"])
             self.sink = nil
         }
+        if let peer = self.peer {
+            self.hub.fanout(for: context.eventLoop).remove(peer)
+            self.directory?.childLeft(peer.name)
+            self.logger.info("peer left", metadata: ["peer.name": "\(peer.name)"])
+            self.peer = nil
+        }
         context.fireChannelInactive()
     }
 
@@ -149,6 +161,58 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         // The burst gets playback going at once; it starts at an MPEG frame where the format allows.
         sink.writeBurst(join.burst, hub: self.hub)
         self.hub.fanout(for: context.eventLoop).add(sink)
+    }
+
+    private func peerJoin(context: ChannelHandlerContext, head: ICYRequestHead) {
+        let request: JoinRequest
+        do {
+            request = try JoinRequest(target: head.target)
+        } catch {
+            self.respond(context: context, code: 400, reason: "Bad Request", body: "\(error)\n")
+            return
+        }
+        guard let directory = self.directory else {
+            self.respond(context: context, code: 404, reason: "Not Found", body: "this node takes no peers\n")
+            return
+        }
+        let (decision, changes) = directory.decide(request)
+        for change in changes {
+            self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.name": "\(request.name)"])
+            self.hub.broadcast(change)
+        }
+        switch decision {
+        case .refuse(let code, let reason):
+            self.logger.warning("join refused", metadata: ["peer.name": "\(request.name)", "reason": "\(reason)"])
+            let phrase = [400: "Bad Request", 403: "Forbidden", 426: "Upgrade Required", 503: "Service Unavailable"][code] ?? "Error"
+            self.respond(context: context, code: code, reason: phrase, body: reason + "\n")
+        case .redirect(let url, let target):
+            self.logger.info("join redirected", metadata: ["peer.name": "\(request.name)", "peer.redirect_to": "\(target)"])
+            self.respond(context: context, code: 307, reason: "Temporary Redirect", body: "", extraHeaders: [("Location", url)])
+        case .accept(let depth):
+            let wantsFrom = request.stream == self.hub.identity.value ? request.from : nil
+            let join = self.hub.peerJoin(from: wantsFrom)
+            var headers: [(String, String)] = [
+                ("Content-Type", PeerProtocol.contentType),
+                (PeerProtocol.versionHeader, String(PeerProtocol.version)),
+                (PeerProtocol.streamHeader, join.identity.value),
+                (PeerProtocol.parentHeader, directory.name),
+                ("Casty-Depth", String(depth)),
+            ]
+            if let next = join.nextSeq { headers.append((PeerProtocol.nextSeqHeader, String(next))) }
+            headers += join.context.headers.map { ($0.name, $0.value) }
+            headers += [("Cache-Control", "no-cache, no-store"), ("Connection", "close")]
+            var buffer = context.channel.allocator.buffer(capacity: 512)
+            buffer.writeICYResponseHead(ICYResponseHead(status: .http10OK, headers: HTTPHeaders(headers)))
+            context.write(self.wrapOutboundOut(buffer), promise: nil)
+            let peer = PeerSink(channel: context.channel, name: request.name, nextSeq: join.nextSeq, logger: self.logger)
+            self.peer = peer
+            self.logger.info(
+                request.observer ? "observer joined" : "peer joined",
+                metadata: ["peer.name": "\(request.name)", "peer.from": "\(join.nextSeq.map(String.init) ?? "newest")"]
+            )
+            peer.catchUp(join.entries, hub: self.hub)
+            self.hub.fanout(for: context.eventLoop).add(peer, hub: self.hub)
+        }
     }
 
     private func respond(

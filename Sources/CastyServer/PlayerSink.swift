@@ -9,13 +9,13 @@ final class PlayerSink {
     let channel: Channel
     let logger: Logger
     private var framer: PlayerFramer
-    private(set) var nextSeq: UInt64
+    private(set) var nextSeq: UInt64?
     private var closed = false
     /// Whether the player's first audio byte must be the start of an MPEG frame, so that
     /// playback starts cleanly; cleared once audio has been sent.
     private var alignToFrame: Bool
 
-    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64, alignToFrame: Bool, logger: Logger) {
+    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, alignToFrame: Bool, logger: Logger) {
         self.channel = channel
         self.framer = framer
         self.nextSeq = nextSeq
@@ -35,14 +35,15 @@ final class PlayerSink {
     /// Sends the segment if it is the one this player is owed next (catching up from the ring
     /// if a segment was missed), then drops the player if its socket has fallen too far behind.
     func deliver(_ entry: StreamHub.Entry, hub: StreamHub) {
-        guard !self.closed, entry.seq >= self.nextSeq else { return }
-        if entry.seq > self.nextSeq {
-            guard let missed = hub.entries(from: self.nextSeq) else {
-                self.drop(reason: "fell behind the ring buffer", hub: hub)
-                return
-            }
-            for missing in missed where missing.seq < entry.seq {
-                self.write(missing.numbered.segment.audio, title: missing.title, hub: hub)
+        guard !self.closed else { return }
+        if let next = self.nextSeq {
+            if entry.seq < next { return }
+            // Missed segments still in the ring are sent first; if the stream itself skipped
+            // (a loss upstream), the player simply goes on from here.
+            if entry.seq > next, let missed = hub.entries(from: next) {
+                for missing in missed where missing.seq < entry.seq {
+                    self.write(missing.numbered.segment.audio, title: missing.title, hub: hub)
+                }
             }
         }
         self.write(entry.numbered.segment.audio, title: entry.title, hub: hub)
@@ -52,6 +53,11 @@ final class PlayerSink {
             hub.droppedSlowListeners.wrappingIncrement(ordering: .relaxed)
             self.drop(reason: "too slow: more than \(hub.configuration.maxListenerLagBytes) bytes behind", hub: hub)
         }
+    }
+
+    /// The stream changed identity: take the next segment whatever its number.
+    func resync() {
+        self.nextSeq = nil
     }
 
     private func write(_ audio: ByteBuffer, title: TitleBlock, hub: StreamHub) {

@@ -77,8 +77,10 @@ struct CastyIngest: AsyncParsableCommand {
         var url = self.url ?? ""
         var host = self.host
         var port = self.port ?? 8000
+        var fleetFile: FleetFile?
         if let path = self.fleet {
             let fleet = try FleetFile.load(path: path)
+            fleetFile = fleet
             name = fleet.ingest.name
             url = self.url ?? fleet.upstream
             host = self.host == "0.0.0.0" ? fleet.ingest.host : self.host
@@ -101,6 +103,7 @@ struct CastyIngest: AsyncParsableCommand {
                 socketSendBuffer: self.socketSendBuffer
             ),
             hub: hub,
+            directory: fleetFile.map { PeerDirectory(name: name, fleet: $0) },
             info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
             group: group,
             logger: logger

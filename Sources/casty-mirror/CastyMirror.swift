@@ -1,13 +1,26 @@
 import ArgumentParser
-import CastyICY
+import CastyCommandLine
+import CastyCore
+import CastyCurl
+import CastyPeerProtocol
+import CastyServer
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
 
 /// `casty-mirror`: joins a Casty fleet and re-serves its stream.
 @main
-struct CastyMirror: ParsableCommand {
+struct CastyMirror: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "casty-mirror",
         abstract: "Join a Casty fleet and re-serve its stream to players and child peers.",
-        version: "casty 0.1.0"
+        discussion: """
+            The mirror listens on the host and port the fleet file gives it, joins the tree through the
+            ingest, and serves players at http://HOST:PORT/ and /status.json.
+            Example: casty-mirror --fleet fleet.json --name m1
+            """,
+        version: CastyVersion.string
     )
 
     @Option(help: "The fleet file.")
@@ -16,7 +29,87 @@ struct CastyMirror: ParsableCommand {
     @Option(help: "This mirror's name in the fleet file.")
     var name: String
 
-    func run() throws {
-        throw ValidationError("casty-mirror cannot join a fleet yet (see issue 4).")
+    @Option(help: "Listen on this address instead of the fleet file's host (e.g. 0.0.0.0).")
+    var listen: String?
+
+    @Option(help: "Audio kept for late joiners and catching-up children, in seconds.")
+    var ringSeconds: Int = 30
+
+    @Option(help: "Recent audio a new player gets at once, in bytes.")
+    var burstBytes: Int = 256 * 1024
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let fleet = try FleetFile.load(path: self.fleet)
+        let node = try fleet.node(named: self.name)
+        guard node.name != fleet.ingest.name else {
+            throw ValidationError("'\(self.name)' is the fleet's ingest; start it with casty-ingest --fleet \(self.fleet)")
+        }
+        let logger = self.logging.bootstrap(label: "casty.mirror", nodeName: self.name)
+        let rootURL = "http://\(fleet.ingest.host):\(fleet.ingest.port)"
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let hub = StreamHub(
+            identity: StreamIdentity(value: "none"),
+            nextSeq: nil,
+            configuration: .init(ringSeconds: self.ringSeconds, burstBytes: self.burstBytes),
+            group: group,
+            logger: logger
+        )
+        let directory = PeerDirectory(name: self.name, fleet: fleet)
+        let server = NodeServer(
+            configuration: .init(host: self.listen ?? node.host, port: node.port),
+            hub: hub,
+            directory: directory,
+            info: NodeInfo(role: "mirror", name: self.name, upstreamURL: rootURL),
+            group: group,
+            logger: logger
+        )
+        let link = ParentLinkService(link: ParentLink(name: self.name, rootURL: rootURL, secret: fleet.secret, logger: logger), hub: hub, directory: directory)
+        logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(node.port)"])
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server), .init(service: link)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// Keeps the mirror joined to the tree, feeding the hub with its parent's segments.
+struct ParentLinkService: Service {
+    let link: ParentLink
+    let hub: StreamHub
+    let directory: PeerDirectory
+
+    func run() async throws {
+        let (hub, directory) = (self.hub, self.directory)
+        self.link.start(
+            position: {
+                let identity = hub.identity.value
+                return ParentLink.Position(nextSeq: hub.nextSeq, stream: identity == "none" ? nil : identity)
+            },
+            onAccepted: { acceptance in
+                if acceptance.stream != hub.identity.value {
+                    hub.resetStream(identity: StreamIdentity(value: acceptance.stream), nextSeq: acceptance.nextSeq)
+                }
+                hub.setContext(StreamContext(upstream: acceptance.head))
+                directory.joined(parent: acceptance.parent, depth: acceptance.depth)
+                hub.setUpstreamState("connected to \(acceptance.parent)")
+            },
+            onFrame: { frame in
+                switch frame {
+                case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
+                case .tree(let change): hub.broadcast(change)
+                case .heartbeat, .leave: break
+                }
+            },
+            onDown: { cause in hub.setUpstreamState("rejoining: \(cause)") }
+        )
+        try? await gracefulShutdown()
+        self.link.stop()
     }
 }

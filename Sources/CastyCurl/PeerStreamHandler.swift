@@ -1,0 +1,79 @@
+import CastyICY
+import CastyPeerProtocol
+import NIOCore
+
+/// Decodes a parent's answer to a join: checks the reply head (`200`, protocol version, stream
+/// identity), then hands every frame on. Ends the transfer on a leave frame or when this node is
+/// told to relocate.
+public final class PeerStreamHandler: CurlStreamHandler {
+    /// What an accepted join says.
+    public struct Acceptance: Sendable {
+        public var parent: String
+        public var stream: String
+        public var nextSeq: UInt64?
+        public var depth: Int
+        public var head: ICYResponseHead
+    }
+
+    private let name: String
+    private let onAccepted: (Acceptance) -> Void
+    private let onFrame: (PeerFrame) -> Void
+    private var frames = NIOSingleStepByteToMessageProcessor(PeerFrameDecoder(), maximumBufferSize: PeerProtocol.maxFramePayload + 5)
+    /// The parent that accepted, once it has.
+    public private(set) var acceptance: Acceptance?
+    /// Whether the parent ended the link on purpose (so it did not fail).
+    public private(set) var endedOnPurpose = false
+
+    /// Creates a handler for node `name`.
+    public init(name: String, onAccepted: @escaping (Acceptance) -> Void, onFrame: @escaping (PeerFrame) -> Void) {
+        self.name = name
+        self.onAccepted = onAccepted
+        self.onFrame = onFrame
+    }
+
+    public func received(head: ICYResponseHead) throws(UpstreamFailure) {
+        guard head.status.code == 200 else {
+            throw .status(code: head.status.code, line: head.status.description)
+        }
+        guard head.headers.first(name: PeerProtocol.versionHeader) == String(PeerProtocol.version) else {
+            throw .status(code: 200, line: "the parent does not speak Casty peer protocol \(PeerProtocol.version)")
+        }
+        guard let stream = head.headers.first(name: PeerProtocol.streamHeader), let parent = head.headers.first(name: PeerProtocol.parentHeader) else {
+            throw .status(code: 200, line: "the parent's reply lacks \(PeerProtocol.streamHeader) or \(PeerProtocol.parentHeader)")
+        }
+        let acceptance = Acceptance(
+            parent: parent,
+            stream: stream,
+            nextSeq: head.headers.first(name: PeerProtocol.nextSeqHeader).flatMap { UInt64($0) },
+            depth: head.headers.first(name: "Casty-Depth").flatMap { Int($0) } ?? 1,
+            head: head
+        )
+        self.acceptance = acceptance
+        self.onAccepted(acceptance)
+    }
+
+    public func received(body: ByteBuffer) throws(UpstreamFailure) {
+        var ended: UpstreamFailure?
+        do {
+            try self.frames.process(buffer: body) { frame in
+                guard ended == nil else { return }
+                switch frame {
+                case .leave(let reason):
+                    self.endedOnPurpose = true
+                    ended = .left(reason: reason)
+                case .tree(.relocate(let node)) where node == self.name:
+                    self.onFrame(frame)
+                    self.endedOnPurpose = true
+                    ended = .left(reason: "relocated by the root")
+                default:
+                    self.onFrame(frame)
+                }
+            }
+        } catch {
+            throw .transport(code: -1, message: "\(error)")
+        }
+        if let ended { throw ended }
+    }
+
+    public func finished() throws(UpstreamFailure) {}
+}

@@ -1,0 +1,133 @@
+import CastyCore
+import CastyPeerProtocol
+import DequeModule
+import Foundation
+import NIOConcurrencyHelpers
+
+/// A node's knowledge of the fleet for answering joins: checks a joiner's version, proof and
+/// membership, and decides to accept it as a child, or redirect it. At the root, the
+/// ``TreeCoordinator`` decides where each mirror goes; at a mirror, its ``ChildSlots``.
+public final class PeerDirectory: Sendable {
+    /// What to answer a join.
+    public enum Decision: Equatable, Sendable {
+        /// Accept as a child (or observer) at this depth.
+        case accept(depth: Int)
+        /// `307` to this URL.
+        case redirect(url: String, to: String)
+        /// Refuse with this status code and reason.
+        case refuse(code: Int, reason: String)
+    }
+
+    struct State {
+        var slots: ChildSlots
+        var coordinator: TreeCoordinator?
+        var nonces: Set<String> = []
+        var nonceOrder: Deque<String> = []
+        var depth: Int?
+        var parent: String?
+    }
+
+    /// This node's name.
+    public let name: String
+    let fleet: FleetFile
+    let state: NIOLockedValueBox<State>
+
+    /// Creates the directory of node `name` in `fleet`.
+    public init(name: String, fleet: FleetFile) {
+        self.name = name
+        self.fleet = fleet
+        let isRoot = name == fleet.ingest.name
+        self.state = NIOLockedValueBox(
+            State(
+                slots: ChildSlots(fanout: fleet.fanout),
+                coordinator: isRoot ? TreeCoordinator(root: name, fanout: fleet.fanout, members: Set(fleet.mirrors.map(\.name))) : nil,
+                depth: isRoot ? 0 : nil
+            )
+        )
+    }
+
+    /// Decides on a join; returns the tree changes to announce too (at the root, when a joiner
+    /// reports that its parent failed).
+    public func decide(_ request: JoinRequest, now: Date = Date()) -> (Decision, [TreeChange]) {
+        guard request.version == PeerProtocol.version else {
+            return (.refuse(code: 426, reason: "this node speaks Casty peer protocol version \(PeerProtocol.version), not \(request.version)"), [])
+        }
+        guard request.hasValidProof(secret: self.fleet.secret) else {
+            return (.refuse(code: 403, reason: "the join's proof does not match this fleet's secret"), [])
+        }
+        guard let time = request.nonceTime, abs(Int64(now.timeIntervalSince1970 * 1000) - time) <= Int64(PeerProtocol.maxClockSkewSeconds) * 1000 else {
+            return (.refuse(code: 403, reason: "the join's nonce is stale or its clock is more than \(PeerProtocol.maxClockSkewSeconds) s off"), [])
+        }
+        return self.state.withLockedValue { state in
+            guard state.nonces.insert(request.nonce).inserted else {
+                return (.refuse(code: 403, reason: "this join was already used (replayed nonce)"), [])
+            }
+            state.nonceOrder.append(request.nonce)
+            if state.nonceOrder.count > 100_000 { state.nonces.remove(state.nonceOrder.removeFirst()) }
+
+            guard let depth = state.depth else {
+                return (.refuse(code: 503, reason: "node \(self.name) is not in the tree yet; join through the root"), [])
+            }
+            if request.observer { return (.accept(depth: depth + 1), []) }
+            guard request.name != self.name, self.fleet.mirrors.contains(where: { $0.name == request.name }) else {
+                return (.refuse(code: 403, reason: "'\(request.name)' is not a mirror of this fleet"), [])
+            }
+            if var coordinator = state.coordinator {
+                var changes: [TreeChange] = []
+                if let lost = request.lost, coordinator.parent(of: request.name) == lost, lost != self.name {
+                    let moves = coordinator.failed(lost)
+                    changes.append(.evict(node: lost))
+                    changes += moves.map { .relocate(node: $0.node) }.filter { $0 != .relocate(node: request.name) }
+                }
+                let decision = coordinator.join(request.name)
+                state.coordinator = coordinator
+                switch decision {
+                case .accept:
+                    _ = state.slots.join(request.name)
+                    return (.accept(depth: 1), changes)
+                case .redirect(let target):
+                    return (self.redirect(request, to: target), changes)
+                case .refuse(let reason):
+                    return (.refuse(code: 403, reason: reason), changes)
+                }
+            }
+            switch state.slots.join(request.name) {
+            case .accept: return (.accept(depth: depth + 1), [])
+            case .redirect(let child): return (self.redirect(request, to: child), [])
+            }
+        }
+    }
+
+    private func redirect(_ request: JoinRequest, to name: String) -> Decision {
+        guard let node = try? self.fleet.node(named: name) else {
+            return .refuse(code: 500, reason: "no address for node \(name)")
+        }
+        return .redirect(url: "http://\(node.host):\(node.port)\(request.target)", to: name)
+    }
+
+    /// A child's link closed.
+    public func childLeft(_ name: String) {
+        self.state.withLockedValue { $0.slots.remove(name) }
+    }
+
+    /// Records this node's place once its parent accepted it.
+    public func joined(parent: String, depth: Int) {
+        self.state.withLockedValue { state in
+            state.parent = parent
+            state.depth = depth
+        }
+    }
+
+    /// This node's parent, depth and children, for the status report.
+    public var place: (parent: String?, depth: Int?, children: [String]) {
+        self.state.withLockedValue { ($0.parent, $0.depth, $0.slots.children) }
+    }
+
+    /// The whole tree as the root's coordinator sees it (name → parent), at the root only.
+    public var tree: [String: String]? {
+        self.state.withLockedValue { state in
+            guard let coordinator = state.coordinator else { return nil }
+            return Dictionary(uniqueKeysWithValues: coordinator.members.compactMap { name in coordinator.parent(of: name).map { (name, $0) } })
+        }
+    }
+}
