@@ -129,6 +129,12 @@ let package = Package(
             name: "casty-dummy",
             dependencies: [
                 "CastyICY",
+                "CastyCore",
+                "CastyPeerProtocol",
+                "CastyCommandLine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// A real fleet: the ingest and 7 mirrors on loopback, relaying the local test radio; dummy
+/// observers on the leaves check every segment number while a mirror is killed and another frozen.
+@Suite(.timeLimit(.minutes(4)))
+struct FleetTests {
+    @Test func sevenMirrorsStayBalancedAndHealWithoutLoss() async throws {
+        let radio = try await TestRadio(trackSeconds: 6)
+        defer { Task { await radio.stop() } }
+        let fleet = try TestFleet(upstream: radio.url, mirrors: 7)
+        defer { fleet.stopAll() }
+        try fleet.startRoot()
+        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+        // Mirrors join in a random order.
+        for mirror in fleet.mirrors.shuffled() { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all 7 mirrors in the tree") { await fleet.tree().count == 7 }
+        try await eventually(within: 10, "every mirror connected") {
+            for mirror in fleet.mirrors {
+                guard let state = (await fleet.status(mirror.name)?["upstream"] as? [String: Any])?["state"] as? String,
+                    state.hasPrefix("connected")
+                else { return false }
+            }
+            return true
+        }
+
+        // Minimum depth (ceil(log2(7+2)) - 1 = 3), at most 2 children per node, and every node's own
+        // view of its parent agrees with the root's.
+        let tree = await fleet.tree()
+        #expect(Set(tree.keys) == Set(fleet.mirrors.map(\.name)))
+        #expect(tree.keys.map { TestFleet.depth(of: $0, in: tree) }.max() == 3)
+        let childCounts = Dictionary(grouping: tree.values, by: { $0 }).mapValues(\.count)
+        #expect(childCounts.values.allSatisfy { $0 <= 2 }, "\(childCounts)")
+        for mirror in fleet.mirrors {
+            let status = await fleet.status(mirror.name)
+            #expect(status?["parent"] as? String == tree[mirror.name], "\(mirror.name)")
+            #expect(status?["depth"] as? Int == TestFleet.depth(of: mirror.name, in: tree))
+        }
+
+        // Observers on every leaf for the whole test; they fail on any gap or repeat.
+        let leaves = fleet.mirrors.map(\.name).filter { name in !tree.values.contains(name) }
+        let dummy = try ManagedProcess(
+            name: "dummies",
+            executable: Paths.binary("casty-dummy"),
+            arguments: leaves.map { "http://127.0.0.1:\(fleet.port(of: $0))/" } + ["--clients", "\(leaves.count * 3)", "--seconds", "26", "--fleet", fleet.fleetFile.path],
+            logFolder: fleet.folder
+        )
+        let joinsBefore = Dictionary(uniqueKeysWithValues: fleet.mirrors.map { ($0.name, fleet.joins(of: $0.name)) })
+        try await Task.sleep(for: .seconds(3))
+
+        // Kill an inner mirror (one with children).
+        let inner = tree.values.filter { $0 != "root" }
+        let victim = inner.sorted().first!
+        let orphans = tree.filter { $0.value == victim }.map(\.key)
+        let grandchildren = tree.filter { orphans.contains($0.value) }.map(\.key)
+        fleet.process(victim)?.stop(signal: SIGKILL)
+        try await eventually(within: 8, "the killed mirror's children to rejoin") {
+            orphans.allSatisfy { fleet.joins(of: $0) > joinsBefore[$0]! }
+        }
+        try await Task.sleep(for: .seconds(2))
+        var healed = await fleet.tree()
+        #expect(healed[victim] == nil, "the dead mirror must leave the tree: \(healed)")
+        #expect(healed.count == 6)
+        #expect(healed.keys.map { TestFleet.depth(of: $0, in: healed) }.max() == 2, "6 mirrors fit in depth 2: \(healed)")
+        for name in grandchildren {
+            #expect(fleet.joins(of: name) == joinsBefore[name], "grandchild \(name) must not rejoin: its parent stayed up")
+        }
+
+        // Freeze another inner mirror for 4 s, then let it go on.
+        let frozen = healed.values.filter { $0 != "root" && $0 != victim }.sorted().first!
+        let joinsBeforeFreeze = Dictionary(uniqueKeysWithValues: fleet.mirrors.map { ($0.name, fleet.joins(of: $0.name)) })
+        let frozenOrphans = healed.filter { $0.value == frozen }.map(\.key)
+        if let pid = fleet.process(frozen)?.pid { kill(pid, SIGSTOP) }
+        try await Task.sleep(for: .seconds(4))
+        if let pid = fleet.process(frozen)?.pid { kill(pid, SIGCONT) }
+        for name in frozenOrphans {
+            #expect(fleet.joins(of: name) > joinsBeforeFreeze[name]!, "\(name) must leave its frozen parent")
+        }
+        try await eventually(within: 10, "the frozen mirror back in the tree") { await fleet.tree()[frozen] != nil }
+        try await Task.sleep(for: .seconds(2))
+        healed = await fleet.tree()
+        #expect(healed.count == 6)
+        #expect(healed.keys.map { TestFleet.depth(of: $0, in: healed) }.max() == 2, "back to minimum depth: \(healed)")
+        // One parent at a time: no node is a child of two parents, none has more than two children.
+        #expect(Dictionary(grouping: healed.values, by: { $0 }).values.allSatisfy { $0.count <= 2 })
+        for name in healed.keys {
+            let status = await fleet.status(name)
+            #expect(status?["parent"] as? String == healed[name], "\(name) disagrees with the root")
+        }
+
+        // The observers saw every segment, in order, exactly once.
+        try await eventually(within: 40, "the dummies to finish") { !dummy.isRunning }
+        let report = dummy.output()
+        #expect(dummy.stop() == 0, "\(report)")
+        #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// A fleet on loopback: a fleet file on free ports, the ingest and every mirror as real processes.
+final class TestFleet: @unchecked Sendable {
+    struct Node {
+        var name: String
+        var port: Int
+    }
+
+    let folder: URL
+    let fleetFile: URL
+    let root: Node
+    let mirrors: [Node]
+    private var processes: [String: ManagedProcess] = [:]
+    private let lock = NSLock()
+
+    init(upstream: String, mirrors count: Int) throws {
+        self.folder = try Paths.temporaryFolder("casty-fleet")
+        self.root = Node(name: "root", port: try freePort())
+        self.mirrors = try (1...count).map { Node(name: "m\($0)", port: try freePort()) }
+        self.fleetFile = self.folder.appendingPathComponent("fleet.json")
+        let json: [String: Any] = [
+            "upstream": upstream,
+            "fanout": 2,
+            "secret": "test-\(UUID().uuidString)",
+            "ingest": ["name": self.root.name, "host": "127.0.0.1", "port": self.root.port],
+            "mirrors": self.mirrors.map { ["name": $0.name, "host": "127.0.0.1", "port": $0.port] },
+        ]
+        try JSONSerialization.data(withJSONObject: json).write(to: self.fleetFile)
+    }
+
+    func startRoot() throws {
+        let process = try ManagedProcess(
+            name: self.root.name,
+            executable: Paths.binary("casty-ingest"),
+            arguments: ["--fleet", self.fleetFile.path],
+            logFolder: self.folder
+        )
+        self.lock.withLock { self.processes[self.root.name] = process }
+    }
+
+    func startMirror(_ name: String) throws {
+        let process = try ManagedProcess(
+            name: name,
+            executable: Paths.binary("casty-mirror"),
+            arguments: ["--fleet", self.fleetFile.path, "--name", name],
+            logFolder: self.folder
+        )
+        self.lock.withLock { self.processes[name] = process }
+    }
+
+    func process(_ name: String) -> ManagedProcess? { self.lock.withLock { self.processes[name] } }
+
+    func port(of name: String) -> Int { name == self.root.name ? self.root.port : self.mirrors.first { $0.name == name }!.port }
+
+    /// `/status.json` of a node, or nil if it does not answer.
+    func status(_ name: String) async -> [String: Any]? {
+        let port = self.port(of: name)
+        guard let received = try? await onThread({ try StreamClient.fetch(port: port, request: "GET /status.json HTTP/1.0\r\n\r\n", seconds: 1) }) else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(received.body)) as? [String: Any]
+    }
+
+    /// The tree as the root sees it: mirror → parent.
+    func tree() async -> [String: String] {
+        (await self.status(self.root.name)?["tree"] as? [String: String]) ?? [:]
+    }
+
+    /// How many times a mirror's log says it joined a parent.
+    func joins(of name: String) -> Int {
+        (self.process(name)?.output() ?? "").components(separatedBy: "joined parent").count - 1
+    }
+
+    func stopAll() {
+        let all = self.lock.withLock { Array(self.processes.values) }
+        for process in all { process.stop(signal: SIGCONT, seconds: 0) }
+        for process in all { process.stop() }
+    }
+
+    static func depth(of name: String, in tree: [String: String]) -> Int {
+        var depth = 0
+        var node = name
+        while let parent = tree[node], depth < 100 {
+            depth += 1
+            node = parent
+        }
+        return depth
+    }
+}
