@@ -153,6 +153,10 @@ let package = Package(
             dependencies: ["CastyPeerProtocol", "CastyICY", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
+            name: "CastyServerTests",
+            dependencies: ["CastyServer", "CastyCore", "CastyPeerProtocol"]
+        ),
+        .testTarget(
             name: "CastyCoreTests",
             dependencies: ["CastyCore", "CastyICY", .product(name: "NIOCore", package: "swift-nio")]
         ),

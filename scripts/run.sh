@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
-# Casty's main job: relay a radio through casty-ingest.
+# Casty's main job: a local fleet (the ingest and the mirrors of fleet.json) relaying a radio.
 #   scripts/run.sh [URL]
 # With no URL, starts the embedded local test radio (Icecast 2 + ffmpeg, scripts/test-radio.sh)
-# on the upstream port of fleet.json and relays it. Ports come from fleet.json. Ctrl-C stops
-# everything this script started.
+# on fleet.json's upstream port and relays it. Prints every node's stream and status URL.
+# Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url=${1:-}
-fleet=fleet.json
-ingest_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ingest"]["port"])' "$fleet")
-upstream=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upstream"])' "$fleet")
+work=$(mktemp -d "${TMPDIR:-/tmp}/casty-run.XXXXXX")
+fleet="$work/fleet.json"
+radio_dir=""
+fleet_dir="$work/fleet"
 
 swift build -c release --product casty-ingest
-bin="$(swift build -c release --show-bin-path)"
+swift build -c release --product casty-mirror
+export CASTY_BIN
+CASTY_BIN="$(swift build -c release --show-bin-path)"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/casty-run.XXXXXX")
-radio_dir=""
-ingest_pid=""
 cleanup() {
   trap - EXIT INT TERM
-  [ -n "$ingest_pid" ] && kill "$ingest_pid" 2>/dev/null && wait "$ingest_pid" 2>/dev/null || true
+  scripts/fleet-down.sh "$fleet_dir" >/dev/null 2>&1 || true
   [ -n "$radio_dir" ] && scripts/test-radio.sh stop --dir "$radio_dir" >/dev/null 2>&1 || true
   echo "run: stopped (logs in $work)"
 }
@@ -27,22 +27,16 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 if [ -z "$url" ]; then
+  cp fleet.json "$fleet"
+  upstream=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upstream"])' "$fleet")
   radio_port=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).port or 80)' "$upstream")
   radio_dir="$work/radio"
   echo "run: starting the local test radio on port $radio_port"
   scripts/test-radio.sh start --port "$radio_port" --dir "$radio_dir" >/dev/null
-  url=$upstream
+else
+  python3 -c 'import json,sys; f=json.load(open("fleet.json")); f["upstream"]=sys.argv[1]; json.dump(f, open(sys.argv[2], "w"), indent=2)' "$url" "$fleet"
 fi
-
-"$bin/casty-ingest" "$url" --port "$ingest_port" 2> >(tee "$work/ingest.log" >&2) &
-ingest_pid=$!
-for _ in $(seq 1 50); do
-  curl -fsS "http://127.0.0.1:$ingest_port/status.json" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-echo
-echo "run: relaying $url"
-echo "run: listen at   http://127.0.0.1:$ingest_port/        (e.g. mpg123 http://127.0.0.1:$ingest_port/)"
-echo "run: status at   http://127.0.0.1:$ingest_port/status.json"
-echo "run: Ctrl-C stops"
-wait "$ingest_pid"
+echo "run: relaying $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upstream"])' "$fleet")"
+scripts/fleet-up.sh "$fleet" "$fleet_dir"
+echo "run: listen with e.g. mpg123 http://127.0.0.1:8001/ ; Ctrl-C stops"
+while kill -0 "$(cat "$fleet_dir/root.pid")" 2>/dev/null; do sleep 1; done

@@ -48,6 +48,7 @@ struct CastyDummy: AsyncParsableCommand {
     }
 
     func run() async throws {
+        raiseOpenFileLimit()
         let secret = self.player ? "" : try FleetFile.load(path: self.fleet).secret
         let targets = try self.urls.map { url -> (host: String, port: Int) in
             guard let components = URLComponents(string: url), let host = components.host, let port = components.port else {

@@ -73,6 +73,7 @@ struct CastyIngest: AsyncParsableCommand {
     }
 
     func run() async throws {
+        raiseOpenFileLimit()
         var name = "ingest"
         var url = self.url ?? ""
         var host = self.host

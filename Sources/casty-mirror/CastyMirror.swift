@@ -41,6 +41,7 @@ struct CastyMirror: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
+        raiseOpenFileLimit()
         let fleet = try FleetFile.load(path: self.fleet)
         let node = try fleet.node(named: self.name)
         guard node.name != fleet.ingest.name else {

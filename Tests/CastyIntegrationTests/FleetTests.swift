@@ -95,3 +95,31 @@ struct FleetTests {
         #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
     }
 }
+
+/// `scripts/dummies.sh` with 1000 dummy clients spread over a fleet.
+@Suite(.timeLimit(.minutes(3)))
+struct FleetLoadTests {
+    @Test func aThousandDummiesOverTheFleetSeeNoGap() async throws {
+        let mp3 = try await makeTestMP3s(count: 1, seconds: 10)[0]
+        let logs = try Paths.temporaryFolder("casty-load")
+        let upstream = try await ShoutcastServer(mp3: mp3, logFolder: logs, titleEvery: 2)
+        defer { upstream.process.stop() }
+        let fleet = try TestFleet(upstream: upstream.url, mirrors: 3)
+        defer { fleet.stopAll() }
+        try fleet.startRoot()
+        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all mirrors in the tree") { await fleet.tree().count == 3 }
+
+        let script = Paths.script("dummies.sh").path
+        let fleetPath = fleet.fleetFile.path
+        let bin = Paths.binaries.path
+        let result = try await onThread {
+            try runCommand("/bin/bash", [script, "1000", fleetPath, "8"], environment: ["CASTY_BIN": bin], timeout: 60)
+        }
+        #expect(result.status == 0, "\(result.output.suffix(2000))")
+        #expect(result.output.contains("clients=1000 connected=1000"), "\(result.output.suffix(500))")
+        #expect(result.output.contains("gaps=0 missing=0 repeats=0"), "\(result.output.suffix(500))")
+        #expect(result.output.contains("failed=0"))
+    }
+}
