@@ -123,3 +123,46 @@ struct FleetLoadTests {
         #expect(result.output.contains("failed=0"))
     }
 }
+
+/// A restarted ingest starts a new stream identity; every mirror must resync to it.
+@Suite(.timeLimit(.minutes(3)))
+struct FleetRestartTests {
+    @Test func mirrorsResyncToARestartedIngestAndPlayersStay() async throws {
+        let mp3 = try await makeTestMP3s(count: 1, seconds: 10)[0]
+        let logs = try Paths.temporaryFolder("casty-restart")
+        let upstream = try await ShoutcastServer(mp3: mp3, logFolder: logs, titleEvery: 2)
+        defer { upstream.process.stop() }
+        let fleet = try TestFleet(upstream: upstream.url, mirrors: 3)
+        defer { fleet.stopAll() }
+        try fleet.startRoot()
+        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all mirrors in the tree") { await fleet.tree().count == 3 }
+        let oldStream = try #require(await fleet.status("root")?["stream"] as? String)
+
+        let leafPort = fleet.port(of: "m3")
+        async let player = onThread {
+            try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 14)
+        }
+        try await Task.sleep(for: .seconds(2))
+        #expect(fleet.process("root")?.stop() == 0, "the ingest exits cleanly on SIGTERM")
+        try fleet.startRoot()
+        try await eventually(within: 10, "a new stream identity at the root") {
+            guard let stream = await fleet.status("root")?["stream"] as? String else { return false }
+            return stream != oldStream
+        }
+        let newStream = try #require(await fleet.status("root")?["stream"] as? String)
+        try await eventually(within: 15, "every mirror to follow the new stream") {
+            for mirror in fleet.mirrors where await fleet.status(mirror.name)?["stream"] as? String != newStream { return false }
+            return true
+        }
+        try await eventually(within: 15, "the tree to be whole again") { await fleet.tree().count == 3 }
+        let received = try await player
+        #expect(!received.closedByServer, "players stay connected through an ingest restart")
+        let (audio, _) = try received.audioAndTitles()
+        let late = received.timeline.last?.bodyBytes ?? 0
+        let early = received.timeline.last { $0.seconds < 4 }?.bodyBytes ?? 0
+        #expect(late > early + 32_000, "audio resumed after the restart (\(late - early) bytes after second 4)")
+        #expect(audio.count > 100_000)
+    }
+}
