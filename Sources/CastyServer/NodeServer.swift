@@ -40,6 +40,7 @@ public final class NodeServer: Service {
     private let group: EventLoopGroup
     private let logger: Logger
     private let onBound: @Sendable (SocketAddress) -> Void
+    private let reportLoss: (@Sendable (String) -> Void)?
 
     /// Creates a server; nothing listens until `run()`.
     public init(
@@ -49,8 +50,10 @@ public final class NodeServer: Service {
         info: NodeInfo,
         group: EventLoopGroup,
         logger: Logger,
+        reportLoss: (@Sendable (String) -> Void)? = nil,
         onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
+        self.reportLoss = reportLoss
         self.configuration = configuration
         self.hub = hub
         self.directory = directory
@@ -67,6 +70,7 @@ public final class NodeServer: Service {
         let info = self.info
         let logger = self.logger
         let configuration = self.configuration
+        let reportLoss = self.reportLoss
         let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
@@ -78,7 +82,7 @@ public final class NodeServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, logger: logger)
+                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, reportLoss: reportLoss, logger: logger)
                     )
                 }
             }

@@ -49,21 +49,33 @@ public final class PeerDirectory: Sendable {
     /// Decides on a join; returns the tree changes to announce too (at the root, when a joiner
     /// reports that its parent failed).
     public func decide(_ request: JoinRequest, now: Date = Date()) -> (Decision, [TreeChange]) {
+        if let refusal = self.check(request, now: now) { return (refusal, []) }
+        return self.place(request)
+    }
+
+    /// Checks version, proof, nonce time and replay; returns the refusal, if any.
+    func check(_ request: JoinRequest, now: Date) -> Decision? {
         guard request.version == PeerProtocol.version else {
-            return (.refuse(code: 426, reason: "this node speaks Casty peer protocol version \(PeerProtocol.version), not \(request.version)"), [])
+            return .refuse(code: 426, reason: "this node speaks Casty peer protocol version \(PeerProtocol.version), not \(request.version)")
         }
         guard request.hasValidProof(secret: self.fleet.secret) else {
-            return (.refuse(code: 403, reason: "the join's proof does not match this fleet's secret"), [])
+            return .refuse(code: 403, reason: "the join's proof does not match this fleet's secret")
         }
         guard let time = request.nonceTime, abs(Int64(now.timeIntervalSince1970 * 1000) - time) <= Int64(PeerProtocol.maxClockSkewSeconds) * 1000 else {
-            return (.refuse(code: 403, reason: "the join's nonce is stale or its clock is more than \(PeerProtocol.maxClockSkewSeconds) s off"), [])
+            return .refuse(code: 403, reason: "the join's nonce is stale or its clock is more than \(PeerProtocol.maxClockSkewSeconds) s off")
         }
         return self.state.withLockedValue { state in
             guard state.nonces.insert(request.nonce).inserted else {
-                return (.refuse(code: 403, reason: "this join was already used (replayed nonce)"), [])
+                return .refuse(code: 403, reason: "this join was already used (replayed nonce)")
             }
             state.nonceOrder.append(request.nonce)
             if state.nonceOrder.count > 100_000 { state.nonces.remove(state.nonceOrder.removeFirst()) }
+            return nil
+        }
+    }
+
+    private func place(_ request: JoinRequest) -> (Decision, [TreeChange]) {
+        self.state.withLockedValue { state in
 
             guard let depth = state.depth else {
                 return (.refuse(code: 503, reason: "node \(self.name) is not in the tree yet; join through the root"), [])
@@ -97,6 +109,36 @@ public final class PeerDirectory: Sendable {
             }
         }
     }
+
+    /// A parent reports that its child's link died (at the root: a child of the root did).
+    /// Acted on only at the root, and only if the child is the reporter's child in the
+    /// coordinator's tree; returns the tree changes to announce.
+    public func childLost(_ report: LossReport, now: Date = Date()) -> (Decision, [TreeChange]) {
+        if let refusal = self.check(report.asJoin, now: now) { return (refusal, []) }
+        return self.childLost(report.child, reporter: report.reporter)
+    }
+
+    /// The root's own child `child` died.
+    public func childLost(_ child: String, reporter: String) -> (Decision, [TreeChange]) {
+        self.state.withLockedValue { state in
+            guard var coordinator = state.coordinator else {
+                return (.refuse(code: 404, reason: "only the root takes loss reports"), [])
+            }
+            guard coordinator.parent(of: child) == reporter else { return (.accept(depth: 0), []) }
+            let moves = coordinator.failed(child)
+            state.coordinator = coordinator
+            return (.accept(depth: 0), [.evict(node: child)] + moves.map { .relocate(node: $0.node) })
+        }
+    }
+
+    /// Whether this node is the root.
+    public var isRoot: Bool { self.name == self.fleet.ingest.name }
+
+    /// The root's address, `http://host:port`.
+    public var rootURL: String { "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)" }
+
+    /// The fleet's secret, for signing reports.
+    var secret: String { self.fleet.secret }
 
     private func redirect(_ request: JoinRequest, to name: String) -> Decision {
         guard let node = try? self.fleet.node(named: name) else {

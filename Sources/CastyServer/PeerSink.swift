@@ -7,14 +7,17 @@ import NIOCore
 final class PeerSink {
     let channel: Channel
     let name: String
+    let observer: Bool
     let logger: Logger
     private(set) var nextSeq: UInt64?
     private var lastWrite = NIODeadline.now()
-    private var closed = false
+    /// Whether this node ended the link (with a leave), as opposed to the child's link dying.
+    private(set) var closed = false
 
-    init(channel: Channel, name: String, nextSeq: UInt64?, logger: Logger) {
+    init(channel: Channel, name: String, observer: Bool, nextSeq: UInt64?, logger: Logger) {
         self.channel = channel
         self.name = name
+        self.observer = observer
         self.nextSeq = nextSeq
         self.logger = logger
     }

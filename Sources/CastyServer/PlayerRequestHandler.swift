@@ -21,6 +21,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private let directory: PeerDirectory?
     private let info: NodeInfo
     private let requestTimeout: TimeAmount
+    private let reportLoss: (@Sendable (String) -> Void)?
     private var logger: Logger
     private var timeout: Scheduled<Void>?
     private var answered = false
@@ -28,7 +29,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private var peer: PeerSink?
     private var joinedAt: NIODeadline?
 
-    init(hub: StreamHub, directory: PeerDirectory?, info: NodeInfo, requestTimeout: TimeAmount, logger: Logger) {
+    init(hub: StreamHub, directory: PeerDirectory?, info: NodeInfo, requestTimeout: TimeAmount, reportLoss: (@Sendable (String) -> Void)?, logger: Logger) {
+        self.reportLoss = reportLoss
         self.hub = hub
         self.directory = directory
         self.info = info
@@ -71,6 +73,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             )
         case ("GET", PeerProtocol.joinPath):
             self.peerJoin(context: context, head: head)
+        case ("GET", LossReport.path):
+            self.lossReport(context: context, head: head)
         case ("GET", "/status.json"), ("HEAD", "/status.json"):
             let body = NodeStatus(info: self.info, hub: self.hub, directory: self.directory).json() + "\n"
             self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "application/json", headOnly: head.method == "HEAD")
@@ -119,9 +123,12 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         }
         if let peer = self.peer {
             self.hub.fanout(for: context.eventLoop).remove(peer)
-            self.directory?.childLeft(peer.name)
-            self.logger.info("peer left", metadata: ["peer.name": "\(peer.name)"])
             self.peer = nil
+            self.logger.info("peer left", metadata: ["peer.name": "\(peer.name)"])
+            if let directory = self.directory, !peer.observer {
+                directory.childLeft(peer.name)
+                if !peer.closed { self.childLinkDied(peer.name, directory: directory, loop: context.eventLoop) }
+            }
         }
         context.fireChannelInactive()
     }
@@ -161,6 +168,39 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         // The burst gets playback going at once; it starts at an MPEG frame where the format allows.
         sink.writeBurst(join.burst, hub: self.hub)
         self.hub.fanout(for: context.eventLoop).add(sink)
+    }
+
+    /// A child's link died without a leave. If it has not come back 1.5 s later, the root must
+    /// know: it frees the child's place (a dead leaf would otherwise keep it).
+    private func childLinkDied(_ name: String, directory: PeerDirectory, loop: EventLoop) {
+        let (hub, logger, reportLoss) = (self.hub, self.logger, self.reportLoss)
+        loop.scheduleTask(in: .milliseconds(1500)) {
+            guard !directory.place.children.contains(name) else { return }
+            logger.notice("child lost", metadata: ["peer.name": "\(name)"])
+            if directory.isRoot {
+                let (_, changes) = directory.childLost(name, reporter: directory.name)
+                changes.forEach { hub.broadcast($0) }
+            } else {
+                reportLoss?(name)
+            }
+        }
+    }
+
+    private func lossReport(context: ChannelHandlerContext, head: ICYRequestHead) {
+        guard let directory = self.directory, let report = try? LossReport(target: head.target) else {
+            self.respond(context: context, code: 400, reason: "Bad Request", body: "not a loss report this node takes\n")
+            return
+        }
+        let (decision, changes) = directory.childLost(report)
+        for change in changes {
+            self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.reporter": "\(report.reporter)"])
+            self.hub.broadcast(change)
+        }
+        if case .refuse(let code, let reason) = decision {
+            self.respond(context: context, code: code, reason: code == 404 ? "Not Found" : "Forbidden", body: reason + "\n")
+        } else {
+            self.respond(context: context, code: 204, reason: "No Content", body: "")
+        }
     }
 
     private func peerJoin(context: ChannelHandlerContext, head: ICYRequestHead) {
@@ -204,7 +244,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             var buffer = context.channel.allocator.buffer(capacity: 512)
             buffer.writeICYResponseHead(ICYResponseHead(status: .http10OK, headers: HTTPHeaders(headers)))
             context.write(self.wrapOutboundOut(buffer), promise: nil)
-            let peer = PeerSink(channel: context.channel, name: request.name, nextSeq: join.nextSeq, logger: self.logger)
+            let peer = PeerSink(channel: context.channel, name: request.name, observer: request.observer, nextSeq: join.nextSeq, logger: self.logger)
             self.peer = peer
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",

@@ -64,7 +64,13 @@ struct CastyMirror: AsyncParsableCommand {
             directory: directory,
             info: NodeInfo(role: "mirror", name: self.name, upstreamURL: rootURL),
             group: group,
-            logger: logger
+            logger: logger,
+            reportLoss: { [name = self.name, secret = fleet.secret] child in
+                let report = LossReport(reporter: name, child: child, secret: secret)
+                CurlRequest.get(rootURL + report.target) { status in
+                    logger.info("reported a lost child to the root", metadata: ["peer.name": "\(child)", "http.status": "\(status.map(String.init) ?? "none")"])
+                }
+            }
         )
         let link = ParentLinkService(link: ParentLink(name: self.name, rootURL: rootURL, secret: fleet.secret, logger: logger), hub: hub, directory: directory)
         logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(node.port)"])

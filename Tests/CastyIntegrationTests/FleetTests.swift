@@ -93,6 +93,16 @@ struct FleetTests {
         let report = dummy.output()
         #expect(dummy.stop() == 0, "\(report)")
         #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+
+        // A dead leaf has no child to report it: its parent does, and the root frees its place.
+        let current = await fleet.tree()
+        let leaf = try #require(current.keys.filter { name in !current.values.contains(name) }.sorted().first)
+        fleet.process(leaf)?.stop(signal: SIGKILL)
+        try await eventually(within: 8, "the root to drop the dead leaf \(leaf)") { await fleet.tree()[leaf] == nil }
+        try await Task.sleep(for: .seconds(2))
+        let final = await fleet.tree()
+        #expect(final.count == 5)
+        #expect(final.keys.map { TestFleet.depth(of: $0, in: final) }.max() == 2, "5 mirrors fit in depth 2: \(final)")
     }
 }
 
