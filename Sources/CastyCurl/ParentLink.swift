@@ -23,6 +23,7 @@ public final class ParentLink: Sendable {
     private let secret: String
     private let logger: Logger
     private let stopFlag = ManagedAtomic(false)
+    private let relocateFlag = ManagedAtomic(false)
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -44,6 +45,11 @@ public final class ParentLink: Sendable {
         Thread { self.loop(position: position, onAccepted: onAccepted, onFrame: onFrame, onDown: onDown) }.start()
     }
 
+    /// Ends the current link and rejoins through the root (this node's place is stale).
+    public func relocate() {
+        self.relocateFlag.store(true, ordering: .relaxed)
+    }
+
     /// Stops and waits for the thread.
     public func stop() {
         if self.stopFlag.exchange(true, ordering: .relaxed) { return }
@@ -61,6 +67,7 @@ public final class ParentLink: Sendable {
         var lost: String?
         var failures = 0
         while !self.stopFlag.load(ordering: .relaxed) {
+            self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
             let request = JoinRequest(name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, secret: self.secret)
             let transfer = CurlTransfer(
@@ -71,7 +78,7 @@ public final class ParentLink: Sendable {
                     silenceTimeout: .milliseconds(PeerProtocol.silenceTimeoutMilliseconds)
                 )
             )
-            let handler = PeerStreamHandler(name: self.name, onAccepted: { acceptance in
+            let handler = PeerStreamHandler(name: self.name, shouldLeave: { self.relocateFlag.load(ordering: .relaxed) }, onAccepted: { acceptance in
                 self.logger.info(
                     "joined parent",
                     metadata: ["peer.parent": "\(acceptance.parent)", "peer.depth": "\(acceptance.depth)", "peer.next_seq": "\(acceptance.nextSeq.map(String.init) ?? "-")", "peer.lost": "\(lost ?? "-")"]

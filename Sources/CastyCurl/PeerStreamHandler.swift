@@ -12,12 +12,15 @@ public final class PeerStreamHandler: CurlStreamHandler {
         public var stream: String
         public var nextSeq: UInt64?
         public var depth: Int
+        /// The ancestors, root first.
+        public var path: [String]
         public var head: ICYResponseHead
     }
 
     private let name: String
     private let onAccepted: (Acceptance) -> Void
     private let onFrame: (PeerFrame) -> Void
+    private let shouldLeave: () -> Bool
     private var frames = NIOSingleStepByteToMessageProcessor(PeerFrameDecoder(), maximumBufferSize: PeerProtocol.maxFramePayload + 5)
     /// The parent that accepted, once it has.
     public private(set) var acceptance: Acceptance?
@@ -25,7 +28,8 @@ public final class PeerStreamHandler: CurlStreamHandler {
     public private(set) var endedOnPurpose = false
 
     /// Creates a handler for node `name`.
-    public init(name: String, onAccepted: @escaping (Acceptance) -> Void, onFrame: @escaping (PeerFrame) -> Void) {
+    public init(name: String, shouldLeave: @escaping () -> Bool = { false }, onAccepted: @escaping (Acceptance) -> Void, onFrame: @escaping (PeerFrame) -> Void) {
+        self.shouldLeave = shouldLeave
         self.name = name
         self.onAccepted = onAccepted
         self.onFrame = onFrame
@@ -45,7 +49,8 @@ public final class PeerStreamHandler: CurlStreamHandler {
             parent: parent,
             stream: stream,
             nextSeq: head.headers.first(name: PeerProtocol.nextSeqHeader).flatMap { UInt64($0) },
-            depth: head.headers.first(name: "Casty-Depth").flatMap { Int($0) } ?? 1,
+            depth: head.headers.first(name: PeerProtocol.depthHeader).flatMap { Int($0) } ?? 1,
+            path: (head.headers.first(name: PeerProtocol.pathHeader) ?? parent).split(separator: ",").map(String.init),
             head: head
         )
         self.acceptance = acceptance
@@ -53,6 +58,10 @@ public final class PeerStreamHandler: CurlStreamHandler {
     }
 
     public func received(body: ByteBuffer) throws(UpstreamFailure) {
+        if self.shouldLeave() {
+            self.endedOnPurpose = true
+            throw .left(reason: "this node's place in the tree is stale")
+        }
         var ended: UpstreamFailure?
         do {
             try self.frames.process(buffer: body) { frame in

@@ -14,6 +14,10 @@ public enum PeerProtocol {
     public static let nextSeqHeader = "Casty-Next-Seq"
     /// Header naming the node that accepted the join, in a join reply.
     public static let parentHeader = "Casty-Parent"
+    /// Header giving the joiner's depth (the parent's depth + 1), in a join reply.
+    public static let depthHeader = "Casty-Depth"
+    /// Header listing the joiner's ancestors, root first, comma-separated, in a join reply.
+    public static let pathHeader = "Casty-Path"
     /// Longest accepted frame payload: a segment of 1 MiB audio plus its metadata and header.
     public static let maxFramePayload = 1024 * 1024 + 4096 + 16
     /// How often a parent sends a heartbeat when it has no data to send.

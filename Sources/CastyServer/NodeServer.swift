@@ -40,7 +40,7 @@ public final class NodeServer: Service {
     private let group: EventLoopGroup
     private let logger: Logger
     private let onBound: @Sendable (SocketAddress) -> Void
-    private let reportLoss: (@Sendable (String) -> Void)?
+    private let hooks: PeerHooks
 
     /// Creates a server; nothing listens until `run()`.
     public init(
@@ -50,10 +50,10 @@ public final class NodeServer: Service {
         info: NodeInfo,
         group: EventLoopGroup,
         logger: Logger,
-        reportLoss: (@Sendable (String) -> Void)? = nil,
+        hooks: PeerHooks = PeerHooks(),
         onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
-        self.reportLoss = reportLoss
+        self.hooks = hooks
         self.configuration = configuration
         self.hub = hub
         self.directory = directory
@@ -70,7 +70,7 @@ public final class NodeServer: Service {
         let info = self.info
         let logger = self.logger
         let configuration = self.configuration
-        let reportLoss = self.reportLoss
+        let hooks = self.hooks
         let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
@@ -82,7 +82,7 @@ public final class NodeServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, reportLoss: reportLoss, logger: logger)
+                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, hooks: hooks, logger: logger)
                     )
                 }
             }

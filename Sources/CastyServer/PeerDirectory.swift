@@ -10,8 +10,8 @@ import NIOConcurrencyHelpers
 public final class PeerDirectory: Sendable {
     /// What to answer a join.
     public enum Decision: Equatable, Sendable {
-        /// Accept as a child (or observer) at this depth.
-        case accept(depth: Int)
+        /// Accept as a child (or observer) at this depth; `path` is the joiner's ancestors.
+        case accept(depth: Int, path: [String])
         /// `307` to this URL.
         case redirect(url: String, to: String)
         /// Refuse with this status code and reason.
@@ -25,6 +25,8 @@ public final class PeerDirectory: Sendable {
         var nonceOrder: Deque<String> = []
         var depth: Int?
         var parent: String?
+        /// This node's ancestors, root first.
+        var path: [String] = []
     }
 
     /// This node's name.
@@ -80,23 +82,29 @@ public final class PeerDirectory: Sendable {
             guard let depth = state.depth else {
                 return (.refuse(code: 503, reason: "node \(self.name) is not in the tree yet; join through the root"), [])
             }
-            if request.observer { return (.accept(depth: depth + 1), []) }
+            let path = state.path + [self.name]
+            if request.observer { return (.accept(depth: depth + 1, path: path), []) }
             guard request.name != self.name, self.fleet.mirrors.contains(where: { $0.name == request.name }) else {
                 return (.refuse(code: 403, reason: "'\(request.name)' is not a mirror of this fleet"), [])
+            }
+            // Never make a cycle: an ancestor joining here means this node's own place is stale.
+            if state.path.contains(request.name) {
+                return (.refuse(code: 409, reason: "'\(request.name)' is an ancestor of \(self.name); \(self.name) rejoins first"), [])
             }
             if var coordinator = state.coordinator {
                 var changes: [TreeChange] = []
                 if let lost = request.lost, coordinator.parent(of: request.name) == lost, lost != self.name {
                     let moves = coordinator.failed(lost)
                     changes.append(.evict(node: lost))
-                    changes += moves.map { .relocate(node: $0.node) }.filter { $0 != .relocate(node: request.name) }
+                    // The moved node must come; the failed node's children are rejoining already.
+                    if let moved = moves.first, moved.node != request.name { changes.append(.relocate(node: moved.node)) }
                 }
                 let decision = coordinator.join(request.name)
                 state.coordinator = coordinator
                 switch decision {
                 case .accept:
                     _ = state.slots.join(request.name)
-                    return (.accept(depth: 1), changes)
+                    return (.accept(depth: 1, path: path), changes)
                 case .redirect(let target):
                     return (self.redirect(request, to: target), changes)
                 case .refuse(let reason):
@@ -104,7 +112,7 @@ public final class PeerDirectory: Sendable {
                 }
             }
             switch state.slots.join(request.name) {
-            case .accept: return (.accept(depth: depth + 1), [])
+            case .accept: return (.accept(depth: depth + 1, path: path), [])
             case .redirect(let child): return (self.redirect(request, to: child), [])
             }
         }
@@ -124,10 +132,10 @@ public final class PeerDirectory: Sendable {
             guard var coordinator = state.coordinator else {
                 return (.refuse(code: 404, reason: "only the root takes loss reports"), [])
             }
-            guard coordinator.parent(of: child) == reporter else { return (.accept(depth: 0), []) }
+            guard coordinator.parent(of: child) == reporter else { return (.accept(depth: 0, path: []), []) }
             let moves = coordinator.failed(child)
             state.coordinator = coordinator
-            return (.accept(depth: 0), [.evict(node: child)] + moves.map { .relocate(node: $0.node) })
+            return (.accept(depth: 0, path: []), [.evict(node: child)] + moves.prefix(1).map { .relocate(node: $0.node) })
         }
     }
 
@@ -153,10 +161,11 @@ public final class PeerDirectory: Sendable {
     }
 
     /// Records this node's place once its parent accepted it.
-    public func joined(parent: String, depth: Int) {
+    public func joined(parent: String, depth: Int, path: [String]) {
         self.state.withLockedValue { state in
             state.parent = parent
             state.depth = depth
+            state.path = path
         }
     }
 

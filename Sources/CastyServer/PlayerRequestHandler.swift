@@ -21,7 +21,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private let directory: PeerDirectory?
     private let info: NodeInfo
     private let requestTimeout: TimeAmount
-    private let reportLoss: (@Sendable (String) -> Void)?
+    private let hooks: PeerHooks
     private var logger: Logger
     private var timeout: Scheduled<Void>?
     private var answered = false
@@ -29,8 +29,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private var peer: PeerSink?
     private var joinedAt: NIODeadline?
 
-    init(hub: StreamHub, directory: PeerDirectory?, info: NodeInfo, requestTimeout: TimeAmount, reportLoss: (@Sendable (String) -> Void)?, logger: Logger) {
-        self.reportLoss = reportLoss
+    init(hub: StreamHub, directory: PeerDirectory?, info: NodeInfo, requestTimeout: TimeAmount, hooks: PeerHooks, logger: Logger) {
+        self.hooks = hooks
         self.hub = hub
         self.directory = directory
         self.info = info
@@ -173,7 +173,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     /// A child's link died without a leave. If it has not come back 1.5 s later, the root must
     /// know: it frees the child's place (a dead leaf would otherwise keep it).
     private func childLinkDied(_ name: String, directory: PeerDirectory, loop: EventLoop) {
-        let (hub, logger, reportLoss) = (self.hub, self.logger, self.reportLoss)
+        let (hub, logger, reportLoss) = (self.hub, self.logger, self.hooks.reportLoss)
         loop.scheduleTask(in: .milliseconds(1500)) {
             guard !directory.place.children.contains(name) else { return }
             logger.notice("child lost", metadata: ["peer.name": "\(name)"])
@@ -223,12 +223,13 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         switch decision {
         case .refuse(let code, let reason):
             self.logger.warning("join refused", metadata: ["peer.name": "\(request.name)", "reason": "\(reason)"])
-            let phrase = [400: "Bad Request", 403: "Forbidden", 426: "Upgrade Required", 503: "Service Unavailable"][code] ?? "Error"
+            if code == 409 { self.hooks.relocateSelf?() }
+            let phrase = [400: "Bad Request", 403: "Forbidden", 409: "Conflict", 426: "Upgrade Required", 503: "Service Unavailable"][code] ?? "Error"
             self.respond(context: context, code: code, reason: phrase, body: reason + "\n")
         case .redirect(let url, let target):
             self.logger.info("join redirected", metadata: ["peer.name": "\(request.name)", "peer.redirect_to": "\(target)"])
             self.respond(context: context, code: 307, reason: "Temporary Redirect", body: "", extraHeaders: [("Location", url)])
-        case .accept(let depth):
+        case .accept(let depth, let path):
             let wantsFrom = request.stream == self.hub.identity.value ? request.from : nil
             let join = self.hub.peerJoin(from: wantsFrom)
             var headers: [(String, String)] = [
@@ -236,7 +237,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
                 (PeerProtocol.versionHeader, String(PeerProtocol.version)),
                 (PeerProtocol.streamHeader, join.identity.value),
                 (PeerProtocol.parentHeader, directory.name),
-                ("Casty-Depth", String(depth)),
+                (PeerProtocol.depthHeader, String(depth)),
+                (PeerProtocol.pathHeader, path.joined(separator: ",")),
             ]
             if let next = join.nextSeq { headers.append((PeerProtocol.nextSeqHeader, String(next))) }
             headers += join.context.headers.map { ($0.name, $0.value) }

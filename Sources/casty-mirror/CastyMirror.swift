@@ -58,6 +58,7 @@ struct CastyMirror: AsyncParsableCommand {
             logger: logger
         )
         let directory = PeerDirectory(name: self.name, fleet: fleet)
+        let parentLink = ParentLink(name: self.name, rootURL: rootURL, secret: fleet.secret, logger: logger)
         let server = NodeServer(
             configuration: .init(host: self.listen ?? node.host, port: node.port),
             hub: hub,
@@ -65,14 +66,17 @@ struct CastyMirror: AsyncParsableCommand {
             info: NodeInfo(role: "mirror", name: self.name, upstreamURL: rootURL),
             group: group,
             logger: logger,
-            reportLoss: { [name = self.name, secret = fleet.secret] child in
-                let report = LossReport(reporter: name, child: child, secret: secret)
-                CurlRequest.get(rootURL + report.target) { status in
-                    logger.info("reported a lost child to the root", metadata: ["peer.name": "\(child)", "http.status": "\(status.map(String.init) ?? "none")"])
-                }
-            }
+            hooks: PeerHooks(
+                reportLoss: { [name = self.name, secret = fleet.secret] child in
+                    let report = LossReport(reporter: name, child: child, secret: secret)
+                    CurlRequest.get(rootURL + report.target) { status in
+                        logger.info("reported a lost child to the root", metadata: ["peer.name": "\(child)", "http.status": "\(status.map(String.init) ?? "none")"])
+                    }
+                },
+                relocateSelf: { parentLink.relocate() }
+            )
         )
-        let link = ParentLinkService(link: ParentLink(name: self.name, rootURL: rootURL, secret: fleet.secret, logger: logger), hub: hub, directory: directory)
+        let link = ParentLinkService(link: parentLink, hub: hub, directory: directory)
         logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(node.port)"])
         let services = ServiceGroup(
             configuration: .init(
@@ -104,7 +108,7 @@ struct ParentLinkService: Service {
                     hub.resetStream(identity: StreamIdentity(value: acceptance.stream), nextSeq: acceptance.nextSeq)
                 }
                 hub.setContext(StreamContext(upstream: acceptance.head))
-                directory.joined(parent: acceptance.parent, depth: acceptance.depth)
+                directory.joined(parent: acceptance.parent, depth: acceptance.depth, path: acceptance.path)
                 hub.setUpstreamState("connected to \(acceptance.parent)")
             },
             onFrame: { frame in

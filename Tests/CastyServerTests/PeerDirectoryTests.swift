@@ -15,8 +15,8 @@ import Testing
     @Test func rootPlacesMirrorsByRedirectingToTheirParent() {
         let root = PeerDirectory(name: "root", fleet: Self.fleet)
         let decisions = (1...7).map { root.decide(JoinRequest(name: "m\($0)", from: nil, stream: nil, secret: "s3cret")).0 }
-        #expect(decisions[0] == .accept(depth: 1))
-        #expect(decisions[1] == .accept(depth: 1))
+        #expect(decisions[0] == .accept(depth: 1, path: ["root"]))
+        #expect(decisions[1] == .accept(depth: 1, path: ["root"]))
         guard case .redirect(let url, let to) = decisions[2] else {
             Issue.record("the third mirror must be redirected: \(decisions[2])")
             return
@@ -40,7 +40,7 @@ import Testing
         #expect(reason.contains("version 1"))
 
         let good = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
-        #expect(root.decide(good).0 == .accept(depth: 1))
+        #expect(root.decide(good).0 == .accept(depth: 1, path: ["root"]))
         #expect(root.decide(good).0 == .refuse(code: 403, reason: "this join was already used (replayed nonce)"))
 
         let stranger = JoinRequest(name: "intruder", from: nil, stream: nil, secret: "s3cret")
@@ -59,16 +59,28 @@ import Testing
     @Test func aMirrorAlternatesRedirectsWhenFullAndAcceptsObservers() {
         let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
         #expect(mirror.decide(JoinRequest(name: "m3", from: nil, stream: nil, secret: "s3cret")).0 == .refuse(code: 503, reason: "node m1 is not in the tree yet; join through the root"))
-        mirror.joined(parent: "root", depth: 1)
-        #expect(mirror.decide(JoinRequest(name: "m3", from: nil, stream: nil, secret: "s3cret")).0 == .accept(depth: 2))
-        #expect(mirror.decide(JoinRequest(name: "m4", from: nil, stream: nil, secret: "s3cret")).0 == .accept(depth: 2))
+        mirror.joined(parent: "root", depth: 1, path: ["root"])
+        #expect(mirror.decide(JoinRequest(name: "m3", from: nil, stream: nil, secret: "s3cret")).0 == .accept(depth: 2, path: ["root", "m1"]))
+        #expect(mirror.decide(JoinRequest(name: "m4", from: nil, stream: nil, secret: "s3cret")).0 == .accept(depth: 2, path: ["root", "m1"]))
         let targets = [5, 6, 7, 2].compactMap { index -> String? in
             if case .redirect(_, let to) = mirror.decide(JoinRequest(name: "m\(index)", from: nil, stream: nil, secret: "s3cret")).0 { return to }
             return nil
         }
         #expect(targets == ["m3", "m4", "m3", "m4"])
-        #expect(mirror.decide(JoinRequest(name: "load-1", from: nil, stream: nil, observer: true, secret: "s3cret")).0 == .accept(depth: 2))
+        #expect(mirror.decide(JoinRequest(name: "load-1", from: nil, stream: nil, observer: true, secret: "s3cret")).0 == .accept(depth: 2, path: ["root", "m1"]))
         #expect(mirror.place.children == ["m3", "m4"])
+    }
+
+    @Test func anAncestorJoiningIsRefusedSoTheTreeNeverHasACycle() {
+        let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
+        mirror.joined(parent: "m6", depth: 2, path: ["root", "m6"])
+        let (decision, _) = mirror.decide(JoinRequest(name: "m6", from: nil, stream: nil, secret: "s3cret"))
+        guard case .refuse(409, let reason) = decision else {
+            Issue.record("an ancestor must be refused: \(decision)")
+            return
+        }
+        #expect(reason.contains("ancestor"))
+        #expect(mirror.place.children.isEmpty)
     }
 
     @Test func aLostParentReportedByItsChildIsEvictedAndTheTreeStaysComplete() {
@@ -77,7 +89,7 @@ import Testing
         // m3 sits under m1; it reports m1 failed.
         let (decision, changes) = root.decide(JoinRequest(name: "m3", from: 10, stream: "x", lost: "m1", secret: "s3cret"))
         #expect(changes.first == .evict(node: "m1"))
-        #expect(changes.contains(.relocate(node: "m7")))
+        #expect(changes == [.evict(node: "m1"), .relocate(node: "m7")], "only the moved mirror is told; the orphans are rejoining")
         guard case .redirect(let url, let to) = decision else {
             Issue.record("m3 must be sent to the mirror that took m1's place: \(decision)")
             return

@@ -70,6 +70,13 @@ final class TestFleet: @unchecked Sendable {
         (self.process(name)?.output() ?? "").components(separatedBy: "joined parent").count - 1
     }
 
+    /// The mirrors the root told to move, from its log.
+    func relocations() -> [String] {
+        (self.process(self.root.name)?.output() ?? "").components(separatedBy: "tree.change=relocate(node: \"").dropFirst().compactMap {
+            $0.split(separator: "\"").first.map(String.init)
+        }
+    }
+
     func stopAll() {
         let all = self.lock.withLock { Array(self.processes.values) }
         for process in all { process.stop(signal: SIGCONT, seconds: 0) }
