@@ -7,7 +7,7 @@ import Testing
 struct FleetTests {
     @Test func sevenMirrorsStayBalancedAndHealWithoutLoss() async throws {
         let radio = try await TestRadio(trackSeconds: 6)
-        defer { Task { await radio.stop() } }
+        defer { radio.stop() }
         let fleet = try TestFleet(upstream: radio.url, mirrors: 7)
         defer { fleet.stopAll() }
         try fleet.startRoot()

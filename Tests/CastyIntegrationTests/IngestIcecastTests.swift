@@ -6,7 +6,7 @@ import Testing
 struct IngestIcecastTests {
     @Test func relaysIcecastByteForByteWithEveryTitle() async throws {
         let radio = try await TestRadio(trackSeconds: 5)
-        defer { Task { await radio.stop() } }
+        defer { radio.stop() }
         let ingest = try await IngestNode(upstream: radio.url)
         defer { ingest.process.stop() }
         try await eventually(within: 10, "the ingest to connect upstream") { try await ingest.upstreamState() == "connected" }
@@ -61,7 +61,7 @@ struct IngestIcecastTests {
 
     @Test func realPlayersDecodeTheStreamAndSplitItByTitle() async throws {
         let radio = try await TestRadio(trackSeconds: 4)
-        defer { Task { await radio.stop() } }
+        defer { radio.stop() }
         let ingest = try await IngestNode(upstream: radio.url)
         defer { ingest.process.stop() }
         try await eventually(within: 10, "the ingest to connect upstream") { try await ingest.upstreamState() == "connected" }

@@ -17,9 +17,9 @@ final class TestRadio: @unchecked Sendable {
         guard result.status == 0 else { throw TestFailure("test radio did not start (exit \(result.status)):\n\(result.output)") }
     }
 
-    func stop() async {
-        let (script, folder) = (Paths.script("test-radio.sh").path, self.folder)
-        _ = try? await onThread { try runCommand("/bin/bash", [script, "stop", "--dir", folder.path]) }
+    /// Stops Icecast and its source; blocks until they are gone (so a `defer` really stops them).
+    func stop() {
+        _ = try? runCommand("/bin/bash", [Paths.script("test-radio.sh").path, "stop", "--dir", self.folder.path])
     }
 }
 
