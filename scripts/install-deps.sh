@@ -4,8 +4,10 @@
 #   icecast2 ffmpeg       the local test radio (scripts/test-radio.sh)
 #   mpg123 streamripper   real players used by the integration tests
 #   python3 curl          test helpers (the SHOUTcast-v1 test server, health checks)
+#   chromium python3-websocket  the status page test drives headless Chromium over CDP
+#   python3-prometheus-client   parses /metrics in the tests
 set -euo pipefail
-packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps openssl)
+packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps openssl chromium python3-websocket python3-prometheus-client)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

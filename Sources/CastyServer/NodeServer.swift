@@ -41,6 +41,7 @@ public final class NodeServer: Service {
     private let logger: Logger
     private let onBound: @Sendable (SocketAddress) -> Void
     private let hooks: PeerHooks
+    private let monitor: FleetMonitor?
 
     /// Creates a server; nothing listens until `run()`.
     public init(
@@ -51,9 +52,11 @@ public final class NodeServer: Service {
         group: EventLoopGroup,
         logger: Logger,
         hooks: PeerHooks = PeerHooks(),
+        monitor: FleetMonitor? = nil,
         onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.hooks = hooks
+        self.monitor = monitor
         self.configuration = configuration
         self.hub = hub
         self.directory = directory
@@ -71,6 +74,8 @@ public final class NodeServer: Service {
         let logger = self.logger
         let configuration = self.configuration
         let hooks = self.hooks
+        let monitor = self.monitor
+        let metrics = NodeMetrics(role: info.role, name: info.name)
         let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
@@ -82,7 +87,7 @@ public final class NodeServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, hooks: hooks, logger: logger)
+                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, hooks: hooks, metrics: metrics, monitor: monitor, logger: logger)
                     )
                 }
             }
@@ -92,6 +97,8 @@ public final class NodeServer: Service {
             self.logger.info("listening", metadata: ["listen.address": "\(address)"])
             self.onBound(address)
         }
+        monitor?.start()
+        defer { monitor?.stop() }
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
         } onGracefulShutdown: {

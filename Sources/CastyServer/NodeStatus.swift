@@ -8,6 +8,18 @@ public struct NodeStatus: Codable, Sendable {
         public var state: String
     }
 
+    /// One node of the fleet as the root sees it.
+    public struct FleetNode: Codable, Sendable {
+        public var name: String
+        public var parent: Nullable
+        public var depth: Int?
+        public var listeners: Int
+        public var seq: UInt64?
+        public var lag: Int?
+        public var state: String
+        public var url: String
+    }
+
     public var role: String
     public var name: String
     public var stream: String
@@ -15,6 +27,7 @@ public struct NodeStatus: Codable, Sendable {
     public var upstream: Upstream
     public var title: String?
     public var station: String?
+    public var genre: String?
     public var bitrate: Int?
     public var listeners: Int
     public var uptime_s: Double
@@ -26,8 +39,12 @@ public struct NodeStatus: Codable, Sendable {
     public var depth: Int?
     /// At the root: every placed mirror and its parent.
     public var tree: [String: String]?
+    /// At the root: every node of the fleet, up or down, with listeners and lag.
+    public var nodes: [FleetNode]?
+    /// The root's base URL, whose status has the whole tree.
+    public var root_url: String?
 
-    init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?) {
+    init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?, monitor: FleetMonitor?) {
         let snapshot = hub.snapshot()
         self.role = info.role
         self.name = info.name
@@ -36,6 +53,7 @@ public struct NodeStatus: Codable, Sendable {
         self.upstream = Upstream(url: info.upstreamURL, state: snapshot.upstream)
         self.title = snapshot.title
         self.station = snapshot.context.name
+        self.genre = snapshot.context.headers.first(name: "icy-genre")
         self.bitrate = snapshot.context.bitrate
         self.listeners = snapshot.listeners
         self.uptime_s = Double(snapshot.uptime.components.seconds) + Double(snapshot.uptime.components.attoseconds) / 1e18
@@ -47,6 +65,10 @@ public struct NodeStatus: Codable, Sendable {
         self.children = place?.children ?? []
         self.depth = place?.depth
         self.tree = directory?.tree
+        self.root_url = directory?.rootURL
+        if let monitor, let tree = self.tree {
+            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq))
+        }
     }
 
     /// The status as JSON with sorted keys.

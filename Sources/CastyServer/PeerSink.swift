@@ -83,5 +83,6 @@ final class PeerSink {
         self.channel.write(header, promise: nil)
         self.channel.write(audio, promise: nil)
         hub.bytesOut.wrappingIncrement(by: header.readableBytes + audio.readableBytes, ordering: .relaxed)
+        hub.segmentsOut.wrappingIncrement(ordering: .relaxed)
     }
 }

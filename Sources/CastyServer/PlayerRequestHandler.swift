@@ -22,6 +22,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private let info: NodeInfo
     private let requestTimeout: TimeAmount
     private let hooks: PeerHooks
+    private let metrics: NodeMetrics
+    private let monitor: FleetMonitor?
     private var logger: Logger
     private var timeout: Scheduled<Void>?
     private var answered = false
@@ -29,7 +31,18 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private var peer: PeerSink?
     private var joinedAt: NIODeadline?
 
-    init(hub: StreamHub, directory: PeerDirectory?, info: NodeInfo, requestTimeout: TimeAmount, hooks: PeerHooks, logger: Logger) {
+    init(
+        hub: StreamHub,
+        directory: PeerDirectory?,
+        info: NodeInfo,
+        requestTimeout: TimeAmount,
+        hooks: PeerHooks,
+        metrics: NodeMetrics,
+        monitor: FleetMonitor?,
+        logger: Logger
+    ) {
+        self.metrics = metrics
+        self.monitor = monitor
         self.hooks = hooks
         self.hub = hub
         self.directory = directory
@@ -75,8 +88,13 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             self.peerJoin(context: context, head: head)
         case ("GET", LossReport.path):
             self.lossReport(context: context, head: head)
+        case ("GET", "/metrics"):
+            let body = String(decoding: self.metrics.render(hub: self.hub), as: UTF8.self)
+            self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case ("GET", "/status"), ("HEAD", "/status"):
+            self.respond(context: context, code: 200, reason: "OK", body: StatusPage.html, contentType: "text/html; charset=utf-8", headOnly: head.method == "HEAD")
         case ("GET", "/status.json"), ("HEAD", "/status.json"):
-            let body = NodeStatus(info: self.info, hub: self.hub, directory: self.directory).json() + "\n"
+            let body = NodeStatus(info: self.info, hub: self.hub, directory: self.directory, monitor: self.monitor).json() + "\n"
             self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "application/json", headOnly: head.method == "HEAD")
         case ("GET", _), ("HEAD", _):
             self.startStream(context: context, head: head)
@@ -124,6 +142,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         if let peer = self.peer {
             self.hub.fanout(for: context.eventLoop).remove(peer)
             self.peer = nil
+            self.hub.peers.wrappingDecrement(ordering: .relaxed)
             self.logger.info("peer left", metadata: ["peer.name": "\(peer.name)"])
             if let directory = self.directory, !peer.observer {
                 directory.childLeft(peer.name)
@@ -248,6 +267,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             context.write(self.wrapOutboundOut(buffer), promise: nil)
             let peer = PeerSink(channel: context.channel, name: request.name, observer: request.observer, nextSeq: join.nextSeq, logger: self.logger)
             self.peer = peer
+            self.hub.peers.wrappingIncrement(ordering: .relaxed)
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",
                 metadata: ["peer.name": "\(request.name)", "peer.from": "\(join.nextSeq.map(String.init) ?? "newest")"]

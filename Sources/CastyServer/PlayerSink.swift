@@ -73,6 +73,7 @@ final class PlayerSink {
             self.channel.write(buffer, promise: nil)
         }
         hub.bytesOut.wrappingIncrement(by: written, ordering: .relaxed)
+        hub.segmentsOut.wrappingIncrement(ordering: .relaxed)
     }
 
     private func drop(reason: String, hub: StreamHub) {

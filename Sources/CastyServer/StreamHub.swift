@@ -72,6 +72,16 @@ public final class StreamHub: Sendable {
     public let droppedSlowListeners = ManagedAtomic(0)
     /// Segments missing between what the parent sent and what this node had (a mirror's loss).
     public let lostSegments = ManagedAtomic(0)
+    /// Segments taken in (from the radio or the parent).
+    public let segmentsIn = ManagedAtomic(0)
+    /// Segments sent to players and peers (one per listener per segment).
+    public let segmentsOut = ManagedAtomic(0)
+    /// Child peers and observers connected now.
+    public let peers = ManagedAtomic(0)
+    /// Times this node rejoined the tree (a mirror) or reconnected to the radio (the ingest).
+    public let reconnects = ManagedAtomic(0)
+    /// The newest segment number the parent announced (a mirror's heartbeats), for the lag.
+    public let parentNewestSeq = ManagedAtomic(UInt64.max)
 
     /// Creates a hub serving connections on the loops of `group`.
     ///
@@ -144,6 +154,7 @@ public final class StreamHub: Sendable {
     private func append(seq: UInt64, segment: ICYSegment, to state: inout State) -> Entry {
         // A metadata block names what plays *after* it: this segment's audio keeps the old title.
         let entry = Entry(numbered: NumberedSegment(seq: seq, segment: segment), title: state.title)
+        self.segmentsIn.wrappingIncrement(ordering: .relaxed)
         state.nextSeq = seq + 1
         state.ring.append(entry)
         if segment.metadata.readableBytes > 0 {
@@ -227,6 +238,16 @@ public final class StreamHub: Sendable {
     /// The newest segment number, if any.
     public var newestSeq: UInt64? {
         self.state.withLockedValue { state in state.ring.lastSeq }
+    }
+
+    /// Segments kept in the ring now.
+    public var ringCount: Int { self.state.withLockedValue { $0.ring.count } }
+
+    /// Segments this node is behind its parent (0 at the root or when unknown).
+    public var lagSegments: Int {
+        let parentNewest = self.parentNewestSeq.load(ordering: .relaxed)
+        guard parentNewest != .max, let own = self.newestSeq else { return 0 }
+        return parentNewest > own ? Int(parentNewest - own) : 0
     }
 
     func fanout(for loop: EventLoop) -> LoopFanout {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Atomics
 import CCurl
 import CastyCore
 import CastyCurl
@@ -107,7 +108,8 @@ struct CastyIngest: AsyncParsableCommand {
             directory: fleetFile.map { PeerDirectory(name: name, fleet: $0) },
             info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
             group: group,
-            logger: logger
+            logger: logger,
+            monitor: fleetFile.map { FleetMonitor(fleet: $0) { url in CurlRequest.fetchBody(url, timeout: .milliseconds(400)) } }
         )
         let upstream = UpstreamService(
             puller: UpstreamPuller(
@@ -135,11 +137,14 @@ struct UpstreamService: Service {
 
     func run() async throws {
         let hub = self.hub
+        let connections = ManagedAtomic(0)
         self.puller.start(
             onStatus: { status in
                 switch status {
                 case .connecting: hub.setUpstreamState("connecting")
-                case .connected: hub.setUpstreamState("connected")
+                case .connected:
+                    if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.reconnects.wrappingIncrement(ordering: .relaxed) }
+                    hub.setUpstreamState("connected")
                 case .retrying(let delay, let cause): hub.setUpstreamState("retrying in \(delay): \(cause)")
                 case .stopped: hub.setUpstreamState("stopped")
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Atomics
 import CastyCommandLine
 import CastyCore
 import CastyCurl
@@ -98,12 +99,14 @@ struct ParentLinkService: Service {
 
     func run() async throws {
         let (hub, directory) = (self.hub, self.directory)
+        let joins = ManagedAtomic(0)
         self.link.start(
             position: {
                 let identity = hub.identity.value
                 return ParentLink.Position(nextSeq: hub.nextSeq, stream: identity == "none" ? nil : identity)
             },
             onAccepted: { acceptance in
+                if joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.reconnects.wrappingIncrement(ordering: .relaxed) }
                 if acceptance.stream != hub.identity.value {
                     hub.resetStream(identity: StreamIdentity(value: acceptance.stream), nextSeq: acceptance.nextSeq)
                 }
@@ -115,7 +118,8 @@ struct ParentLinkService: Service {
                 switch frame {
                 case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
                 case .tree(let change): hub.broadcast(change)
-                case .heartbeat, .leave: break
+                case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
+                case .leave: break
                 }
             },
             onDown: { cause in hub.setUpstreamState("rejoining: \(cause)") }
