@@ -41,7 +41,7 @@ while read -r role name host port; do
     sleep 0.1
   done
   if [ $up = 1 ]; then
-    echo "$name ($role): stream http://$host:$port/   status http://$host:$port/status.json"
+    echo "$name ($role): stream http://$host:$port/   status page http://$host:$port/status   json http://$host:$port/status.json"
   else
     echo "$name ($role): NOT answering on $host:$port (see $dir/$name.log)" >&2
     ok=0

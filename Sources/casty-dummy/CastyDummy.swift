@@ -86,7 +86,14 @@ struct CastyDummy: AsyncParsableCommand {
                 tally.withLockedValue { $0.error = "cannot connect to \(target.host):\(target.port): \(error)" }
             }
         }
-        try await Task.sleep(for: .milliseconds(Int(self.seconds * 1000)))
+        // Live progress on standard error, once a second.
+        let deadline = ContinuousClock.now + .milliseconds(Int(self.seconds * 1000))
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: min(.seconds(1), deadline - ContinuousClock.now))
+            let now = tallies.map { $0.withLockedValue { $0 } }
+            let line = "dummies: \(Int((deadline - ContinuousClock.now).components.seconds))s left, connected=\(now.filter(\.connected).count)/\(self.clients) received=\(now.reduce(0) { $0 + $1.received }) gaps=\(now.reduce(0) { $0 + $1.gaps }) repeats=\(now.reduce(0) { $0 + $1.repeats }) errors=\(now.filter { $0.error != nil }.count)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
         let finals = tallies.map { $0.withLockedValue { $0 } }
         for channel in channels { try? await channel.close() }
         try await group.shutdownGracefully()
