@@ -114,16 +114,11 @@ struct FleetTests {
 @Suite(.timeLimit(.minutes(3)))
 struct FleetLoadTests {
     @Test func aThousandDummiesOverTheFleetSeeNoGap() async throws {
-        let mp3 = try await makeTestMP3s(count: 1, seconds: 10)[0]
-        let logs = try Paths.temporaryFolder("casty-load")
-        let upstream = try await ShoutcastServer(mp3: mp3, logFolder: logs, titleEvery: 2)
-        defer { upstream.process.stop() }
-        let fleet = try TestFleet(upstream: upstream.url, mirrors: 3)
-        defer { fleet.stopAll() }
-        try fleet.startRoot()
-        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
-        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
-        try await eventually(within: 20, "all mirrors in the tree") { await fleet.tree().count == 3 }
+        let (upstream, fleet) = try await TestFleet.running(mirrors: 3)
+        defer {
+            fleet.stopAll()
+            upstream.process.stop()
+        }
 
         let script = Paths.script("dummies.sh").path
         let fleetPath = fleet.fleetFile.path
@@ -142,16 +137,11 @@ struct FleetLoadTests {
 @Suite(.timeLimit(.minutes(3)))
 struct FleetRestartTests {
     @Test func mirrorsResyncToARestartedIngestAndPlayersStay() async throws {
-        let mp3 = try await makeTestMP3s(count: 1, seconds: 10)[0]
-        let logs = try Paths.temporaryFolder("casty-restart")
-        let upstream = try await ShoutcastServer(mp3: mp3, logFolder: logs, titleEvery: 2)
-        defer { upstream.process.stop() }
-        let fleet = try TestFleet(upstream: upstream.url, mirrors: 3)
-        defer { fleet.stopAll() }
-        try fleet.startRoot()
-        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
-        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
-        try await eventually(within: 20, "all mirrors in the tree") { await fleet.tree().count == 3 }
+        let (upstream, fleet) = try await TestFleet.running(mirrors: 3)
+        defer {
+            fleet.stopAll()
+            upstream.process.stop()
+        }
         let oldStream = try #require(await fleet.status("root")?["stream"] as? String)
 
         let leafPort = fleet.port(of: "m3")

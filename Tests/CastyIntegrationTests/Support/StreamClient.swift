@@ -45,43 +45,40 @@ struct StreamClient {
     /// Connects to `127.0.0.1:port`, sends `request`, reads for `seconds` (or until the server
     /// closes, or `maxBytes`).
     static func fetch(port: Int, request: String, seconds: Double, maxBytes: Int = 64 << 20) throws -> Received {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        let fd = try self.connect(port: port, request: request)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
-        let bytes = Array(request.utf8)
-        guard !bytes.isEmpty else { return try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes) }
-        guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw TestFailure("send failed") }
         return try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes)
     }
 
     /// A player that never reads: connects with a tiny receive buffer, sends `request`, waits
     /// `seconds`, then drains. Returns whether the server had closed the connection.
     static func stall(port: Int, request: String, seconds: Double) throws -> Bool {
+        let fd = try self.connect(port: port, request: request, receiveBuffer: 2048)
+        defer { close(fd) }
+        Thread.sleep(forTimeInterval: seconds)
+        return try self.read(fd: fd, seconds: 10, maxBytes: 64 << 20).closedByServer
+    }
+
+    /// A connected socket (close-on-exec, so spawned processes never keep it open) that has sent `request`.
+    private static func connect(port: Int, request: String, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
-        defer { close(fd) }
-        var size: Int32 = 2048
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard connected else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
         let bytes = Array(request.utf8)
-        _ = send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))
-        Thread.sleep(forTimeInterval: seconds)
-        return try self.read(fd: fd, seconds: 10, maxBytes: 64 << 20).closedByServer
+        guard connected, bytes.isEmpty || send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+            close(fd)
+            throw TestFailure("cannot connect to 127.0.0.1:\(port) and send the request")
+        }
+        return fd
     }
 
     /// A player's request.

@@ -29,6 +29,18 @@ final class TestFleet: @unchecked Sendable {
         try JSONSerialization.data(withJSONObject: json).write(to: self.fleetFile)
     }
 
+    /// A fleet of `mirrors` mirrors, all in the tree, relaying a SHOUTcast-style test server.
+    static func running(mirrors: Int) async throws -> (ShoutcastServer, TestFleet) {
+        let mp3 = try await makeTestMP3s(count: 1, seconds: 10)[0]
+        let upstream = try await ShoutcastServer(mp3: mp3, logFolder: try Paths.temporaryFolder("casty-upstream"), titleEvery: 2)
+        let fleet = try TestFleet(upstream: upstream.url, mirrors: mirrors)
+        try fleet.startRoot()
+        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all mirrors in the tree") { await fleet.tree().count == mirrors }
+        return (upstream, fleet)
+    }
+
     func startRoot() throws {
         let process = try ManagedProcess(
             name: self.root.name,
