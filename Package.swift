@@ -93,6 +93,8 @@ let package = Package(
         .target(
             name: "CastyCommandLine",
             dependencies: [
+                "CastyServer",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -158,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CastyServerTests",
-            dependencies: ["CastyServer", "CastyCore", "CastyPeerProtocol"]
+            dependencies: ["CastyServer", "CastyCore", "CastyPeerProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "CastyCoreTests",

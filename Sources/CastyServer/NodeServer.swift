@@ -22,10 +22,16 @@ public final class NodeServer: Service {
         /// autotuning, which grows to megabytes) bounds the memory a slow client holds in the kernel
         /// and makes a stalled client visible to the lag limit within seconds.
         public var socketSendBuffer: Int
+        /// Players a node serves at most; more are answered `503`.
+        public var maxListeners: Int
+        /// Open connections one remote address may hold (loopback is exempt).
+        public var maxConnectionsPerAddress: Int
 
         /// Creates a configuration.
-        public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024), socketSendBuffer: Int = 64 * 1024) {
+        public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024), socketSendBuffer: Int = 64 * 1024, maxListeners: Int = 19_000, maxConnectionsPerAddress: Int = 64) {
             self.socketSendBuffer = socketSendBuffer
+            self.maxListeners = maxListeners
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.host = host
             self.port = port
             self.requestTimeout = requestTimeout
@@ -76,6 +82,7 @@ public final class NodeServer: Service {
         let hooks = self.hooks
         let monitor = self.monitor
         let metrics = NodeMetrics(role: info.role, name: info.name)
+        let limiter = ConnectionLimiter(maxPerAddress: configuration.maxConnectionsPerAddress)
         let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
@@ -85,9 +92,10 @@ public final class NodeServer: Service {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(limiter: limiter))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
                     try channel.pipeline.syncOperations.addHandler(
-                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, hooks: hooks, metrics: metrics, monitor: monitor, logger: logger)
+                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, maxListeners: configuration.maxListeners, hooks: hooks, metrics: metrics, monitor: monitor, logger: logger)
                     )
                 }
             }

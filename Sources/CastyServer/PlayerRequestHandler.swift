@@ -21,6 +21,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private let directory: PeerDirectory?
     private let info: NodeInfo
     private let requestTimeout: TimeAmount
+    private let maxListeners: Int
     private let hooks: PeerHooks
     private let metrics: NodeMetrics
     private let monitor: FleetMonitor?
@@ -36,6 +37,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         directory: PeerDirectory?,
         info: NodeInfo,
         requestTimeout: TimeAmount,
+        maxListeners: Int,
         hooks: PeerHooks,
         metrics: NodeMetrics,
         monitor: FleetMonitor?,
@@ -43,6 +45,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     ) {
         self.metrics = metrics
         self.monitor = monitor
+        self.maxListeners = maxListeners
         self.hooks = hooks
         self.hub = hub
         self.directory = directory
@@ -153,6 +156,11 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     }
 
     private func startStream(context: ChannelHandlerContext, head: ICYRequestHead) {
+        guard self.hub.listeners.load(ordering: .relaxed) < self.maxListeners else {
+            self.logger.warning("listener refused: node full", metadata: ["listeners.max": "\(self.maxListeners)"])
+            self.respond(context: context, code: 503, reason: "Service Unavailable", body: "this node is full (\(self.maxListeners) listeners); try another\n")
+            return
+        }
         let join = self.hub.join()
         let metaint = head.wantsMetadata ? self.hub.configuration.playerMetaint : nil
         var headers: [(String, String)] = [("Content-Type", join.context.contentType)]

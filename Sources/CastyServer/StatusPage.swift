@@ -29,7 +29,7 @@ enum StatusPage {
           margin: 0; color: var(--fg); background: var(--bg);
           font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
         }
-        main { max-width: 1120px; margin: 0 auto; padding: 20px 24px 28px; }
+        main { max-width: 1120px; margin: 0 auto; padding: 18px 24px 20px; }
         .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 16px 20px; }
         .card + .card { margin-top: 16px; }
         .station { display: flex; flex-wrap: wrap; gap: 12px 28px; align-items: center; justify-content: space-between; }
@@ -44,7 +44,8 @@ enum StatusPage {
           margin: 0 0 10px; font-size: .78rem; font-weight: 700; letter-spacing: .07em;
           text-transform: uppercase; color: var(--muted);
         }
-        dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(128px, 1fr)); gap: 10px 20px; margin: 0; }
+        dl.facts { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 10px 24px; margin: 0; }
+        @media (max-width: 640px) { dl.facts { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
         dl.facts dt { font-size: .8rem; color: var(--muted); }
         dl.facts dd { margin: 0; font-size: 1.1rem; font-weight: 600; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
         .pill { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: .95rem; background: #eef0f4; }
@@ -121,7 +122,7 @@ enum StatusPage {
           const SVG_NS = "http://www.w3.org/2000/svg";
           const POLL_MS = 1000;
           const FETCH_TIMEOUT_MS = 3000;
-          const BOX_W = 124, BOX_H = 64, SLOT_W = 144, ROW_H = 104, PAD_X = 16, PAD_TOP = 14;
+          const BOX_W = 124, BOX_H = 64, SLOT_W = 144, ROW_H = 94, PAD_X = 16, PAD_TOP = 10;
 
           const byId = (id) => document.getElementById(id);
           let rootBase = null;      // the root's origin, from our own status.json
@@ -292,7 +293,7 @@ enum StatusPage {
             const width = PAD_X * 2 + shape.columns * SLOT_W;
             const height = PAD_TOP * 2 + Math.max(shape.rows, 1) * ROW_H - (ROW_H - BOX_H) + (shape.loose.length ? 18 : 0);
             const cx = (n) => PAD_X + n.col * SLOT_W + SLOT_W / 2;
-            const cy = (n) => PAD_TOP + n.level * ROW_H + BOX_H / 2 + (n.parent === undefined ? 0 : 0) + (shape.loose.includes(n) ? 18 : 0);
+            const cy = (n) => PAD_TOP + n.level * ROW_H + BOX_H / 2 + (shape.loose.includes(n) ? 18 : 0);
             const fragment = document.createDocumentFragment();
 
             const edges = el("g", { class: "edges" });
@@ -318,7 +319,7 @@ enum StatusPage {
               const link = httpURL(n.url, location.href);
               g.appendChild(el("title", {}, n.name + (link ? " — " + link.origin : "") + (n.state === "down" ? " (down)" : "")));
               g.appendChild(el("rect", { class: "box", x: -BOX_W / 2, y: -BOX_H / 2, width: BOX_W, height: BOX_H, rx: 9 }));
-              const label = n.name.length > 16 ? n.name.slice(0, 15) + "…" : n.name;
+              const label = n.name.length > 14 ? n.name.slice(0, 13) + "…" : n.name;
               g.appendChild(el("text", { class: "name", y: -10 }, label));
               const depth = isNum(n.depth) ? n.depth : (shape.loose.includes(n) ? null : n.level);
               if (n.state === "down") {

@@ -35,20 +35,7 @@ struct CastyIngest: AsyncParsableCommand {
     @Option(help: "The TCP port to serve players on.")
     var port: Int?
 
-    @Option(help: "Audio kept for late joiners and catching-up peers, in seconds.")
-    var ringSeconds: Int = 30
-
-    @Option(help: "Recent audio a new player gets at once, in bytes (Chromium waits for ~200 KB before it plays).")
-    var burstBytes: Int = 256 * 1024
-
-    @Option(help: "Bytes a player may fall behind (queued beyond its socket's buffer) before it is dropped.")
-    var maxListenerLag: Int = 512 * 1024
-
-    @Option(help: "Kernel send buffer per client socket, in bytes.")
-    var socketSendBuffer: Int = 64 * 1024
-
-    @Option(help: "Milliseconds a client may take to send its whole request.")
-    var requestTimeout: Int = 10_000
+    @OptionGroup var serving: ServingOptions
 
     @Option(help: "Seconds without a byte from upstream before reconnecting.")
     var silenceTimeout: Int = 5
@@ -65,11 +52,6 @@ struct CastyIngest: AsyncParsableCommand {
         if let port, !(0...65535).contains(port) {
             throw ValidationError("--port must be between 0 and 65535, not \(port)")
         }
-        if self.ringSeconds < 1 { throw ValidationError("--ring-seconds must be at least 1") }
-        if self.burstBytes < 0 { throw ValidationError("--burst-bytes cannot be negative") }
-        if self.maxListenerLag < 16 * 1024 { throw ValidationError("--max-listener-lag must be at least 16384 bytes") }
-        if self.socketSendBuffer < 4096 { throw ValidationError("--socket-send-buffer must be at least 4096 bytes") }
-        if self.requestTimeout < 100 { throw ValidationError("--request-timeout must be at least 100 ms") }
         if self.silenceTimeout < 1 { throw ValidationError("--silence-timeout must be at least 1 second") }
     }
 
@@ -92,18 +74,13 @@ struct CastyIngest: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let hub = StreamHub(
-            configuration: .init(ringSeconds: self.ringSeconds, burstBytes: self.burstBytes, maxListenerLagBytes: self.maxListenerLag),
+            configuration: self.serving.hub,
             group: group,
             logger: logger
         )
         logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(url)"])
         let server = NodeServer(
-            configuration: .init(
-                host: host,
-                port: port,
-                requestTimeout: .milliseconds(Int64(self.requestTimeout)),
-                socketSendBuffer: self.socketSendBuffer
-            ),
+            configuration: self.serving.server(host: host, port: port),
             hub: hub,
             directory: fleetFile.map { PeerDirectory(name: name, fleet: $0) },
             info: NodeInfo(role: "ingest", name: name, upstreamURL: url),

@@ -33,11 +33,7 @@ struct CastyMirror: AsyncParsableCommand {
     @Option(help: "Listen on this address instead of the fleet file's host (e.g. 0.0.0.0).")
     var listen: String?
 
-    @Option(help: "Audio kept for late joiners and catching-up children, in seconds.")
-    var ringSeconds: Int = 30
-
-    @Option(help: "Recent audio a new player gets at once, in bytes.")
-    var burstBytes: Int = 256 * 1024
+    @OptionGroup var serving: ServingOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -54,14 +50,14 @@ struct CastyMirror: AsyncParsableCommand {
         let hub = StreamHub(
             identity: StreamIdentity(value: "none"),
             nextSeq: nil,
-            configuration: .init(ringSeconds: self.ringSeconds, burstBytes: self.burstBytes),
+            configuration: self.serving.hub,
             group: group,
             logger: logger
         )
         let directory = PeerDirectory(name: self.name, fleet: fleet)
         let parentLink = ParentLink(name: self.name, rootURL: rootURL, secret: fleet.secret, logger: logger)
         let server = NodeServer(
-            configuration: .init(host: self.listen ?? node.host, port: node.port),
+            configuration: self.serving.server(host: self.listen ?? node.host, port: node.port),
             hub: hub,
             directory: directory,
             info: NodeInfo(role: "mirror", name: self.name, upstreamURL: rootURL),

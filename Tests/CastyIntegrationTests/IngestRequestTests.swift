@@ -12,7 +12,7 @@ struct IngestRequestTests {
     @Test func answersBadRequestsClearlyAndStopsOnSIGTERM() async throws {
         // No upstream listens here: the ingest keeps retrying and serves anyway.
         let deadPort = try freePort()
-        let ingest = try await IngestNode(upstream: "http://127.0.0.1:\(deadPort)/", extraArguments: ["--request-timeout", "500"])
+        let ingest = try await IngestNode(upstream: "http://127.0.0.1:\(deadPort)/", extraArguments: ["--request-timeout", "500", "--max-listeners", "1"])
 
         let garbage = try await self.fetch(ingest, "HELLO THERE\r\n\r\n")
         #expect(garbage.statusLine == "HTTP/1.0 400 Bad Request")
@@ -34,6 +34,15 @@ struct IngestRequestTests {
         #expect(preflight.statusLine == "HTTP/1.0 204 No Content")
         #expect(preflight.header("access-control-allow-origin") == "*")
         #expect(preflight.header("access-control-allow-headers")?.contains("Icy-MetaData") == true)
+
+        // --max-listeners 1: a second player is told the node is full.
+        let port = ingest.port
+        async let first = onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: false), seconds: 2) }
+        try await Task.sleep(for: .milliseconds(500))
+        let second = try await self.fetch(ingest, StreamClient.playerRequest(metadata: false), seconds: 1)
+        #expect(second.statusLine == "HTTP/1.0 503 Service Unavailable")
+        #expect(String(decoding: second.body, as: UTF8.self).contains("full"))
+        #expect(try await first.statusLine == "HTTP/1.0 200 OK")
 
         let status = try await ingest.status()
         for key in ["role", "name", "stream", "upstream", "listeners", "uptime_s", "bytes_out"] {
