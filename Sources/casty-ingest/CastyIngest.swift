@@ -40,6 +40,12 @@ struct CastyIngest: AsyncParsableCommand {
     @Option(help: "Seconds without a byte from upstream before reconnecting.")
     var silenceTimeout: Int = 5
 
+    @Flag(help: "Connect upstream only while someone listens, and disconnect --idle-seconds after the last one leaves.")
+    var onDemand = false
+
+    @Option(help: "With --on-demand, seconds without listeners before disconnecting upstream.")
+    var idleSeconds: Int = 10
+
     @Option(help: "A PEM file of certificate authorities to trust for an https upstream (default: the system's).")
     var caFile: String?
 
@@ -52,6 +58,7 @@ struct CastyIngest: AsyncParsableCommand {
         if let port, !(0...65535).contains(port) {
             throw ValidationError("--port must be between 0 and 65535, not \(port)")
         }
+        if self.idleSeconds < 0 { throw ValidationError("--idle-seconds cannot be negative") }
         if self.silenceTimeout < 1 { throw ValidationError("--silence-timeout must be at least 1 second") }
     }
 
@@ -88,12 +95,17 @@ struct CastyIngest: AsyncParsableCommand {
             logger: logger,
             monitor: fleetFile.map { FleetMonitor(fleet: $0) { url in CurlRequest.fetchBody(url, timeout: .milliseconds(400)) } }
         )
+        let upstreamConfiguration = CurlTransfer.Configuration(
+            url: url,
+            userAgent: "Casty/\(CastyVersion.number)",
+            silenceTimeout: .seconds(self.silenceTimeout),
+            caFile: self.caFile
+        )
         let upstream = UpstreamService(
-            puller: UpstreamPuller(
-                configuration: .init(url: url, userAgent: "Casty/\(CastyVersion.number)", silenceTimeout: .seconds(self.silenceTimeout), caFile: self.caFile),
-                logger: logger
-            ),
-            hub: hub
+            makePuller: { UpstreamPuller(configuration: upstreamConfiguration, logger: logger) },
+            hub: hub,
+            onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil,
+            logger: logger
         )
         let services = ServiceGroup(
             configuration: .init(
@@ -107,15 +119,46 @@ struct CastyIngest: AsyncParsableCommand {
     }
 }
 
-/// Runs the upstream puller for as long as the node runs, feeding the hub.
+/// Runs the upstream puller, feeding the hub: for as long as the node runs, or, on demand, only
+/// while someone listens (players or peers), until `idle` after the last one left.
 struct UpstreamService: Service {
-    let puller: UpstreamPuller
+    let makePuller: @Sendable () -> UpstreamPuller
     let hub: StreamHub
+    let onDemandIdle: Duration?
+    let logger: Logger
 
     func run() async throws {
-        let hub = self.hub
         let connections = ManagedAtomic(0)
-        self.puller.start(
+        guard let idle = self.onDemandIdle else {
+            let puller = self.start(connections: connections)
+            try? await gracefulShutdown()
+            puller.stop()
+            return
+        }
+        self.hub.setUpstreamState("idle (on demand)")
+        var puller: UpstreamPuller?
+        var lastListener = ContinuousClock.now
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let listening = self.hub.listeners.load(ordering: .relaxed) + self.hub.peers.load(ordering: .relaxed) > 0
+            if listening { lastListener = .now }
+            if listening, puller == nil {
+                self.logger.info("a listener arrived: connecting upstream (on demand)")
+                puller = self.start(connections: connections)
+            } else if !listening, let running = puller, ContinuousClock.now - lastListener > idle {
+                self.logger.info("no listener for \(idle): disconnecting upstream (on demand)")
+                running.stop()
+                puller = nil
+                self.hub.setUpstreamState("idle (on demand)")
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        puller?.stop()
+    }
+
+    private func start(connections: ManagedAtomic<Int>) -> UpstreamPuller {
+        let hub = self.hub
+        let puller = self.makePuller()
+        puller.start(
             onStatus: { status in
                 switch status {
                 case .connecting: hub.setUpstreamState("connecting")
@@ -133,7 +176,6 @@ struct UpstreamService: Service {
                 }
             }
         )
-        try? await gracefulShutdown()
-        self.puller.stop()
+        return puller
     }
 }

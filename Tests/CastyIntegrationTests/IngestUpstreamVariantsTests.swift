@@ -81,3 +81,27 @@ struct IngestUpstreamVariantsTests {
         try await eventually(within: 5, "every player to be released") { (try await ingest.status()["listeners"] as? Int) == 0 }
     }
 }
+
+/// `--on-demand`: the upstream is pulled only while someone listens.
+@Suite(.timeLimit(.minutes(2)))
+struct IngestOnDemandTests {
+    @Test func connectsUpstreamOnlyWhileSomeoneListens() async throws {
+        let folder = try Paths.temporaryFolder("casty-ondemand")
+        let mp3 = try await makeTestMP3s(count: 1, seconds: 10)[0]
+        let upstream = try await ShoutcastServer(mp3: mp3, logFolder: folder)
+        defer { upstream.process.stop() }
+        let ingest = try await IngestNode(upstream: upstream.url, extraArguments: ["--on-demand", "--idle-seconds", "1"])
+        defer { ingest.process.stop() }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await ingest.upstreamState() == "idle (on demand)")
+        #expect(!upstream.process.output().contains("connected (metadata"), "nobody listens yet: no upstream connection")
+
+        let received = try await ingest.listen(metadata: true, seconds: 4)
+        let (audio, _) = try received.audioAndTitles()
+        #expect(audio.count > 16_000, "the player got audio once the upstream was pulled")
+        #expect(upstream.process.output().contains("connected (metadata"))
+
+        try await eventually(within: 6, "the upstream to be dropped after the idle time") { try await ingest.upstreamState() == "idle (on demand)" }
+        try await eventually(within: 3, "the upstream server to see the ingest leave") { upstream.process.output().contains("disconnected") }
+    }
+}
