@@ -2,8 +2,9 @@
 ///
 /// One self-contained HTML document (inline CSS and JavaScript, no external assets, works offline).
 /// Every second it polls its own node's `/status.json` (station, title, listeners, bytes sent,
-/// segment number, upstream state) and the root's `/status.json` (found through `root_url`) for
-/// `nodes`, which it draws as an SVG tree: root on top, one row per depth, children in name order,
+/// segment number, upstream state) and the root's `/status.json` (found through `root_url`; it
+/// also fills in the station where the node's own status lacks it) for `nodes`, which it draws as
+/// an SVG tree: root on top, one row per depth, children in name order,
 /// dead nodes greyed, outlined in red and labelled "down". Every node element of the SVG
 /// (`svg#tree`) carries `data-node`, `data-parent` (empty at the root) and `data-state`
 /// (`up`/`down`), which `scripts/status-page-check.py` reads. An `<audio id="player">` plays the
@@ -80,7 +81,7 @@ enum StatusPage {
           <section class="card station" aria-label="Station">
             <div class="what">
               <h1 id="station">Casty</h1>
-              <div class="sub" id="station-sub">–</div>
+              <div class="sub" id="station-sub" hidden></div>
               <div class="now"><span class="label">Now playing: </span><span id="title">–</span></div>
             </div>
             <audio id="player" controls autoplay src="/stream"></audio>
@@ -127,6 +128,7 @@ enum StatusPage {
           const byId = (id) => document.getElementById(id);
           let rootBase = null;      // the root's origin, from our own status.json
           let selfName = null;      // this node's name, to outline it in the tree
+          let treeShown = false;    // whether the SVG holds a tree (kept when the root stops answering)
 
           function isNum(v) { return typeof v === "number" && isFinite(v); }
           function str(v) { return typeof v === "string" ? v : ""; }
@@ -174,17 +176,27 @@ enum StatusPage {
 
           // ---- this node ----
 
-          function renderNode(s) {
-            selfName = str(s.name) || null;
-            const station = str(s.station);
+          let own = {}, rootStatus = {};   // the last status.json of this node and of the root
+
+          // The station: from this node, or from the root where this node does not say.
+          function renderStation() {
+            const pick = (key) => (own[key] !== undefined && own[key] !== null && own[key] !== "") ? own[key] : rootStatus[key];
+            const station = str(pick("station"));
             setText("station", station || "Casty");
             document.title = (station ? station + " · " : "") + "Casty " + (selfName || "status");
             const sub = [];
-            if (str(s.genre)) sub.push(s.genre);
-            if (isNum(s.bitrate)) sub.push(s.bitrate + " kbps");
-            if (isNum(s.uptime_s)) sub.push("on air for " + fmtDuration(s.uptime_s));
-            setText("station-sub", sub.join(" · "));
-            setText("title", str(s.title));
+            if (str(pick("genre"))) sub.push(pick("genre"));
+            if (isNum(pick("bitrate"))) sub.push(pick("bitrate") + " kbps");
+            const line = byId("station-sub");
+            line.textContent = sub.join(" · ");
+            line.hidden = sub.length === 0;
+            setText("title", str(pick("title")));
+          }
+
+          function renderNode(s) {
+            own = s;
+            selfName = str(s.name) || null;
+            renderStation();
             setText("node-name", selfName);
             setText("node-role", str(s.role));
             setText("node-parent", str(s.parent) || (s.role === "ingest" || s.role === "root" ? "(none: root)" : ""));
@@ -203,7 +215,7 @@ enum StatusPage {
           async function pollNode() {
             const health = byId("health");
             try {
-              renderNode(await getJSON("/status.json"));
+              renderNode(await getJSON("status.json"));
               setText("updated", clock());
               health.textContent = "live";
               health.className = "";
@@ -352,13 +364,16 @@ enum StatusPage {
               try {
                 const base = rootBase;
                 const root = await getJSON(base + "/status.json");
+                rootStatus = root && typeof root === "object" ? root : {};
+                renderStation();
                 const list = nodesFrom(root);
                 renderTree(list);
+                treeShown = true;
                 const down = list.filter((n) => n.state === "down").length;
                 note.textContent = list.length + (list.length === 1 ? " node" : " nodes") + (down ? ", " + down + " down" : "") + " · root " + base + " · " + clock();
                 note.className = "note" + (down ? " bad" : "");
               } catch (e) {
-                note.textContent = "the root (" + rootBase + ") did not answer at " + clock() + "; showing the last tree";
+                note.textContent = "the root (" + rootBase + ") did not answer at " + clock() + (treeShown ? "; showing the last tree" : "");
                 note.className = "note bad";
               }
             }
