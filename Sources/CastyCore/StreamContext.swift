@@ -1,4 +1,5 @@
 import CastyICY
+import CastyPeerProtocol
 import NIOHTTP1
 
 /// What a node knows about the stream besides its audio: the upstream's descriptive headers
@@ -15,11 +16,13 @@ public struct StreamContext: Equatable, Sendable {
         "access-control-allow-headers", "access-control-allow-methods", "access-control-expose-headers",
     ]
 
-    /// Takes the descriptive headers of an upstream reply.
+    /// Takes the descriptive headers of an upstream reply: a radio's, or a parent's join reply
+    /// (whose own `Content-Type` names the peer protocol, not the audio, and is left out).
     public init(upstream head: ICYResponseHead) {
         self.headers = HTTPHeaders(
-            head.headers.filter { name, _ in
+            head.headers.filter { name, value in
                 let lower = name.lowercased()
+                if lower == "content-type" && value == PeerProtocol.contentType { return false }
                 return (lower.hasPrefix("icy-") || lower.hasPrefix("ice-") || lower == "content-type")
                     && !Self.hopByHop.contains(lower)
             }.map { ($0.name, $0.value) }

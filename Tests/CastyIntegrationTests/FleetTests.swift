@@ -114,6 +114,27 @@ extension IntegrationTests {
     /// `scripts/dummies.sh` with 1000 dummy clients spread over a fleet.
     @Suite(.timeLimit(.minutes(3)))
     struct FleetLoadTests {
+        /// A player on a leaf two hops down hears, byte for byte, what a player on the ingest hears.
+        @Test func aLeafPlayerGetsTheIngestsAudioByteForByte() async throws {
+            let (upstream, fleet) = try await TestFleet.running(mirrors: 3)
+            defer {
+                fleet.stopAll()
+                upstream.process.stop()
+            }
+            let tree = await fleet.tree()
+            let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+            let (rootPort, leafPort) = (fleet.root.port, fleet.port(of: leaf))
+            async let atRoot = onThread { try StreamClient.fetch(port: rootPort, request: StreamClient.playerRequest(metadata: true), seconds: 9) }
+            async let atLeaf = onThread { try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 8) }
+            let (root, leafPlayer) = try await (atRoot, atLeaf)
+            #expect(leafPlayer.header("content-type") == "audio/mpeg")
+            #expect(leafPlayer.header("icy-metaint") == "16000")
+            let (rootAudio, rootTitles) = try root.audioAndTitles()
+            let (leafAudio, leafTitles) = try leafPlayer.audioAndTitles()
+            #expect(try assertSameAudio(leafAudio, in: rootAudio, window: 16 * 1024) > 60_000)
+            #expect(!Set(leafTitles).isDisjoint(with: Set(rootTitles)), "leaf titles \(leafTitles), root titles \(rootTitles)")
+        }
+
         @Test func aThousandDummiesOverTheFleetSeeNoGap() async throws {
             let (upstream, fleet) = try await TestFleet.running(mirrors: 3)
             defer {
@@ -164,6 +185,8 @@ extension IntegrationTests {
             try await eventually(within: 15, "the tree to be whole again") { await fleet.tree().count == 3 }
             let received = try await player
             #expect(!received.closedByServer, "players stay connected through an ingest restart")
+            #expect(received.header("content-type") == "audio/mpeg", "a mirror's players get the radio's content type")
+            #expect(received.header("icy-name") == "Casty SHOUTcast Test")
             let (audio, _) = try received.audioAndTitles()
             let late = received.timeline.last?.bodyBytes ?? 0
             let early = received.timeline.last { $0.seconds < 4 }?.bodyBytes ?? 0
