@@ -118,24 +118,34 @@ public final class PeerDirectory: Sendable {
         }
     }
 
-    /// A parent reports that its child's link died (at the root: a child of the root did).
-    /// Acted on only at the root, and only if the child is the reporter's child in the
-    /// coordinator's tree; returns the tree changes to announce.
-    public func childLost(_ report: LossReport, now: Date = Date()) -> (Decision, [TreeChange]) {
-        if let refusal = self.check(report.asJoin, now: now) { return (refusal, []) }
-        return self.childLost(report.child, reporter: report.reporter)
+    /// A parent reports that its child's link died. Acted on only at the root, and only if the
+    /// child is the reporter's child in the coordinator's tree.
+    ///
+    /// - Returns: the tree changes to announce, or the refusal (`.refuse`) to answer.
+    public func childLost(_ report: LossReport, now: Date = Date()) -> Result<[TreeChange], Refusal> {
+        if case .refuse(let code, let reason)? = self.check(report.asJoin, now: now) { return .failure(Refusal(code: code, reason: reason)) }
+        guard self.isRoot else { return .failure(Refusal(code: 404, reason: "only the root takes loss reports")) }
+        return .success(self.childLost(report.child, reporter: report.reporter))
     }
 
-    /// The root's own child `child` died.
-    public func childLost(_ child: String, reporter: String) -> (Decision, [TreeChange]) {
+    /// At the root: `reporter`'s child `child` died. Returns the tree changes to announce.
+    public func childLost(_ child: String, reporter: String) -> [TreeChange] {
         self.state.withLockedValue { state in
-            guard var coordinator = state.coordinator else {
-                return (.refuse(code: 404, reason: "only the root takes loss reports"), [])
-            }
-            guard coordinator.parent(of: child) == reporter else { return (.accept(depth: 0, path: []), []) }
+            guard var coordinator = state.coordinator, coordinator.parent(of: child) == reporter else { return [] }
             let moves = coordinator.failed(child)
             state.coordinator = coordinator
-            return (.accept(depth: 0, path: []), [.evict(node: child)] + moves.prefix(1).map { .relocate(node: $0.node) })
+            return [.evict(node: child)] + moves.prefix(1).map { .relocate(node: $0.node) }
+        }
+    }
+
+    /// A request refused, with its status code and reason.
+    public struct Refusal: Error, Equatable, Sendable {
+        public var code: Int
+        public var reason: String
+
+        public init(code: Int, reason: String) {
+            self.code = code
+            self.reason = reason
         }
     }
 

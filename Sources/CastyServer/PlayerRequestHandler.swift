@@ -205,8 +205,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             guard !directory.place.children.contains(name) else { return }
             logger.notice("child lost", metadata: ["peer.name": "\(name)"])
             if directory.isRoot {
-                let (_, changes) = directory.childLost(name, reporter: directory.name)
-                changes.forEach { hub.broadcast($0) }
+                directory.childLost(name, reporter: directory.name).forEach { hub.broadcast($0) }
             } else {
                 reportLoss?(name)
             }
@@ -218,15 +217,15 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             self.respond(context: context, code: 400, reason: "Bad Request", body: "not a loss report this node takes\n")
             return
         }
-        let (decision, changes) = directory.childLost(report)
-        for change in changes {
-            self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.reporter": "\(report.reporter)"])
-            self.hub.broadcast(change)
-        }
-        if case .refuse(let code, let reason) = decision {
-            self.respond(context: context, code: code, reason: code == 404 ? "Not Found" : "Forbidden", body: reason + "\n")
-        } else {
+        switch directory.childLost(report) {
+        case .success(let changes):
+            for change in changes {
+                self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.reporter": "\(report.reporter)"])
+                self.hub.broadcast(change)
+            }
             self.respond(context: context, code: 204, reason: "No Content", body: "")
+        case .failure(let refusal):
+            self.respond(context: context, code: refusal.code, reason: refusal.code == 404 ? "Not Found" : "Forbidden", body: refusal.reason + "\n")
         }
     }
 

@@ -102,4 +102,21 @@ import Testing
         let (_, none) = root.decide(JoinRequest(name: "m2", from: nil, stream: nil, lost: "m5", secret: "s3cret"))
         #expect(none.isEmpty)
     }
+
+    @Test func lossReportsFreeADeadLeafOnlyWhenTheReporterIsItsParent() {
+        let root = PeerDirectory(name: "root", fleet: Self.fleet)
+        for index in 1...7 { _ = root.decide(JoinRequest(name: "m\(index)", from: nil, stream: nil, secret: "s3cret")) }
+        #expect(root.tree?["m7"] == "m3")
+        #expect(root.childLost(LossReport(reporter: "m1", child: "m7", secret: "s3cret")) == .success([]), "m1 is not m7's parent")
+        #expect(root.childLost(LossReport(reporter: "m3", child: "m7", secret: "wrong")) == .failure(.init(code: 403, reason: "the join's proof does not match this fleet's secret")))
+        #expect(root.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret")) == .success([.evict(node: "m7")]), "the last node: nothing moves")
+        #expect(root.tree?["m7"] == nil)
+        #expect(root.tree?.count == 6)
+        let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
+        guard case .failure(let refusal) = mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret")) else {
+            Issue.record("a mirror must refuse loss reports")
+            return
+        }
+        #expect(refusal.code == 404)
+    }
 }
