@@ -54,9 +54,10 @@ public struct ICYResponseDecoder: NIOSingleStepByteToMessageDecoder {
             let segment = try segments.decodeLast(buffer: &buffer, seenEOF: seenEOF)
             self.state = .body(segments)
             return segment.map(ICYResponsePart.segment)
-        case .head(var decoder):
+        case .head:
+            // Decode with the current state (not a copy taken before): it may take the whole head.
             if let part = try self.decode(buffer: &buffer) { return part }
-            _ = try decoder.decodeLast(buffer: &buffer, seenEOF: seenEOF)
+            guard case .head(let decoder) = self.state else { return nil }
             throw ICYError(.truncated, offset: decoder.offset, detail: "the stream ended before the end of the reply head")
         }
     }
