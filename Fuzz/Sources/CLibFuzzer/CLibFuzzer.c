@@ -1,0 +1,2 @@
+// Only a header: LLVMFuzzerRunDriver is defined by libFuzzer itself.
+#include "CLibFuzzer.h"
