@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "CastyICY", targets: ["CastyICY"]),
+        .library(name: "CastyPeerProtocol", targets: ["CastyPeerProtocol"]),
+        .library(name: "CastyFuzzDrivers", targets: ["CastyFuzzDrivers"]),
         .executable(name: "casty-ingest", targets: ["casty-ingest"]),
         .executable(name: "casty-mirror", targets: ["casty-mirror"]),
         .executable(name: "casty-dummy", targets: ["casty-dummy"]),
@@ -45,6 +47,16 @@ let package = Package(
                 "CastyICY",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
+        // targets in Fuzz/ and the regression tests that replay their corpus.
+        .target(
+            name: "CastyFuzzDrivers",
+            dependencies: [
+                "CastyICY",
+                "CastyPeerProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing.
@@ -156,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CastyPeerProtocolTests",
-            dependencies: ["CastyPeerProtocol", "CastyICY", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["CastyPeerProtocol", "CastyICY", "CastyFuzzDrivers", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "CastyServerTests",
@@ -178,6 +190,7 @@ let package = Package(
             name: "CastyICYTests",
             dependencies: [
                 "CastyICY",
+                "CastyFuzzDrivers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -17,42 +17,20 @@ let package = Package(
         .package(path: ".."),
         // Same requirements as the root package, which resolves them for both.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
-        // The root package exports CastyICY as a product but not CastyPeerProtocol, so that module
-        // is compiled here from the root's own sources: Sources/CastyPeerProtocol is a symlink to
-        // ../../Sources/CastyPeerProtocol. Target names must be unique across the package graph,
-        // hence the other name.
-        .target(
-            name: "FuzzedPeerProtocol",
-            dependencies: [
-                .product(name: "CastyICY", package: root),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            path: "Sources/CastyPeerProtocol"
-        ),
-        // What every fuzz target runs; copied verbatim into the FuzzRegressionTests of the root
-        // package (scripts/fuzz.sh checks that the copies match).
-        // Declares libFuzzer's LLVMFuzzerRunDriver (see FuzzDrivers/FuzzMain.swift).
+        // Declares libFuzzer's LLVMFuzzerRunDriver (see FuzzMain/FuzzMain.swift).
         .target(name: "CLibFuzzer"),
-        .target(
-            name: "FuzzDrivers",
-            dependencies: [
-                "CLibFuzzer",
-                "FuzzedPeerProtocol",
-                .product(name: "CastyICY", package: root),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ]
-        ),
-        .executableTarget(name: "FuzzICYRequest", dependencies: ["FuzzDrivers"]),
-        .executableTarget(name: "FuzzICYResponse", dependencies: ["FuzzDrivers"]),
-        .executableTarget(name: "FuzzICYResponseHead", dependencies: ["FuzzDrivers"]),
-        .executableTarget(name: "FuzzICYSegment", dependencies: ["FuzzDrivers"]),
-        .executableTarget(name: "FuzzICYMetadata", dependencies: ["FuzzDrivers"]),
-        .executableTarget(name: "FuzzPeerFrames", dependencies: ["FuzzDrivers"]),
-        .executableTarget(name: "FuzzJoinRequest", dependencies: ["FuzzDrivers"]),
+        // The entry point every fuzz target shares; the drivers themselves are the root package's
+        // CastyFuzzDrivers, which the regression tests run too.
+        .target(name: "FuzzMain", dependencies: ["CLibFuzzer"]),
+        .executableTarget(name: "FuzzICYRequest", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzICYResponse", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzICYResponseHead", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzICYSegment", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzICYMetadata", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzPeerFrames", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzJoinRequest", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,7 +3,6 @@
 # one target after the other, for a bounded time each.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
-#   scripts/fuzz.sh --sync-tests    copy the drivers into the regression tests after changing them
 #
 # For each target: runs the fuzzer on Fuzz/Corpus/<Target>/ (new inputs go to a temporary folder),
 # then merges a minimized set of old and new inputs back into Fuzz/Corpus/<Target>/ (files named
@@ -20,29 +19,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-
-# Which test file holds a copy of which driver region of Fuzz/Sources/FuzzDrivers/.
-copies="support:FuzzSupport.swift:Tests/CastyICYTests/FuzzRegressionTests.swift
-support:FuzzSupport.swift:Tests/CastyPeerProtocolTests/FuzzRegressionTests.swift
-icy:ICYDrivers.swift:Tests/CastyICYTests/FuzzRegressionTests.swift
-peer:PeerDrivers.swift:Tests/CastyPeerProtocolTests/FuzzRegressionTests.swift"
-
-if [ "${1:-}" = --sync-tests ]; then
-  # Copies the driver regions (between "// BEGIN FUZZ DRIVER: x" and "// END FUZZ DRIVER: x")
-  # from the fuzz package into the regression tests.
-  COPIES=$copies python3 - <<'PY'
-import os, re
-for line in os.environ["COPIES"].splitlines():
-    name, source, test = line.split(":")
-    pattern = re.compile(r"^// BEGIN FUZZ DRIVER: %s\n.*?^// END FUZZ DRIVER: %s\n" % (name, name), re.S | re.M)
-    region = pattern.search(open("Fuzz/Sources/FuzzDrivers/" + source).read()).group(0)
-    text = open(test).read()
-    text = pattern.sub(lambda _: region, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + region
-    open(test, "w").write(text)
-    print("fuzz: copied the '%s' driver into %s" % (name, test))
-PY
-  exit 0
-fi
 
 seconds=${1:-60}
 shift || true
@@ -61,21 +37,7 @@ dictionary() {
   esac
 }
 
-# 1. The regression tests must run the same drivers as the fuzz targets.
-region() { # file name -> the lines between "// BEGIN FUZZ DRIVER: name" and "// END FUZZ DRIVER: name"
-  sed -n "/^\/\/ BEGIN FUZZ DRIVER: $2\$/,/^\/\/ END FUZZ DRIVER: $2\$/p" "$1"
-}
-drift=0
-while IFS=: read -r name source test; do
-  source=Fuzz/Sources/FuzzDrivers/$source
-  if [ -z "$(region "$source" "$name")" ] || ! diff <(region "$source" "$name") <(region "$test" "$name") >/dev/null; then
-    echo "fuzz: the '$name' driver in $test differs from $source; run scripts/fuzz.sh --sync-tests" >&2
-    drift=1
-  fi
-done <<<"$copies"
-[ $drift -eq 0 ] || exit 2
-
-# 2. Build. libFuzzer and ASan come with the toolchain's clang runtime; without ASan if that fails.
+# 1. Build. libFuzzer and ASan come with the toolchain's clang runtime; without ASan if that fails.
 scratch=$root/.build-fuzz-$opt
 flags=(-c debug -Xswiftc -parse-as-library)
 [ "$opt" = Onone ] || flags+=(-Xswiftc "-$opt")
@@ -90,7 +52,7 @@ if ! build fuzzer,address; then
 fi
 bin=$(swift build --package-path Fuzz --scratch-path "$scratch" "${flags[@]}" --show-bin-path)
 
-# 3. Fuzz, one target at a time (each fuzzer uses one core).
+# 2. Fuzz, one target at a time (each fuzzer uses one core).
 work=$(mktemp -d /tmp/casty-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 logs=$root/.build-fuzz-logs

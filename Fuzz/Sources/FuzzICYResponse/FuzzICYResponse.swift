@@ -1,4 +1,5 @@
-import FuzzDrivers
+import CastyFuzzDrivers
+import FuzzMain
 
 /// One input from libFuzzer; a broken invariant traps, which libFuzzer saves as a crash.
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -6,7 +6,6 @@ import NIOCore
 // so that the regression tests run exactly what the fuzz targets run; scripts/fuzz.sh refuses to
 // run when the copies differ.
 
-// BEGIN FUZZ DRIVER: support
 /// Reports a broken invariant: a fuzz target traps (libFuzzer saves the input as a crash), a
 /// regression test records an issue.
 public struct FuzzCheck {
@@ -190,4 +189,3 @@ public func fuzzSameResult<Output: Equatable>(_ a: FuzzRun<Output>, _ b: FuzzRun
 public func fuzzHex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
     bytes.prefix(256).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + (bytes.count > 256 ? "…" : "")
 }
-// END FUZZ DRIVER: support

@@ -1,7 +1,6 @@
 import CastyICY
 import NIOCore
 
-// BEGIN FUZZ DRIVER: icy
 /// Limits from one configuration byte: the defaults when its top bit is clear, otherwise limits
 /// small enough for short inputs to reach them.
 public func fuzzLimits(_ byte: UInt8) -> ICYDecoderLimits {
@@ -216,4 +215,3 @@ public func fuzzICYMetadata(_ data: [UInt8], _ check: FuzzCheck) {
     _ = metadata.streamTitle
     _ = metadata.streamURL
 }
-// END FUZZ DRIVER: icy

@@ -1,8 +1,7 @@
 import CastyICY
-import FuzzedPeerProtocol  // CastyPeerProtocol, built from the root's sources (see Package.swift)
+import CastyPeerProtocol
 import NIOCore
 
-// BEGIN FUZZ DRIVER: peer
 /// Peer frames: `[chunking][padding byte] stream…`.
 public func fuzzPeerFrames(_ data: [UInt8], _ check: FuzzCheck) {
     var input = FuzzInput(data)
@@ -70,4 +69,3 @@ public func fuzzPeerTargets(_ data: [UInt8], _ check: FuzzCheck) {
         }
     }
 }
-// END FUZZ DRIVER: peer
