@@ -14,19 +14,6 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fuzz")
 
-    /// Crash files of bugs not fixed yet: skipped here, each replayed by its own disabled test below.
-    static let knownBugs: Set<String> = []
-
-    /// The files of `Fuzz/<folder>/<target>/`, sorted by name.
-    static func inputs(_ folder: String, _ target: String) -> [(name: String, bytes: [UInt8])] {
-        let directory = fuzzFolder.appendingPathComponent(folder).appendingPathComponent(target)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.sorted().filter { !$0.hasSuffix(".log") }.compactMap { name in
-            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else { return nil }
-            return (name, Array(data))
-        }
-    }
-
     nonisolated(unsafe) static let drivers: [String: ([UInt8], FuzzCheck) -> Void] = [
         "FuzzPeerFrames": fuzzPeerFrames,
         "FuzzJoinRequest": fuzzPeerTargets,
@@ -40,14 +27,14 @@ import Testing
 
     @Test(arguments: ["FuzzPeerFrames", "FuzzJoinRequest"])
     func corpusAndCrashesReplayCleanly(_ target: String) {
-        let corpus = Self.inputs("Corpus", target)
+        let corpus = fuzzInputs(Self.fuzzFolder, "Corpus", target)
         // The hand-made seeds and what the fuzzers added; fewer means the corpus went missing.
         #expect(corpus.filter { $0.name.hasPrefix("seed-") }.count >= 4, "seed inputs missing from Fuzz/Corpus/\(target)")
         #expect(corpus.count >= 20, "only \(corpus.count) inputs in Fuzz/Corpus/\(target)")
         for input in corpus {
             Self.replay(target, input.name, input.bytes)
         }
-        for input in Self.inputs("Crashes", target) where !Self.knownBugs.contains(input.name) {
+        for input in fuzzInputs(Self.fuzzFolder, "Crashes", target) {
             Self.replay(target, input.name, input.bytes)
         }
     }
