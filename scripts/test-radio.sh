@@ -4,14 +4,16 @@
 #
 # Usage:
 #   scripts/test-radio.sh start --port P [--dir D] [--mount /stream] [--count N]
+#                               [--bind ADDR] [--max-clients N]
 #   scripts/test-radio.sh stop --dir D
 #
 # start  Writes an Icecast config (random source/admin passwords) into D
 #        (default: a fresh temp dir), generates N (default 3) test MP3s into
 #        D/mp3 (TRACK_SECONDS env var, default 20 s per track), starts
-#        icecast2 on 127.0.0.1:P and the source client, waits (<= ~15 s) until
+#        icecast2 on ADDR:P (default 127.0.0.1; at most N listeners, default
+#        100) and the source client, waits (<= ~15 s) until
 #        the mount serves audio with a title, then prints on stdout:
-#            url=http://127.0.0.1:P/stream
+#            url=http://ADDR:P/stream
 #            dir=D
 #        Files in D: icecast.xml, radio.env (URL + credentials), *.pid,
 #        log/ (icecast error/access logs, source + feeder logs), now-playing.
@@ -78,13 +80,15 @@ randpw() { od -An -tx1 -N12 /dev/urandom | tr -d ' \n'; }
 # --- start ------------------------------------------------------------------
 
 cmd_start() {
-    local port='' dir='' mount=/stream count=3
+    local port='' dir='' mount=/stream count=3 bind=127.0.0.1 max_clients=100
     while (( $# )); do
         case $1 in
             --port)  port=${2:?}; shift 2 ;;
             --dir)   dir=${2:?}; shift 2 ;;
             --mount) mount=${2:?}; shift 2 ;;
             --count) count=${2:?}; shift 2 ;;
+            --bind)  bind=${2:?}; shift 2 ;;
+            --max-clients) max_clients=${2:?}; shift 2 ;;
             -h|--help) usage ;;
             *) die "unknown option: $1" ;;
         esac
@@ -93,6 +97,8 @@ cmd_start() {
         die "--port P (1..65535) is required"
     fi
     [[ $mount =~ ^/[A-Za-z0-9._/-]*$ ]] || die "--mount must look like /stream"
+    [[ $bind =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "--bind must be an IPv4 address such as 127.0.0.1"
+    [[ $max_clients =~ ^[0-9]{1,6}$ ]] && (( max_clients >= 1 )) || die "--max-clients must be a number from 1 to 999999"
     local tool
     for tool in icecast2 ffmpeg ffprobe curl; do
         command -v "$tool" >/dev/null || die "$tool not found (apt-get install icecast2 ffmpeg curl)"
@@ -114,7 +120,7 @@ cmd_start() {
     trap 'exit 130' INT TERM
 
     mkdir -p "$dir/log" "$dir/mp3"
-    local url="http://127.0.0.1:$port"
+    local url="http://$bind:$port"
     local source_pw admin_pw
     source_pw=$(randpw); admin_pw=$(randpw)
 
@@ -141,9 +147,9 @@ cmd_start() {
 <icecast>
     <location>Casty test radio</location>
     <admin>casty@localhost</admin>
-    <hostname>127.0.0.1</hostname>
+    <hostname>$bind</hostname>
     <limits>
-        <clients>100</clients>
+        <clients>$max_clients</clients>
         <sources>4</sources>
         <queue-size>524288</queue-size>
         <client-timeout>30</client-timeout>
@@ -159,7 +165,7 @@ cmd_start() {
     </authentication>
     <listen-socket>
         <port>$port</port>
-        <bind-address>127.0.0.1</bind-address>
+        <bind-address>$bind</bind-address>
     </listen-socket>
     <mount type="normal">
         <mount-name>$mount</mount-name>
@@ -225,7 +231,7 @@ ENV
         -map_metadata -1 -id3v2_version 0 -write_xing 0 \
         -f mp3 -method PUT -auth_type basic -chunked_post 0 \
         -content_type audio/mpeg -headers "$ice_headers" \
-        "http://source:$source_pw@127.0.0.1:$port$mount" \
+        "http://source:$source_pw@$bind:$port$mount" \
         </dev/null >"$dir/log/source.log" 2>&1 &
     echo $! > "$dir/source.pid"
 
