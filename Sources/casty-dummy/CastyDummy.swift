@@ -18,6 +18,7 @@ struct CastyDummy: AsyncParsableCommand {
             takes no child slot, and checks that segment numbers arrive without a gap or a repeat. As a
             player (--player) it checks the ICY framing and counts audio. Exits 1 if any client saw a gap,
             a repeat, or lost its connection; prints one summary line (and one line per failed client).
+            SIGINT or SIGTERM ends the run early, with the summary.
             Example: casty-dummy http://127.0.0.1:8001/ --clients 100 --seconds 30 --fleet fleet.json
             """,
         version: CastyVersion.string
@@ -86,10 +87,23 @@ struct CastyDummy: AsyncParsableCommand {
                 tally.withLockedValue { $0.error = "cannot connect to \(target.host):\(target.port): \(error)" }
             }
         }
-        // Live progress on standard error, once a second.
+        // Live progress on standard error, once a second, until the time is up or SIGINT/SIGTERM
+        // asks for the summary early.
+        let stopped = NIOLockedValueBox(false)
+        let signalSources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { stopped.withLockedValue { $0 = true } }
+            source.resume()
+            return source
+        }
+        defer { signalSources.forEach { $0.cancel() } }
         let deadline = ContinuousClock.now + .milliseconds(Int(self.seconds * 1000))
-        while ContinuousClock.now < deadline {
-            try await Task.sleep(for: min(.seconds(1), deadline - ContinuousClock.now))
+        var lastProgress = ContinuousClock.now
+        while ContinuousClock.now < deadline, !stopped.withLockedValue({ $0 }) {
+            try await Task.sleep(for: min(.milliseconds(200), deadline - ContinuousClock.now))
+            guard ContinuousClock.now - lastProgress >= .seconds(1) else { continue }
+            lastProgress = ContinuousClock.now
             let now = tallies.map { $0.withLockedValue { $0 } }
             let line = "dummies: \(Int((deadline - ContinuousClock.now).components.seconds))s left, connected=\(now.filter(\.connected).count)/\(self.clients) received=\(now.reduce(0) { $0 + $1.received }) gaps=\(now.reduce(0) { $0 + $1.gaps }) repeats=\(now.reduce(0) { $0 + $1.repeats }) errors=\(now.filter { $0.error != nil }.count)\n"
             FileHandle.standardError.write(Data(line.utf8))

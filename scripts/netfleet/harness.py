@@ -1,0 +1,667 @@
+#!/usr/bin/python3
+"""Casty's fault harness: a fleet on several hosts, the faults of a real network, and what
+every listener heard.
+
+Every host is a network namespace (`ip netns`) with its own address on one bridge: the local
+test radio (Icecast 2 + ffmpeg), the ingest, and one host per mirror. Players sit on the leaf
+hosts: a reference observer on the root, and on every leaf a peer observer (segment numbers),
+an ICY player (bytes), dummy clients (casty-dummy), and real players (ffmpeg, mpg123). Then the
+faults run one after the other, each with players attached throughout:
+
+  cable-3s / cable-4s  the link of an inner node set down, then up (a pulled cable)
+  loss-10pct           1 packet in 10 dropped both ways on an inner node's link (iptables)
+  kill                 an inner node killed (SIGKILL), restarted after the measurement
+  freeze               an inner node stopped (SIGSTOP) for 4 s, then resumed
+  upstream-restart     the radio stopped and started again
+  ingest-restart       the ingest stopped (SIGTERM) and started again
+
+For each: segments lost and repeated at every observer and player, time until every one of them
+is whole again (has every segment the root has, within 250 ms), rejoins, and the tree's depth
+after. Writes OUT/report.json and OUT/report.md, prints the table, exits 1 if a target is missed
+(0 lost and 0 repeated except for an ingest restart, recovery within 2 s of the fault's end).
+
+Needs root (namespaces, iptables). Tears down every namespace and process it made, also on
+Ctrl-C or SIGTERM. Run it through scripts/netfleet.sh.
+"""
+
+import argparse
+import bisect
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+PREFIX = "cnf-"  # every namespace this harness makes starts with it
+HUB = PREFIX + "hub"
+SUBNET = "10.77.0"
+PORT = 8000
+LATE_S = 0.25  # a segment later than this behind the root means the listener is not whole
+RECOVERY_TARGET_S = 2.0
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def log(message):
+    print(f"netfleet: {message}", file=sys.stderr, flush=True)
+
+
+def run(argv, check=True, timeout=60):
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}): {result.stdout.strip()}")
+    return result.stdout
+
+
+def in_ns(host, argv):
+    return ["ip", "netns", "exec", PREFIX + host] + argv
+
+
+def remove_namespaces():
+    """Kills every process in, and deletes, every namespace named with PREFIX."""
+    names = [line.split()[0] for line in run(["ip", "netns", "list"], check=False).splitlines() if line.startswith(PREFIX)]
+    for name in names:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            for pid in run(["ip", "netns", "pids", name], check=False).split():
+                try:
+                    os.kill(int(pid), sig)
+                except (ProcessLookupError, ValueError):
+                    pass
+    deadline = time.monotonic() + 5
+    for name in names:
+        while run(["ip", "netns", "pids", name], check=False).strip() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        run(["ip", "netns", "del", name], check=False)
+
+
+class Network:
+    """One bridge in its own namespace; every host a namespace on a veth pair to it."""
+
+    def __init__(self):
+        self.address = {}
+        run(["ip", "netns", "add", HUB])
+        run(["ip", "-n", HUB, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", HUB, "link", "set", "br0", "up"])
+
+    def add_host(self, host, last_octet):
+        ns = PREFIX + host
+        run(["ip", "netns", "add", ns])
+        run(["ip", "-n", HUB, "link", "add", "v-" + host, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run(["ip", "-n", HUB, "link", "set", "v-" + host, "master", "br0", "up"])
+        address = f"{SUBNET}.{last_octet}"
+        run(["ip", "-n", ns, "addr", "add", address + "/24", "dev", "eth0"])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        self.address[host] = address
+        return address
+
+    def cable(self, host, up):
+        run(["ip", "-n", HUB, "link", "set", "v-" + host, "up" if up else "down"])
+
+    def packet_loss(self, host, probability, on):
+        for chain in ("INPUT", "OUTPUT"):
+            run(in_ns(host, ["iptables", "-I" if on else "-D", chain, "-m", "statistic", "--mode", "random",
+                             "--probability", str(probability), "-j", "DROP"]))
+
+
+class Process:
+    """A process in a namespace whose output goes, time-stamped, to a log file."""
+
+    def __init__(self, name, host, argv, logs, watch=None):
+        self.name, self.host, self.argv, self.logs, self.watch = name, host, argv, logs, watch
+        self.events = []  # (time, line) of lines matching `watch`
+        self.lines = []  # (time, line) of every line
+        self.start()
+
+    def start(self):
+        self.popen = subprocess.Popen(in_ns(self.host, self.argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self.reader = threading.Thread(target=self._read, args=(self.popen,), daemon=True)
+        self.reader.start()
+
+    def _read(self, popen):
+        with open(os.path.join(self.logs, self.name + ".log"), "a") as out:
+            for raw in popen.stdout:
+                now = time.time()
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                out.write(f"{now:.3f} {line}\n")
+                self.lines.append((now, line))
+                if self.watch and self.watch.search(line):
+                    self.events.append((now, line))
+
+    def signal(self, sig):
+        try:
+            os.kill(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout=5):
+        if self.popen.poll() is None:
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self.reader.join(timeout=2)
+
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        self.out = os.path.abspath(args.out)
+        self.logs = os.path.join(self.out, "logs")
+        self.recordings = os.path.join(self.out, "recordings")
+        os.makedirs(self.logs, exist_ok=True)
+        os.makedirs(self.recordings, exist_ok=True)
+        self.bin = os.path.join(self.out, "bin")
+        self.net = None
+        self.processes = {}
+        self.radio_dir = os.path.join(self.out, "radio")
+        self.secret = secrets.token_hex(16)
+        self.mirrors = [f"m{i}" for i in range(1, args.mirrors + 1)]
+        self.faults = []
+        self.started = time.time()
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def setup(self):
+        os.makedirs(self.bin, exist_ok=True)
+        for tool in ("casty-ingest", "casty-mirror", "casty-dummy"):
+            shutil.copy2(os.path.join(self.args.bin, tool), self.bin)
+        remove_namespaces()
+        self.net = Network()
+        self.net.add_host("radio", 2)
+        self.net.add_host("root", 10)
+        for index, name in enumerate(self.mirrors):
+            self.net.add_host(name, 11 + index)
+        fleet = {
+            "upstream": f"http://{self.net.address['radio']}:{PORT}/stream",
+            "fanout": 2,
+            "secret": self.secret,
+            "ingest": {"name": "root", "host": self.net.address["root"], "port": PORT},
+            "mirrors": [{"name": name, "host": self.net.address[name], "port": PORT} for name in self.mirrors],
+        }
+        self.fleet_path = os.path.join(self.out, "fleet.json")
+        with open(self.fleet_path, "w") as file:
+            json.dump(fleet, file, indent=2)
+        log(f"{len(self.net.address)} hosts on {SUBNET}.0/24; fleet file {self.fleet_path}")
+        self.start_radio()
+        self.start_node("root")
+        self.wait(lambda: self.status("root") is not None and self.status("root").get("seq") is not None, 30, "the ingest's first segment")
+        for name in self.mirrors:
+            self.start_node(name)
+            time.sleep(0.2)  # joins in order, so the tree's places follow the names
+        self.wait_for_tree(40)
+        log(f"tree: {self.tree_text()}")
+
+    def start_radio(self):
+        env = ["env", "TRACK_NOISE=1", "TRACK_SECONDS=60"]
+        run(in_ns("radio", env + [os.path.join(REPO, "scripts/test-radio.sh"), "start", "--port", str(PORT),
+                                  "--bind", self.net.address["radio"], "--dir", self.radio_dir, "--count", "5"]), timeout=120)
+
+    def stop_radio(self):
+        run([os.path.join(REPO, "scripts/test-radio.sh"), "stop", "--dir", self.radio_dir], check=False, timeout=30)
+
+    def start_node(self, name):
+        if name == "root":
+            argv = [os.path.join(self.bin, "casty-ingest"), "--fleet", self.fleet_path]
+        else:
+            argv = [os.path.join(self.bin, "casty-mirror"), "--fleet", self.fleet_path, "--name", name]
+        if name in self.processes:
+            self.processes[name].start()
+        else:
+            self.processes[name] = Process(name, name, argv, self.logs, watch=re.compile(r"joined parent"))
+
+    def status(self, host, node=None):
+        address = self.net.address[node or host]
+        out = run(in_ns(host, ["curl", "-fsS", "--max-time", "1", f"http://{address}:{PORT}/status.json"]), check=False)
+        try:
+            return json.loads(out)
+        except ValueError:
+            return None
+
+    def tree(self):
+        status = self.status("root")
+        return (status or {}).get("tree") or {}
+
+    def tree_depths(self, tree):
+        depths = {}
+        for name in tree:
+            depth, node, hops = 0, name, 0
+            while node in tree and hops < 64:
+                node, depth, hops = tree[node], depth + 1, hops + 1
+            depths[name] = depth
+        return depths
+
+    def tree_text(self):
+        tree = self.tree()
+        return ", ".join(f"{child}<-{parent}" for child, parent in sorted(tree.items(), key=lambda kv: int(kv[0][1:])))
+
+    def min_depth(self):
+        depth, capacity, placed = 0, 1, 0
+        while placed < len(self.mirrors):
+            depth, capacity = depth + 1, capacity * 2
+            placed += capacity
+        return depth
+
+    def tree_whole(self):
+        """Every mirror placed, of minimum depth, and every mirror's own parent agrees."""
+        tree = self.tree()
+        if sorted(tree) != sorted(self.mirrors):
+            return False
+        if max(self.tree_depths(tree).values()) != self.min_depth():
+            return False
+        nodes = (self.status("root") or {}).get("nodes") or []
+        return len(nodes) == len(self.mirrors) + 1 and all(node.get("state") == "up" for node in nodes)
+
+    def wait_for_tree(self, seconds):
+        self.wait(self.tree_whole, seconds, "a whole tree of minimum depth")
+
+    def wait(self, predicate, seconds, what):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.25)
+        raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
+
+    def start_listeners(self, seconds):
+        tree = self.tree()
+        parents = set(tree.values())
+        self.leaves = [name for name in self.mirrors if name not in parents]
+        probe = os.path.join(HERE, "probe.py")
+        base = ["/usr/bin/python3", probe, "--out", self.recordings, "--seconds", str(seconds), "--secret", self.secret]
+        self.processes["probe-root"] = Process("probe-root", "root", base + ["--observe", f"ref@{self.net.address['root']}:{PORT}+audio"], self.logs)
+        for leaf in self.leaves:
+            address = f"{self.net.address[leaf]}:{PORT}"
+            self.processes["probe-" + leaf] = Process("probe-" + leaf, leaf, base + ["--observe", f"obs-{leaf}@{address}", "--play", f"play-{leaf}@{address}"], self.logs)
+        urls = [f"http://{self.net.address[leaf]}:{PORT}/" for leaf in self.leaves]
+        self.processes["dummies"] = Process("dummies", self.leaves[0], [os.path.join(self.bin, "casty-dummy"), *urls, "--clients", str(self.args.dummies),
+                                                                        "--seconds", str(seconds), "--fleet", self.fleet_path, "--name", "dummy"], self.logs)
+        decode_errors = re.compile(r"(?i)error|illegal|invalid|corrupt|junk|skipping|did not find|unable")
+        first, second = self.leaves[0], self.leaves[-1]
+        self.processes["ffmpeg"] = Process("ffmpeg", first, ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", f"http://{self.net.address[first]}:{PORT}/", "-f", "null", "-"],
+                                           self.logs, watch=decode_errors)
+        self.processes["mpg123"] = Process("mpg123", second, ["mpg123", "-t", "--no-control", f"http://{self.net.address[second]}:{PORT}/"], self.logs, watch=decode_errors)
+        log(f"listeners on the leaves {', '.join(self.leaves)}: observers, ICY players, {self.args.dummies} dummy clients, ffmpeg on {first}, mpg123 on {second}")
+
+    # --- faults ---------------------------------------------------------------------------------
+
+    def inner_target(self):
+        """An inner mirror (one with children) without listeners of its own, nearest the root,
+        not the last one faulted. (Relocations move the leaves that carry listeners inward too.)"""
+        tree = self.tree()
+        depths = self.tree_depths(tree)
+        parents = set(tree.values()) - {"root"} - set(self.leaves)
+        recent = [fault["target"] for fault in self.faults[-1:]]
+        candidates = sorted(parents, key=lambda name: (depths.get(name, 99), name in recent, int(name[1:])))
+        if not candidates:
+            raise RuntimeError(f"no inner mirror without listeners to fault in {tree}")
+        return candidates[0]
+
+    def fault(self, kind, seconds=0.0):
+        target = {"upstream-restart": "radio", "ingest-restart": "root"}.get(kind) or self.inner_target()
+        log(f"fault {kind} on {target} ({seconds:g} s)")
+        start = time.time()
+        restart = None
+        if kind.startswith("cable"):
+            self.net.cable(target, up=False)
+            time.sleep(seconds)
+            self.net.cable(target, up=True)
+        elif kind.startswith("loss"):
+            self.net.packet_loss(target, 0.1, on=True)
+            time.sleep(seconds)
+            self.net.packet_loss(target, 0.1, on=False)
+        elif kind == "kill":
+            self.processes[target].signal(signal.SIGKILL)
+            self.processes[target].popen.wait(5)
+            restart = target
+        elif kind == "freeze":
+            self.processes[target].signal(signal.SIGSTOP)
+            time.sleep(seconds)
+            self.processes[target].signal(signal.SIGCONT)
+        elif kind == "upstream-restart":
+            self.stop_radio()
+            self.start_radio()
+        elif kind == "ingest-restart":
+            self.processes["root"].stop()
+            self.start_node("root")
+        end = time.time()
+        time.sleep(self.args.settle)
+        measured_until = time.time()
+        if restart:
+            self.start_node(restart)
+        try:
+            self.wait_for_tree(30)
+            healed = True
+        except RuntimeError:
+            healed = False
+        tree = self.tree()
+        depth = max(self.tree_depths(tree).values()) if tree else None
+        self.faults.append({"kind": kind, "target": target, "seconds": round(end - start, 2), "start": start, "end": end,
+                            "until": measured_until, "depth_after": depth, "tree_whole_after": healed, "tree_after": tree})
+        log(f"  done: depth {depth}, tree whole again: {healed}; {self.tree_text()}")
+        time.sleep(self.args.gap)
+
+    def schedule(self):
+        loss = self.args.loss_seconds
+        if self.args.short:
+            return [("cable-3s", 3), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-restart", 0), ("ingest-restart", 0)]
+        return [("cable-3s", 3), ("cable-4s", 4), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-restart", 0), ("ingest-restart", 0)]
+
+    def planned_seconds(self):
+        per_fault = self.args.settle + self.args.gap + 25
+        return int(self.args.warmup + sum(seconds + per_fault for _, seconds in self.schedule()) + 120)
+
+    # --- run ------------------------------------------------------------------------------------
+
+    def run(self):
+        self.setup()
+        self.start_listeners(self.planned_seconds())
+        time.sleep(self.args.warmup)
+        for kind, seconds in self.schedule():
+            self.fault(kind, seconds)
+        for name in ("dummies", "ffmpeg", "mpg123", *[n for n in self.processes if n.startswith("probe-")]):
+            self.processes[name].stop()
+        self.finished = time.time()
+
+    def teardown(self):
+        for process in self.processes.values():
+            try:
+                process.stop(timeout=3)
+            except Exception as error:  # keep tearing down
+                log(f"stopping {process.name}: {error}")
+        self.stop_radio()
+        remove_namespaces()
+
+    # --- analysis -------------------------------------------------------------------------------
+
+    def load_seq(self, name):
+        arrivals, events = [], []
+        path = os.path.join(self.recordings, name + ".seq")
+        if not os.path.exists(path):
+            return arrivals, events
+        with open(path) as file:
+            for line in file:
+                parts = line.split()
+                if parts[0] == "#":
+                    events.append((float(parts[1]), " ".join(parts[2:])))
+                else:
+                    arrivals.append((float(parts[0]), parts[1], int(parts[2]), int(parts[3])))
+        return arrivals, events
+
+    def analyse(self):
+        ref, _ = self.load_seq("ref")
+        root_time = {}
+        segments = []  # (start offset in ref.audio, length, key, root time)
+        offset = 0
+        for t, stream, seq, length in ref:
+            root_time.setdefault((stream, seq), t)
+            segments.append((offset, length, (stream, seq), t))
+            offset += length
+        with open(os.path.join(self.recordings, "ref.audio"), "rb") as file:
+            ref_audio = file.read()
+        listeners = {}
+        for leaf in self.leaves:
+            listeners["obs-" + leaf] = self.observer_arrivals("obs-" + leaf, root_time)
+            listeners["play-" + leaf] = self.player_arrivals("play-" + leaf, ref_audio, segments)
+        rows = []
+        for fault in self.faults:
+            rows.append(self.fault_row(fault, listeners, root_time))
+        dummies = next((line for _, line in reversed(self.processes["dummies"].lines) if line.startswith("dummies: clients=")), "no summary")
+        decode = {name: len(self.processes[name].events) for name in ("ffmpeg", "mpg123")}
+        return rows, dummies, decode, listeners
+
+    def observer_arrivals(self, name, root_time):
+        """(time, key, delay behind the root) per segment, plus (time, 'lost'|'repeat'|'stream', count)."""
+        arrivals, events = self.load_seq(name)
+        result, marks = [], []
+        previous = None
+        for t, stream, seq, _ in arrivals:
+            key = (stream, seq)
+            if previous and previous[0] == stream:
+                if seq > previous[1] + 1:
+                    marks.append((t, "lost", seq - previous[1] - 1))
+                elif seq <= previous[1]:
+                    marks.append((t, "repeat", 1))
+            elif previous:
+                marks.append((t, "stream", 1))
+            previous = (stream, seq)
+            result.append((t, key, t - root_time[key] if key in root_time else None))
+        reconnects = [t for t, text in events if text.startswith("connected")][1:]
+        marks += [(t, "reconnect", 1) for t in reconnects]
+        return {"arrivals": result, "marks": marks}
+
+    def player_arrivals(self, name, ref_audio, segments):
+        """Aligns a player's audio with the root's, segment by segment: which segments it heard
+        whole and when, and where it skipped (lost) or went back (repeated)."""
+        path = os.path.join(self.recordings, name + ".audio")
+        audio = open(path, "rb").read() if os.path.exists(path) else b""
+        reads_t, reads_total, connects = [], [], []
+        with open(os.path.join(self.recordings, name + ".reads")) as file:
+            for line in file:
+                parts = line.split()
+                if parts[0] == "#":
+                    if parts[2] == "connected":
+                        connects.append((float(parts[1]), int(parts[-1].split("=")[1])))
+                else:
+                    reads_t.append(float(parts[0]))
+                    reads_total.append(int(parts[1]))
+        starts = [segment[0] for segment in segments]
+        by_prefix = {}
+        for index, (start, length, _, _) in enumerate(segments):
+            if length >= 64:
+                by_prefix.setdefault(ref_audio[start:start + 64], []).append(index)
+
+        def time_at(offset):
+            i = bisect.bisect_left(reads_total, offset)
+            return reads_t[i] if i < len(reads_t) else None
+
+        def common(p, q, limit):
+            """Length of the common prefix of audio[p:] and ref_audio[q:], at most limit."""
+            low, high = 0, min(limit, len(audio) - p, len(ref_audio) - q)
+            step = 16384
+            while low + step <= high and audio[p + low:p + low + step] == ref_audio[q + low:q + low + step]:
+                low += step
+            high = min(high, low + step)
+            while low < high:
+                mid = (low + high + 1) // 2
+                if audio[p:p + mid] == ref_audio[q:q + mid]:
+                    low = mid
+                else:
+                    high = mid - 1
+            return low
+
+        result, marks = [], []
+        bounds = [offset for _, offset in connects] + [len(audio)]
+        for (connect_t, begin), end in zip(connects, bounds[1:]):
+            if connect_t != connects[0][0]:
+                marks.append((connect_t, "reconnect", 1))
+            # Where this connection's bytes are in the root's recording. A player's first bytes
+            # (the burst) can predate the reference's first segment, and a restarted radio plays
+            # its tracks again: take the occurrence nearest in time, skipping ahead if needed.
+            p, q = begin, -1
+            for _ in range(60):
+                needle = audio[p:p + 4096]
+                if len(needle) < 4096:
+                    break
+                heard_at = time_at(p) or connect_t
+                found, best = ref_audio.find(needle), None
+                while found >= 0:
+                    distance = abs(segments[bisect.bisect_right(starts, found) - 1][3] - heard_at)
+                    if distance < 60 and (best is None or distance < best[0]):
+                        best = (distance, found)
+                    found = ref_audio.find(needle, found + 1)
+                if best:
+                    q = best[1]
+                    break
+                p += 16000
+            if q < 0:
+                marks.append((connect_t, "unaligned", 1))
+                continue
+            while p < end:
+                n = common(p, q, end - p)
+                # Segments completed inside the matched run.
+                first = bisect.bisect_right(starts, q)
+                last = bisect.bisect_right(starts, q + n)
+                for index in range(first - 1, last):
+                    seg_start, length, key, root_t = segments[index]
+                    seg_end = seg_start + length
+                    if q < seg_end <= q + n:
+                        t = time_at(p + (seg_end - q))
+                        if t is not None:
+                            result.append((t, key, t - root_t))
+                p, q = p + n, q + n
+                if p >= end or q >= len(ref_audio) or end - p < 64:
+                    break
+                at = bisect.bisect_left(starts, q)
+                t = time_at(p) or connect_t
+                candidates = by_prefix.get(audio[p:p + 64], [])
+                if at < len(starts) and starts[at] == q and candidates:
+                    k = min(candidates, key=lambda c: abs(c - at))
+                    if k > at:
+                        marks.append((t, "lost", k - at))
+                    else:
+                        marks.append((t, "repeat", at - k))
+                    q = starts[k]
+                else:
+                    marks.append((t, "corrupt", 1))
+                    break
+        return {"arrivals": result, "marks": marks}
+
+    def fault_row(self, fault, listeners, root_time):
+        start, end, until = fault["start"], fault["end"], fault["until"]
+        restart = fault["kind"] in ("upstream-restart", "ingest-restart")
+        row = {"fault": fault["kind"], "target": fault["target"], "seconds": fault["seconds"], "lost": 0, "repeated": 0,
+               "corrupt": 0, "reconnects": 0, "stream_changes": 0, "listeners": {}, "depth_after": fault["depth_after"],
+               "min_depth": self.min_depth(), "tree_whole_after": fault["tree_whole_after"]}
+        recovery = 0.0
+        for name, data in listeners.items():
+            marks = [mark for mark in data["marks"] if start <= mark[0] <= until]
+            lost = sum(count for _, kind, count in marks if kind == "lost")
+            repeated = sum(count for _, kind, count in marks if kind == "repeat")
+            corrupt = sum(count for _, kind, count in marks if kind in ("corrupt", "unaligned"))
+            reconnects = sum(count for _, kind, count in marks if kind == "reconnect")
+            streams = sum(count for _, kind, count in marks if kind == "stream")
+            window = [(t, key, delay) for t, key, delay in data["arrivals"] if start <= t <= until]
+            if restart:
+                # Nothing is late behind a root that is itself waiting: measure when audio is back.
+                after = [t for t, key, _ in window if t > end and root_time.get(key, 0) > end - 0.05]
+                whole_at = after[0] if after else None
+            else:
+                late = [t for t, _, delay in window if delay is not None and delay > LATE_S]
+                whole_at = max(late) if late else end
+            listener_recovery = None if whole_at is None else max(0.0, whole_at - end)
+            if listener_recovery is None:
+                recovery = None
+            elif recovery is not None:
+                recovery = max(recovery, listener_recovery)
+            max_delay = max((delay for _, _, delay in window if delay is not None), default=None)
+            row["listeners"][name] = {"lost": lost, "repeated": repeated, "corrupt": corrupt, "reconnects": reconnects,
+                                      "segments": len(window), "recovery_s": listener_recovery,
+                                      "max_delay_s": None if max_delay is None else round(max_delay, 3)}
+            row["lost"] += lost
+            row["repeated"] += repeated
+            row["corrupt"] += corrupt
+            row["reconnects"] += reconnects
+            row["stream_changes"] += streams
+        row["recovery_s"] = None if recovery is None else round(recovery, 2)
+        delays = [listener["max_delay_s"] for listener in row["listeners"].values() if listener["max_delay_s"] is not None]
+        row["max_delay_s"] = max(delays, default=None)
+        row["rejoins"] = sum(1 for name in self.mirrors for t, _ in self.processes[name].events if start <= t <= until)
+        for name in ("ffmpeg", "mpg123"):
+            row[name + "_errors"] = sum(1 for t, _ in self.processes[name].events if start <= t <= until)
+        # A restart of the radio or the ingest cuts the stream mid-frame upstream of Casty, so a
+        # decoder may report that one broken frame; anything else must play clean.
+        clean = restart or (row["ffmpeg_errors"] == 0 and row["mpg123_errors"] == 0)
+        if fault["kind"] == "ingest-restart":
+            row["pass"] = row["corrupt"] == 0 and row["tree_whole_after"]
+        else:
+            row["pass"] = (row["lost"] == 0 and row["repeated"] == 0 and row["corrupt"] == 0 and row["reconnects"] == 0
+                           and row["recovery_s"] is not None and row["recovery_s"] <= RECOVERY_TARGET_S
+                           and clean and row["tree_whole_after"])
+        return row
+
+    def report(self, rows, dummies, decode):
+        mode = "short" if self.args.short else "full"
+        lines = [f"### {len(self.mirrors)} mirrors ({mode} run, {len(self.leaves)} leaves, {len(self.leaves) * 2} probe listeners + "
+                 f"{self.args.dummies} dummy clients + ffmpeg + mpg123)", "",
+                 "| fault | on | lasted | lost | repeated | whole again after the end | longest delay | rejoins | depth after (min) | decode errors | pass |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for row in rows:
+            recovery = "never" if row["recovery_s"] is None else f"{row['recovery_s']:.2f} s"
+            lost = f"{row['lost']}" + (f" (new stream ×{row['stream_changes']})" if row["stream_changes"] else "")
+            extra = ""
+            if row["corrupt"] or row["reconnects"]:
+                extra = f" ({row['corrupt']} corrupt, {row['reconnects']} reconnects)"
+            delay = "-" if row["max_delay_s"] is None else f"{row['max_delay_s']:.2f} s"
+            lines.append(f"| {row['fault']} | {row['target']} | {row['seconds']:.1f} s | {lost}{extra} | {row['repeated']} | {recovery} | {delay} | "
+                         f"{row['rejoins']} | {row['depth_after']} ({row['min_depth']}) | {row['ffmpeg_errors'] + row['mpg123_errors']} | "
+                         f"{'yes' if row['pass'] else 'NO'} |")
+        lines += ["", f"casty-dummy: `{dummies}`", f"real players, decode errors over the whole run: ffmpeg {decode['ffmpeg']}, mpg123 {decode['mpg123']}",
+                  f"run time: {self.finished - self.started:.0f} s", ""]
+        text = "\n".join(lines)
+        with open(os.path.join(self.out, "report.md"), "w") as file:
+            file.write(text)
+        with open(os.path.join(self.out, "report.json"), "w") as file:
+            json.dump({"mirrors": len(self.mirrors), "mode": mode, "leaves": self.leaves, "faults": rows, "dummies": dummies,
+                       "decode_errors": decode, "seconds": round(self.finished - self.started, 1)}, file, indent=2)
+        print(text)
+        counts = dict(re.findall(r"(\w+)=(\d+)", dummies))
+        dummies_clean = counts.get("gaps") == "0" and counts.get("repeats") == "0"
+        if not dummies_clean:
+            log("casty-dummy saw gaps or repeats (or gave no summary)")
+        return all(row["pass"] for row in rows) and dummies_clean
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Run it through scripts/netfleet.sh.")
+    parser.add_argument("--bin", required=True, help="folder with casty-ingest, casty-mirror and casty-dummy")
+    parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..60, default 7)")
+    parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
+    parser.add_argument("--loss-seconds", type=float, help="how long the packet loss lasts (default 60, 10 with --short)")
+    parser.add_argument("--settle", type=float, default=10, help="seconds measured after each fault ends (default 10)")
+    parser.add_argument("--gap", type=float, default=2, help="seconds between faults (default 2)")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of listening before the first fault (default 5)")
+    parser.add_argument("--dummies", type=int, default=40, help="casty-dummy clients spread over the leaves (default 40)")
+    parser.add_argument("--out", required=True, help="folder for logs, recordings and the report")
+    args = parser.parse_args()
+    if not 1 <= args.mirrors <= 60:
+        parser.error("--mirrors must be 1..60")
+    if args.loss_seconds is None:
+        args.loss_seconds = 10 if args.short else 60
+    if os.geteuid() != 0:
+        parser.error("needs root (network namespaces and iptables)")
+    harness = Harness(args)
+
+    def interrupted(number, _frame):
+        raise KeyboardInterrupt(f"signal {number}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    ok = False
+    try:
+        harness.run()
+        rows, dummies, decode, _ = harness.analyse()
+        ok = harness.report(rows, dummies, decode)
+    except KeyboardInterrupt:
+        log("interrupted; tearing down")
+    except Exception as error:
+        log(f"failed: {error}")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        harness.teardown()
+        log(f"torn down; logs, recordings and the report in {harness.out}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
