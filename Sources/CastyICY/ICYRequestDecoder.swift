@@ -53,8 +53,22 @@ public struct ICYRequestDecoder: NIOSingleStepByteToMessageDecoder {
                 self.scanner.reset()
                 return head
             }
+            try Self.refuseControlBytes(line, offset: lineOffset, lineNumber: self.scanner.lineNumber)
             self.headers.append(try ICYHeadScanner.parseHeader(line, offset: lineOffset, lineNumber: self.scanner.lineNumber))
         }
+    }
+
+    /// A request's header may hold no control byte but the tab (RFC 9110 §5.5: a recipient of a
+    /// NUL or a CR in a field value must reject the message or replace it). Players never send
+    /// one; a bare CR is how one header is smuggled inside another.
+    static func refuseControlBytes(_ line: ByteBuffer, offset: Int, lineNumber: Int) throws(ICYError) {
+        guard let index = line.readableBytesView.firstIndex(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return }
+        let byte = line.readableBytesView[index]
+        throw ICYError(
+            .malformedHeaderLine,
+            offset: offset,
+            detail: "line \(lineNumber) of the head holds the control byte 0x\(String(byte, radix: 16)) at column \(index - line.readableBytesView.startIndex + 1)"
+        )
     }
 
     static func parseRequestLine(_ line: ByteBuffer, offset: Int) throws(ICYError) -> (String, String, String) {

@@ -52,6 +52,21 @@ import Testing
         #expect(error?.description.contains("request line") == true)
     }
 
+    /// Found by scripts/hostile.sh: a NUL or a bare CR inside a header value was accepted.
+    @Test(arguments: ["Icy-MetaData: 1\u{0}", "X-A: a\rX-B: b", "X-A: \u{1}", "X-A: a\u{7F}"])
+    func refusesControlBytesInHeaders(_ header: String) {
+        let error = icyError { _ = try decodeAll(ICYRequestDecoder(), [ByteBuffer(string: "GET / HTTP/1.0\r\nHost: x\r\n\(header)\r\n\r\n")]) }
+        #expect(error?.kind == .malformedHeaderLine)
+        #expect(error?.offset == 25)
+        #expect(error?.detail.contains("control byte") == true)
+    }
+
+    @Test func acceptsTabsAndLatin1InHeaderValues() throws {
+        let heads = try decodeAll(ICYRequestDecoder(), [ByteBuffer(bytes: Array("GET / HTTP/1.0\r\nUser-Agent:\tPlayer\t1\r\nX-Name: Caf".utf8) + [0xE9] + Array("\r\n\r\n".utf8))])
+        #expect(heads.first?.headers.first(name: "user-agent") == "Player\t1")
+        #expect(heads.count == 1)
+    }
+
     @Test func refusesMalformedHeaderAndSaysWhere() {
         let error = icyError { _ = try decodeAll(ICYRequestDecoder(), [ByteBuffer(string: "GET / HTTP/1.0\r\nHost: x\r\nno colon here\r\n\r\n")]) }
         #expect(error?.kind == .malformedHeaderLine)
