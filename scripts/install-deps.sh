@@ -6,8 +6,9 @@
 #   python3 curl          test helpers (the SHOUTcast-v1 test server, health checks)
 #   chromium python3-websocket  the status page test drives headless Chromium over CDP
 #   python3-prometheus-client   parses /metrics in the tests
+#   iproute2 iptables     the fault harness (scripts/netfleet.sh): namespaces, veth, packet loss
 set -euo pipefail
-packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps openssl chromium python3-websocket python3-prometheus-client)
+packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps openssl chromium python3-websocket python3-prometheus-client iproute2 iptables)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 missing=()

@@ -416,9 +416,25 @@ class Harness:
         rows = []
         for fault in self.faults:
             rows.append(self.fault_row(fault, listeners, root_time))
+            if fault["kind"] == "ingest-restart":
+                rows[-1]["heard_again_s"] = self.heard_again(ref, ref_audio)
         dummies = next((line for _, line in reversed(self.processes["dummies"].lines) if line.startswith("dummies: clients=")), "no summary")
         decode = {name: len(self.processes[name].events) for name in ("ffmpeg", "mpg123")}
         return rows, dummies, decode, listeners
+
+    def heard_again(self, ref, ref_audio):
+        """A restarted ingest is a new stream with new numbers, so segment numbers cannot say
+        what a listener heard twice; the audio can: where the new stream's first bytes are in
+        the old one, the rest of the old one is heard again (the radio's burst to a new client).
+        Seconds at the radio's rate (16,000 bytes a second at 128 kbps)."""
+        offset, previous = 0, None
+        for _, stream, _, length in ref:
+            if previous is not None and stream != previous:
+                found = ref_audio.rfind(ref_audio[offset:offset + 4096], max(0, offset - 1_048_576), offset)
+                return round((offset - found) / 16000, 2) if found >= 0 else 0.0
+            previous = stream
+            offset += length
+        return None
 
     def observer_arrivals(self, name, root_time):
         """(time, key, delay behind the root) per segment, plus (time, 'lost'|'repeat'|'stream', count)."""
@@ -599,6 +615,8 @@ class Harness:
         for row in rows:
             recovery = "never" if row["recovery_s"] is None else f"{row['recovery_s']:.2f} s"
             lost = f"{row['lost']}" + (f" (new stream ×{row['stream_changes']})" if row["stream_changes"] else "")
+            if row.get("heard_again_s"):
+                lost += f"; {row['heard_again_s']:.1f} s of audio heard again"
             extra = ""
             if row["corrupt"] or row["reconnects"]:
                 extra = f" ({row['corrupt']} corrupt, {row['reconnects']} reconnects)"
