@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "casty-ingest", targets: ["casty-ingest"]),
         .executable(name: "casty-mirror", targets: ["casty-mirror"]),
         .executable(name: "casty-dummy", targets: ["casty-dummy"]),
+        .executable(name: "casty-loadgen", targets: ["casty-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -156,6 +157,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The benchmark load generator (C, epoll): many ICY listeners from few processes, for
+        // scripts/bench.sh.
+        .executableTarget(
+            name: "casty-loadgen",
+            linkerSettings: [.linkedLibrary("m")]
         ),
         // Release-mode benchmarks, run by scripts/bench-*.sh; never timed in tests.
         .executableTarget(
