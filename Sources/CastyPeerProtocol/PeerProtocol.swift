@@ -26,4 +26,7 @@ public enum PeerProtocol {
     public static let silenceTimeoutMilliseconds = 800
     /// How far a join's timestamp may be from the receiver's clock.
     public static let maxClockSkewSeconds = 60
+    /// The longest nonce a node accepts, in bytes: it remembers the last 100,000 it saw, so their
+    /// length bounds that memory (`<13-digit time>-<16 hex digits>` is 30 bytes).
+    public static let maxNonceBytes = 64
 }

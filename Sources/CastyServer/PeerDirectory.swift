@@ -63,6 +63,9 @@ public final class PeerDirectory: Sendable {
         guard request.hasValidProof(secret: self.fleet.secret) else {
             return .refuse(code: 403, reason: "the join's proof does not match this fleet's secret")
         }
+        guard request.nonce.utf8.count <= PeerProtocol.maxNonceBytes else {
+            return .refuse(code: 403, reason: "the join's nonce is longer than \(PeerProtocol.maxNonceBytes) bytes")
+        }
         guard let time = request.nonceTime, abs(Int64(now.timeIntervalSince1970 * 1000) - time) <= Int64(PeerProtocol.maxClockSkewSeconds) * 1000 else {
             return .refuse(code: 403, reason: "the join's nonce is stale or its clock is more than \(PeerProtocol.maxClockSkewSeconds) s off")
         }

@@ -56,6 +56,19 @@ import Testing
         #expect(root.place.children == ["m1"], "refused joiners take no slot")
     }
 
+    @Test func refusesNoncesLongerThanTheLimitSoRememberedNoncesStayBounded() {
+        let root = PeerDirectory(name: "root", fleet: Self.fleet)
+        var long = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
+        long.nonce += "-" + String(repeating: "a", count: PeerProtocol.maxNonceBytes)
+        long.proof = JoinRequest.proof(secret: "s3cret", name: "m1", nonce: long.nonce)
+        #expect(root.decide(long).0 == .refuse(code: 403, reason: "the join's nonce is longer than 64 bytes"))
+        var longest = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
+        longest.nonce += "-" + String(repeating: "b", count: PeerProtocol.maxNonceBytes - longest.nonce.utf8.count - 1)
+        longest.proof = JoinRequest.proof(secret: "s3cret", name: "m1", nonce: longest.nonce)
+        #expect(longest.nonce.utf8.count == PeerProtocol.maxNonceBytes)
+        #expect(root.decide(longest).0 == .accept(depth: 1, path: ["root"]))
+    }
+
     @Test func aMirrorAlternatesRedirectsWhenFullAndAcceptsObservers() {
         let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
         #expect(mirror.decide(JoinRequest(name: "m3", from: nil, stream: nil, secret: "s3cret")).0 == .refuse(code: 503, reason: "node m1 is not in the tree yet; join through the root"))
