@@ -27,3 +27,5 @@ run_harness() {  # NAME SCRIPT ARGS…: keeps the logs only when it fails
   fi
 }
 run_harness netfleet scripts/netfleet.sh --short
+echo "test: hostile input (scripts/hostile.sh --short)"
+CASTY_BIN=$bin scripts/hostile.sh --short

@@ -622,9 +622,9 @@ def slowloris(dst, target, count, first_source, sources, timeout_s):
     return attack
 
 
-def never_reading(mirror, target, secret, observers, players, timeout_s, max_lag):
+def never_reading(mirror, target, secret, observers, players, timeout_s):
     """Valid observers (right secret) and players that never read: the node must drop them once
-    they lag more than --max-listener-lag, so they cost it bounded memory."""
+    they lag more than the node's --max-listener-lag, so they cost it bounded memory."""
     status = get_json(mirror, "/status.json") or {}
     stream, seq = status.get("stream"), status.get("seq")
     gauges = {"observer": "casty_peers", "player": "casty_listeners"}
@@ -778,7 +778,7 @@ def command_run(args):
     slow = [
         ("idle connections", idle),
         ("slowloris", lambda: [slowloris(mirror, "mirror", scale["slowloris"], FIRST_BULK, args.sources, timeout_s)]),
-        ("never-reading clients", lambda: never_reading(mirror, "mirror", secret, scale["stalled"], scale["stalled"], 90, args.max_listener_lag)),
+        ("never-reading clients", lambda: never_reading(mirror, "mirror", secret, scale["stalled"], scale["stalled"], 90)),
     ]
     if short:
         # The slow attacks together, so that --short stays short.
@@ -949,7 +949,6 @@ def main():
     p.add_argument("--idle", type=int, default=0, help="idle connections (default 10000, or 2000 with --short)")
     p.add_argument("--request-timeout-ms", type=int, default=10_000)
     p.add_argument("--max-per-address", type=int, default=64)
-    p.add_argument("--max-listener-lag", type=int, default=512 * 1024)
     p.add_argument("--rss-limit-mb", type=int, default=512)
     p = commands.add_parser("report")
     p.add_argument("--result", required=True)

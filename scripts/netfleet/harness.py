@@ -664,6 +664,8 @@ def main():
         raise KeyboardInterrupt(f"signal {number}")
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)  # also when started in the background, where SIGINT is ignored
+    signal.signal(signal.SIGHUP, interrupted)
     ok = False
     try:
         harness.run()
