@@ -18,7 +18,8 @@ failover  observers on the root and on every leaf of a tree fleet. After S s of 
           SIGSTOPs another inner node the same way, waits S s and SIGCONTs it. For each fault:
           the last moment any leaf got a late segment (delay beyond its baseline by > 50 ms),
           counted from the fault ("whole again"), the largest extra delay, and segments lost or
-          repeated at any leaf.
+          repeated at any leaf; and when the root's tree (polled every 50 ms) next showed no
+          mirror below the victim and every live mirror placed ("tree healed").
 
 Prints one JSON object. Every wait is bounded; a frozen node is always resumed.
 """
@@ -120,18 +121,23 @@ class Observer:
         return True
 
 
-def run_observers(observers, seconds, actions=()):
-    """Runs every observer for `seconds`; `actions` is a list of (due_fn, fn) called when due_fn(now)."""
+def run_observers(observers, seconds, actions=(), tick=None):
+    """Runs every observer for `seconds`; `actions` is a list of (due_fn, fn) called when due_fn(now);
+    `tick(now)`, if given, is called about every 50 ms."""
     sel = selectors.DefaultSelector()
     for o in observers:
         o.connect()
         sel.register(o.sock, selectors.EVENT_READ, o)
     end = time.monotonic() + seconds
     pending = list(actions)
+    next_tick = time.monotonic()
     while True:
         now = time.monotonic()
         if now >= end:
             break
+        if tick and now >= next_tick:
+            tick(now)
+            next_tick = now + 0.05
         for item in list(pending):
             if item[0](now):
                 item[1](now)
@@ -260,15 +266,28 @@ def failover(args, fleet):
             os.kill(pid, signal.SIGCONT)
         frozen.clear()
 
+    # the root's view of the tree, every 50 ms: when is the victim gone and every other mirror placed?
+    snapshots = []
+
+    def tick(now):
+        try:
+            t = status(fleet["ingest"], timeout=0.5).get("tree") or {}
+            snapshots.append((time.monotonic(), t))
+        except (OSError, ValueError):
+            pass
+
     s = args.seconds
     actions = [(due_before_next_segment([t_start + s]), do_kill),
                (due_before_next_segment([t_start + 2 * s + 1.2]), do_freeze),
                (lambda now: now >= t_start + 3 * s + 2.5, do_thaw)]
     try:
-        run_observers(observers, 3 * s + 4, actions)
+        run_observers(observers, 3 * s + 4, actions, tick)
     finally:
         for pid in frozen:
             os.kill(pid, signal.SIGCONT)
+    for f in faults:  # for the log: the tree 2 s after each fault
+        later = [t for ts, t in snapshots if ts > f["t"] + 2]
+        print(f"observers: tree 2 s after the {f['kind']} of {f['node']}: {later[0] if later else '?'}", file=sys.stderr)
     results = []
     root_seqs = sorted(root_obs.arrivals)
     for i, f in enumerate(faults):
@@ -293,7 +312,18 @@ def failover(args, fleet):
                     late = True
                     last_late = max(last_late, o.arrivals[q] - t_f)
             late_leaves += late
+        # tree healed: the first snapshot after the fault in which no mirror has the victim as its
+        # parent and every live mirror has a place (every earlier victim is out of the tree; this
+        # one may be back as a leaf)
+        healed = None
+        for t_snap, tree in snapshots:
+            if t_snap <= t_f:
+                continue
+            if f["node"] not in tree.values() and len([n for n in tree if n != f["node"]]) >= len(fleet["mirrors"]) - (i + 1):
+                healed = t_snap - t_f
+                break
         results.append({"kind": f["kind"], "node": f["node"], "whole_again_s": round(last_late, 3),
+                        "tree_healed_s": None if healed is None else round(healed, 3),
                         "worst_extra_delay_s": round(worst_delay, 3), "late_leaves": late_leaves,
                         "lost_segments": lost})
     out = {"mode": "failover", "mirrors": len(fleet["mirrors"]), "leaves": leaves, "faults": results,

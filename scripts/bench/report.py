@@ -171,11 +171,11 @@ def main():
     f = r["failover"] or {}
     if f.get("faults"):
         md.append(f"\n### Failover: {f['mirrors']}-mirror tree, observers on the {len(f['leaves'])} leaves\n")
-        md.append("| fault | node | every leaf whole again after (s) | worst extra delay of a segment (s) | leaves that saw a late segment | segments lost |")
-        md.append("| --- | --- | --- | --- | --- | --- |")
+        md.append("| fault | node | every leaf whole again after (s) | worst extra delay of a segment (s) | leaves that saw a late segment | segments lost | root's tree healed after (s) |")
+        md.append("| --- | --- | --- | --- | --- | --- | --- |")
         for x in f["faults"]:
             md.append(f"| {x['kind']} | {x['node']} | {x['whole_again_s']:.3f} | {x['worst_extra_delay_s']:.3f} | "
-                      f"{x['late_leaves']} | {x['lost_segments']} |")
+                      f"{x['late_leaves']} | {x['lost_segments']} | {fmt(x.get('tree_healed_s'), 3)} |")
             lim = 1.0 if x["kind"] == "kill" else 1.5
             targets.append((f"failover after a {x['kind']}", f"≤ {lim} s, 0 lost",
                             f"{x['whole_again_s']:.3f} s, {x['lost_segments']} lost",
