@@ -93,15 +93,16 @@ def main():
                         f"min {s['rate_Bps']['min']:.0f} B/s", ok))
     # memory per listener
     def slope(d):
-        pts = [(n, rss(s)) for n, s in sorted(d.items()) if rss(s)]
-        if len(pts) < 2:
+        # by listeners actually connected at the end of each hold (Icecast loses some at 19,000)
+        pts = [(s["alive_at_end"], rss(s)) for n, s in sorted(d.items()) if rss(s)]
+        if len(pts) < 2 or pts[-1][0] == pts[0][0]:
             return None
         (n0, r0), (n1, r1) = pts[0], pts[-1]
         return (r1 - r0) * 1024 / (n1 - n0)
     idle = r["idle"] or {}
     mem_c, mem_i = slope(cs), slope(ics)
     md.append("")
-    md.append(f"Memory per listener (RSS slope between the smallest and largest N): Casty mirror "
+    md.append(f"Memory per listener (RSS slope between the smallest and largest N, by listeners connected): Casty mirror "
               f"{fmt(mem_c, 1)} KB over an idle base of {fmt(idle.get('mirror_rss_kb', 0) / 1024, 1)} MB; Icecast relay "
               f"{fmt(mem_i, 1)} KB over {fmt(idle.get('icecast_relay_rss_kb', 0) / 1024, 1)} MB.\n")
 
