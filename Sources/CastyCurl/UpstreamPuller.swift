@@ -6,7 +6,9 @@ import Logging
 
 /// Keeps pulling an upstream: runs ``CurlTransfer`` after ``CurlTransfer`` on a thread of its own,
 /// and after every failure logs the cause and waits a capped exponential backoff before the next
-/// attempt. Nothing an upstream does stops it; only ``stop()`` does.
+/// attempt. Nothing an upstream does stops it; only ``stop()`` does. Across a reconnect, a
+/// ``ReconnectSplicer`` drops the audio the radio sends again (its burst to a new client), so the
+/// segments it reports go on from exactly where the last connection stopped.
 public final class UpstreamPuller: Sendable {
     /// What the puller reports besides events.
     public enum Status: Sendable, Equatable {
@@ -71,6 +73,7 @@ public final class UpstreamPuller: Sendable {
             self.finished.signal()
         }
         var backoff = ReconnectBackoff()
+        var splicer = ReconnectSplicer()
         let url = self.transfer.configuration.url
         while !self.stopFlag.load(ordering: .relaxed) {
             onStatus(.connecting)
@@ -84,11 +87,15 @@ public final class UpstreamPuller: Sendable {
                         metadata: ["upstream.url": "\(url)", "upstream.status": "\(head.status)", "upstream.framing": "\(framing)"]
                     )
                     onStatus(.connected)
-                case .segment:
+                    for segment in splicer.reconnected() { onEvent(.segment(segment)) }
+                    onEvent(event)
+                case .segment(let segment):
                     receivedSegments += 1
                     if receivedSegments == 2 { backoff.reset() }
+                    let deciding = splicer.lastOutcome == nil
+                    for out in splicer.process(segment) { onEvent(.segment(out)) }
+                    if deciding, let outcome = splicer.lastOutcome { self.logSplice(outcome, url: url) }
                 }
-                onEvent(event)
             }
             let failure = self.transfer.run(stop: self.stopFlag, handler: handler)
             guard let failure, !self.stopFlag.load(ordering: .relaxed) else { break }
@@ -99,6 +106,18 @@ public final class UpstreamPuller: Sendable {
             )
             onStatus(.retrying(after: delay, cause: failure.description))
             _ = self.wake.wait(timeout: .now() + .milliseconds(Int(delay.milliseconds)))
+        }
+    }
+
+    private func logSplice(_ outcome: ReconnectSplicer.Outcome, url: String) {
+        switch outcome {
+        case .spliced(let repeated):
+            self.logger.info(
+                "upstream reconnected: dropped the audio it sent again",
+                metadata: ["upstream.url": "\(url)", "upstream.repeated_bytes": "\(repeated)"]
+            )
+        case .noOverlap:
+            self.logger.info("upstream reconnected: its audio does not continue the last connection's (a gap or a new stream)", metadata: ["upstream.url": "\(url)"])
         }
     }
 }

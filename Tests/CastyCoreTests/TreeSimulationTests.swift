@@ -1,21 +1,6 @@
 import CastyCore
 import Testing
 
-/// SplitMix64: a tiny seeded generator, so that every run shuffles and fails the same nodes.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A fleet without sockets: the root's ``TreeCoordinator`` plus every node's ``ChildSlots``, and
 /// the parent links the nodes actually hold. A joiner asks the root, then follows redirects from
 /// node to node until one accepts it, as a real mirror would.
