@@ -12,6 +12,7 @@ faults run one after the other, each with players attached throughout:
   loss-10pct           1 packet in 10 dropped both ways on an inner node's link (iptables)
   kill                 an inner node killed (SIGKILL), restarted after the measurement
   freeze               an inner node stopped (SIGSTOP) for 4 s, then resumed
+  upstream-drop        the radio drops the ingest's connection and stays up (Icecast killclient)
   upstream-restart     the radio stopped and started again
   ingest-restart       the ingest stopped (SIGTERM) and started again
 
@@ -210,6 +211,20 @@ class Harness:
     def stop_radio(self):
         run([os.path.join(REPO, "scripts/test-radio.sh"), "stop", "--dir", self.radio_dir], check=False, timeout=30)
 
+    def kick_ingest_from_radio(self):
+        """The radio drops the ingest's connection and stays up (Icecast's admin `killclient`),
+        as a radio server restarting a listener socket or a load balancer would."""
+        env = dict(line.strip().split("=", 1) for line in open(os.path.join(self.radio_dir, "radio.env")) if "=" in line)
+        admin = f"{env['ADMIN_USER']}:{env['ADMIN_PASSWORD']}"
+        base = f"{env['ICECAST_URL']}/admin"
+        listing = run(in_ns("radio", ["curl", "-fsS", "--max-time", "2", "-u", admin, f"{base}/listclients?mount={env['MOUNT']}"]))
+        ids = [client for address, client in re.findall(r"<listener>\s*<IP>([^<]*)</IP>.*?<ID>(\d+)</ID>", listing, re.S)
+               if address == self.net.address["root"]]
+        if not ids:
+            raise RuntimeError(f"the ingest is not a listener of the radio: {listing[:300]}")
+        for client in ids:
+            run(in_ns("radio", ["curl", "-fsS", "--max-time", "2", "-u", admin, f"{base}/killclient?mount={env['MOUNT']}&id={client}"]))
+
     def start_node(self, name):
         if name == "root":
             argv = [os.path.join(self.bin, "casty-ingest"), "--fleet", self.fleet_path]
@@ -308,7 +323,7 @@ class Harness:
         return candidates[0]
 
     def fault(self, kind, seconds=0.0):
-        target = {"upstream-restart": "radio", "ingest-restart": "root"}.get(kind) or self.inner_target()
+        target = {"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root"}.get(kind) or self.inner_target()
         log(f"fault {kind} on {target} ({seconds:g} s)")
         start = time.time()
         restart = None
@@ -331,6 +346,8 @@ class Harness:
         elif kind == "upstream-restart":
             self.stop_radio()
             self.start_radio()
+        elif kind == "upstream-drop":
+            self.kick_ingest_from_radio()
         elif kind == "ingest-restart":
             self.processes["root"].stop()
             self.start_node("root")
@@ -354,8 +371,9 @@ class Harness:
     def schedule(self):
         loss = self.args.loss_seconds
         if self.args.short:
-            return [("cable-3s", 3), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-restart", 0), ("ingest-restart", 0)]
-        return [("cable-3s", 3), ("cable-4s", 4), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-restart", 0), ("ingest-restart", 0)]
+            return [("cable-3s", 3), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-drop", 0), ("upstream-restart", 0), ("ingest-restart", 0)]
+        return [("cable-3s", 3), ("cable-4s", 4), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-drop", 0), ("upstream-restart", 0),
+                ("ingest-restart", 0)]
 
     def planned_seconds(self):
         per_fault = self.args.settle + self.args.gap + 25
@@ -416,25 +434,29 @@ class Harness:
         rows = []
         for fault in self.faults:
             rows.append(self.fault_row(fault, listeners, root_time))
-            if fault["kind"] == "ingest-restart":
-                rows[-1]["heard_again_s"] = self.heard_again(ref, ref_audio)
+            rows[-1]["heard_again_s"] = self.heard_again(ref, ref_audio, fault["start"], fault["until"])
+            if fault["kind"] != "ingest-restart" and rows[-1]["heard_again_s"]:
+                rows[-1]["pass"] = False
         dummies = next((line for _, line in reversed(self.processes["dummies"].lines) if line.startswith("dummies: clients=")), "no summary")
         decode = {name: len(self.processes[name].events) for name in ("ffmpeg", "mpg123")}
         return rows, dummies, decode, listeners
 
-    def heard_again(self, ref, ref_audio):
-        """A restarted ingest is a new stream with new numbers, so segment numbers cannot say
-        what a listener heard twice; the audio can: where the new stream's first bytes are in
-        the old one, the rest of the old one is heard again (the radio's burst to a new client).
-        Seconds at the radio's rate (16,000 bytes a second at 128 kbps)."""
-        offset, previous = 0, None
-        for _, stream, _, length in ref:
-            if previous is not None and stream != previous:
-                found = ref_audio.rfind(ref_audio[offset:offset + 4096], max(0, offset - 1_048_576), offset)
-                return round((offset - found) / 16000, 2) if found >= 0 else 0.0
-            previous = stream
+    def heard_again(self, ref, ref_audio, start, until):
+        """Audio the root sent twice within [start, until], in seconds at the radio's rate (16,000
+        bytes a second at 128 kbps). Segment numbers cannot show it: a radio's burst to a new
+        client (after a reconnect, or to a restarted ingest) repeats audio already sent, under new
+        numbers. The audio can: the test radio's noise makes every stretch of it unique, so a
+        segment whose first bytes were already sent in the 256 KiB before it starts a repeat.
+        (Further back is the radio itself starting its playlist again after a restart.)"""
+        repeated, offset, continuing = 0, 0, None
+        for t, _, _, length in ref:
+            if start <= t <= until and length >= 4096:
+                found = ref_audio.rfind(ref_audio[offset:offset + 4096], max(0, offset - 262_144), offset)
+                if found >= 0 and found != continuing:  # a new repeat, not the rest of the last one
+                    repeated += offset - found
+                continuing = found + length if found >= 0 else None
             offset += length
-        return None
+        return round(repeated / 16000, 2)
 
     def observer_arrivals(self, name, root_time):
         """(time, key, delay behind the root) per segment, plus (time, 'lost'|'repeat'|'stream', count)."""
@@ -555,7 +577,7 @@ class Harness:
 
     def fault_row(self, fault, listeners, root_time):
         start, end, until = fault["start"], fault["end"], fault["until"]
-        restart = fault["kind"] in ("upstream-restart", "ingest-restart")
+        restart = fault["kind"] in ("upstream-drop", "upstream-restart", "ingest-restart")
         row = {"fault": fault["kind"], "target": fault["target"], "seconds": fault["seconds"], "lost": 0, "repeated": 0,
                "corrupt": 0, "reconnects": 0, "stream_changes": 0, "listeners": {}, "depth_after": fault["depth_after"],
                "min_depth": self.min_depth(), "tree_whole_after": fault["tree_whole_after"]}
