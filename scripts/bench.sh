@@ -219,16 +219,18 @@ json.dump({"upstream": upstream, "fanout": fanout, "secret": "bench-" + socket.g
           open(path, "w"), indent=1)
 PY
 }
-# start_fleet DIR: the ingest and every mirror of DIR/fleet.json; PIDs in DIR/NAME.pid.
+# start_fleet DIR: the ingest and every mirror of DIR/fleet.json; PIDs in DIR/NAME.pid. The nodes
+# are disowned (the failover step SIGKILLs one, and bash would print "Killed" for it); stop_fleet
+# and cleanup stop them by PID.
 start_fleet() {
     local dir=$1 name port i
     "$bin/casty-ingest" --fleet "$dir/fleet.json" --log-level warning </dev/null >"$dir/root.log" 2>&1 &
-    echo $! > "$dir/root.pid"; started+=("$!")
+    echo $! > "$dir/root.pid"; started+=("$!"); disown "$!"
     port=$(jget "$dir/fleet.json" ingest.port)
     for (( i = 0; i < 50; i++ )); do curl -s --max-time 1 "http://127.0.0.1:$port/status.json" >/dev/null && break; sleep 0.1; done
     while read -r name; do
         "$bin/casty-mirror" --fleet "$dir/fleet.json" --name "$name" --log-level warning </dev/null >"$dir/$name.log" 2>&1 &
-        echo $! > "$dir/$name.pid"; started+=("$!")
+        echo $! > "$dir/$name.pid"; started+=("$!"); disown "$!"
     done < <($py -c 'import json,sys; [print(m["name"]) for m in json.load(open(sys.argv[1]))["mirrors"]]' "$dir/fleet.json")
 }
 # stop_fleet DIR
