@@ -45,11 +45,17 @@ final class LoopFanout: @unchecked Sendable {
         self.peers.values.filter { $0.name == name }
     }
 
+    /// Players written to in one go; then the loop reads and accepts before the next batch.
+    static let playerBatch = 256
+    /// The pause between two batches: long enough that the loop polls its sockets in between
+    /// (an event loop runs every task that is due before it polls again).
+    static let batchPause = TimeAmount.microseconds(20)
+
+    /// Sends a new segment: to child peers first (their subtrees wait on it), then to players in
+    /// batches, so that a listener who connects during the fan-out to thousands waits for one
+    /// batch, not for all of them.
     func deliver(_ entry: StreamHub.Entry, hub: StreamHub) {
         self.loop.preconditionInEventLoop()
-        for player in self.players.values {
-            player.deliver(entry, hub: hub)
-        }
         if !self.peers.isEmpty {
             // One frame header per segment for every peer on this loop; the audio is shared.
             let header = ByteBuffer.peerDataFrameHeader(
@@ -61,6 +67,19 @@ final class LoopFanout: @unchecked Sendable {
                 peer.deliver(entry, header: header, hub: hub)
             }
         }
+        self.deliver(entry, hub: hub, to: Array(self.players.values)[...])
+    }
+
+    private func deliver(_ entry: StreamHub.Entry, hub: StreamHub, to players: ArraySlice<PlayerSink>) {
+        var sent = PlayerSink.Sent()
+        for player in players.prefix(Self.playerBatch) {
+            sent += player.deliver(entry, hub: hub)
+        }
+        // One update of the shared counters per batch, not one per listener.
+        sent.count(in: hub)
+        let rest = players.dropFirst(Self.playerBatch)
+        guard !rest.isEmpty else { return }
+        self.loop.assumeIsolated().scheduleTask(in: Self.batchPause) { self.deliver(entry, hub: hub, to: rest) }
     }
 
     func broadcast(_ change: TreeChange) {

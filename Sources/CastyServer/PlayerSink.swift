@@ -23,36 +23,58 @@ final class PlayerSink {
         self.logger = logger
     }
 
+    /// What was written to players, to be added to the hub's counters in one go.
+    struct Sent {
+        var bytes = 0
+        var segments = 0
+
+        static func += (sum: inout Sent, more: Sent) {
+            sum.bytes += more.bytes
+            sum.segments += more.segments
+        }
+
+        func count(in hub: StreamHub) {
+            guard self.segments > 0 else { return }
+            hub.bytesOut.wrappingIncrement(by: self.bytes, ordering: .relaxed)
+            hub.segmentsOut.wrappingIncrement(by: self.segments, ordering: .relaxed)
+        }
+    }
+
     /// Writes the burst: recent segments, oldest first.
     func writeBurst(_ entries: [StreamHub.Entry], hub: StreamHub) {
+        var sent = Sent()
         for entry in entries {
-            self.write(entry.numbered.segment.audio, title: entry.title, hub: hub)
+            sent += self.write(entry.numbered.segment.audio, title: entry.title)
             self.nextSeq = entry.seq + 1
         }
         self.channel.flush()
+        sent.count(in: hub)
     }
 
     /// Sends the segment if it is the one this player is owed next (catching up from the ring
     /// if a segment was missed), then drops the player if its socket has fallen too far behind.
-    func deliver(_ entry: StreamHub.Entry, hub: StreamHub) {
-        guard !self.closed else { return }
+    /// Returns what it wrote, for the caller to count.
+    func deliver(_ entry: StreamHub.Entry, hub: StreamHub) -> Sent {
+        guard !self.closed else { return Sent() }
+        var sent = Sent()
         if let next = self.nextSeq {
-            if entry.seq < next { return }
+            if entry.seq < next { return sent }
             // Missed segments still in the ring are sent first; if the stream itself skipped
             // (a loss upstream), the player simply goes on from here.
             if entry.seq > next, let missed = hub.entries(from: next) {
                 for missing in missed where missing.seq < entry.seq {
-                    self.write(missing.numbered.segment.audio, title: missing.title, hub: hub)
+                    sent += self.write(missing.numbered.segment.audio, title: missing.title)
                 }
             }
         }
-        self.write(entry.numbered.segment.audio, title: entry.title, hub: hub)
+        sent += self.write(entry.numbered.segment.audio, title: entry.title)
         self.nextSeq = entry.seq + 1
         self.channel.flush()
         if !self.channel.isWritable {
             hub.droppedSlowListeners.wrappingIncrement(ordering: .relaxed)
             self.drop(reason: "too slow: more than \(hub.configuration.maxListenerLagBytes) bytes behind", hub: hub)
         }
+        return sent
     }
 
     /// The stream changed identity: take the next segment whatever its number.
@@ -60,7 +82,7 @@ final class PlayerSink {
         self.nextSeq = nil
     }
 
-    private func write(_ audio: ByteBuffer, title: TitleBlock, hub: StreamHub) {
+    private func write(_ audio: ByteBuffer, title: TitleBlock) -> Sent {
         var audio = audio
         if self.alignToFrame {
             self.alignToFrame = false
@@ -72,8 +94,7 @@ final class PlayerSink {
             written += buffer.readableBytes
             self.channel.write(buffer, promise: nil)
         }
-        hub.bytesOut.wrappingIncrement(by: written, ordering: .relaxed)
-        hub.segmentsOut.wrappingIncrement(ordering: .relaxed)
+        return Sent(bytes: written, segments: 1)
     }
 
     private func drop(reason: String, hub: StreamHub) {
