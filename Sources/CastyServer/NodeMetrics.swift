@@ -16,21 +16,25 @@ final class NodeMetrics: Sendable {
 
     init(role: String, name: String) {
         let labels = [("node", name), ("role", role)]
-        self.listeners = self.registry.makeGauge(name: "casty_listeners", labels: labels, help: "Players connected now")
-        self.peers = self.registry.makeGauge(name: "casty_peers", labels: labels, help: "Child peers and observers connected now")
-        self.ring = self.registry.makeGauge(name: "casty_ring_segments", labels: labels, help: "Segments kept in the ring buffer")
-        self.lag = self.registry.makeGauge(name: "casty_lag_segments", labels: labels, help: "Segments this node is behind its parent")
-        let definitions: [(String, String, @Sendable (StreamHub) -> Int)] = [
-            ("casty_segments_in_total", "Segments taken in from the radio or the parent", { $0.segmentsIn.load(ordering: .relaxed) }),
-            ("casty_segments_out_total", "Segments sent, one per listener or peer per segment", { $0.segmentsOut.load(ordering: .relaxed) }),
-            ("casty_bytes_out_total", "Bytes sent to players and peers", { $0.bytesOut.load(ordering: .relaxed) }),
-            ("casty_dropped_slow_listeners_total", "Listeners dropped for falling too far behind", { $0.droppedSlowListeners.load(ordering: .relaxed) }),
-            ("casty_lost_segments_total", "Segments missing between the parent's and this node's", { $0.lostSegments.load(ordering: .relaxed) }),
-            (role == "ingest" ? "casty_upstream_reconnects_total" : "casty_rejoins_total",
-             role == "ingest" ? "Reconnects to the radio" : "Rejoins of the tree", { $0.reconnects.load(ordering: .relaxed) }),
-        ]
         let registry = self.registry
-        self.counters = definitions.map { (registry.makeCounter(name: $0.0, labels: labels, help: $0.1), $0.2) }
+        func descriptor(_ name: String, unit: String, help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "casty", metricName: name, unitName: unit, helpText: help)
+        }
+        self.listeners = registry.makeGauge(descriptor: descriptor("listeners", unit: "", help: "Players connected now"), labels: labels)
+        self.peers = registry.makeGauge(descriptor: descriptor("peers", unit: "", help: "Child peers and observers connected now"), labels: labels)
+        self.ring = registry.makeGauge(descriptor: descriptor("ring", unit: "segments", help: "Segments kept in the ring buffer"), labels: labels)
+        self.lag = registry.makeGauge(descriptor: descriptor("lag", unit: "segments", help: "Segments this node is behind its parent"), labels: labels)
+        let definitions: [(MetricNameDescriptor, @Sendable (StreamHub) -> Int)] = [
+            (descriptor("segments_in", unit: "total", help: "Segments taken in from the radio or the parent"), { $0.segmentsIn.load(ordering: .relaxed) }),
+            (descriptor("segments_out", unit: "total", help: "Segments sent, one per listener or peer per segment"), { $0.segmentsOut.load(ordering: .relaxed) }),
+            (descriptor("bytes_out", unit: "total", help: "Bytes sent to players and peers"), { $0.bytesOut.load(ordering: .relaxed) }),
+            (descriptor("dropped_slow_listeners", unit: "total", help: "Listeners dropped for falling too far behind"), { $0.droppedSlowListeners.load(ordering: .relaxed) }),
+            (descriptor("lost_segments", unit: "total", help: "Segments missing between the parent's and this node's"), { $0.lostSegments.load(ordering: .relaxed) }),
+            (role == "ingest"
+                ? descriptor("upstream_reconnects", unit: "total", help: "Reconnects to the radio")
+                : descriptor("rejoins", unit: "total", help: "Rejoins of the tree"), { $0.reconnects.load(ordering: .relaxed) }),
+        ]
+        self.counters = definitions.map { (registry.makeCounter(descriptor: $0.0, labels: labels), $0.1) }
         self.exported = NIOLockedValueBox(Array(repeating: 0, count: definitions.count))
     }
 
