@@ -22,7 +22,10 @@ public struct ICYStatusLine: Hashable, Sendable, CustomStringConvertible {
     /// Whether the code is a success (2xx).
     public var isSuccess: Bool { (200..<300).contains(self.code) }
 
+    /// The line as sent: the code always has three digits (`ICY 099` stays `ICY 099`).
     public var description: String {
-        self.reason.isEmpty ? "\(self.protocolName) \(self.code)" : "\(self.protocolName) \(self.code) \(self.reason)"
+        let digits = String(self.code)
+        let code = String(repeating: "0", count: max(0, 3 - digits.count)) + digits
+        return self.reason.isEmpty ? "\(self.protocolName) \(code)" : "\(self.protocolName) \(code) \(self.reason)"
     }
 }

@@ -26,7 +26,7 @@ public struct LossReport: Equatable, Sendable {
 
     /// The request target.
     public var target: String {
-        "\(Self.path)?v=\(self.version)&name=\(JoinRequest.escape(self.reporter))&child=\(JoinRequest.escape(self.child))&nonce=\(JoinRequest.escape(self.nonce))&proof=\(self.proof)"
+        "\(Self.path)?v=\(self.version)&name=\(JoinRequest.escape(self.reporter))&child=\(JoinRequest.escape(self.child))&nonce=\(JoinRequest.escape(self.nonce))&proof=\(JoinRequest.escape(self.proof))"
     }
 
     /// Parses a request target.

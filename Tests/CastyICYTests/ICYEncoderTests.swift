@@ -22,6 +22,15 @@ import Testing
         #expect(try decodeAll(ICYResponseDecoder(), [sent]) == [.head(head, framing: .metadata(interval: 8192))])
     }
 
+    /// Found by fuzzing: a code with a leading zero came back as two digits.
+    @Test(arguments: ["ICY 099 Odd", "HTTP/1.0 007", "HTTP/1.1 404 Not Found"])
+    func statusLinesRoundTrip(_ line: String) throws {
+        let heads = try decodeAll(ICYResponseHeadDecoder(), [ByteBuffer(string: line + "\r\n\r\n")])
+        var sent = ByteBuffer()
+        ICYEncoder().sendResponseHead(try #require(heads.first)) { sent.writeImmutableBuffer($0) }
+        #expect(String(buffer: sent) == line + "\r\n\r\n")
+    }
+
     @Test func segmentSendsAudioItselfThenTheBlock() throws {
         let segment = ICYSegment(audio: ByteBuffer(string: "12345"), metadata: "hello")
         var sent: [ByteBuffer] = []

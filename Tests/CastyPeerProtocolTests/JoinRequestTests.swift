@@ -18,6 +18,16 @@ import Testing
         #expect(!forged.hasValidProof(secret: "s3cret"))
     }
 
+    /// Found by fuzzing: a report parsed from a forged target, whose proof held `&` or `%`, wrote
+    /// a different target back.
+    @Test func lossReportsRoundTripWhateverTheirFieldsHold() throws {
+        var report = LossReport(reporter: "m 1", child: "m&2", secret: "s3cret")
+        #expect(try LossReport(target: report.target) == report)
+        report.proof = "a&b=c%d e"
+        report.nonce = "1-%zz&x"
+        #expect(try LossReport(target: report.target) == report)
+    }
+
     @Test(arguments: [
         "/casty/v1/join?name=a&nonce=1&proof=2",
         "/casty/v1/join?v=1&nonce=1&proof=2",
