@@ -179,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CastyServerTests",
-            dependencies: ["CastyServer", "CastyCore", "CastyPeerProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "CastyCoreTests",

@@ -62,7 +62,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             guard !handler.answered else { return }
             handler.answered = true
             handler.logger.info("request timed out")
-            handler.respond(context: context, code: 408, reason: "Request Timeout", body: "no complete request within \(handler.requestTimeout.nanoseconds / 1_000_000) ms\n")
+            handler.respond(context: context, PlainResponse(code: 408, body: "no complete request within \(handler.requestTimeout.nanoseconds / 1_000_000) ms\n"))
         }
         context.fireChannelActive()
     }
@@ -72,43 +72,25 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         guard !self.answered else { return }  // players send nothing after their request
         self.answered = true
         self.timeout?.cancel()
-        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
-        switch (head.method, path) {
-        case ("OPTIONS", _):
-            self.respond(
-                context: context,
-                code: 204,
-                reason: "No Content",
-                body: "",
-                extraHeaders: [
-                    ("Access-Control-Allow-Origin", "*"),
-                    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
-                    ("Access-Control-Allow-Headers", "Icy-MetaData, Range, Content-Type"),
-                    ("Access-Control-Max-Age", "86400"),
-                ]
-            )
-        case ("GET", PeerProtocol.joinPath):
+        switch NodeRoute(method: head.method, target: head.target) {
+        case .preflight:
+            self.respond(context: context, .preflight)
+        case .peerJoin:
             self.peerJoin(context: context, head: head)
-        case ("GET", LossReport.path):
+        case .lossReport:
             self.lossReport(context: context, head: head)
-        case ("GET", "/metrics"):
+        case .metrics:
             let body = String(decoding: self.metrics.render(hub: self.hub), as: UTF8.self)
-            self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "text/plain; version=0.0.4; charset=utf-8")
-        case ("GET", "/status"), ("HEAD", "/status"):
-            self.respond(context: context, code: 200, reason: "OK", body: StatusPage.html, contentType: "text/html; charset=utf-8", headOnly: head.method == "HEAD")
-        case ("GET", "/status.json"), ("HEAD", "/status.json"):
+            self.respond(context: context, PlainResponse(code: 200, body: body, contentType: "text/plain; version=0.0.4; charset=utf-8"))
+        case .statusPage(let headOnly):
+            self.respond(context: context, PlainResponse(code: 200, body: StatusPage.html, contentType: "text/html; charset=utf-8", headOnly: headOnly))
+        case .statusJSON(let headOnly):
             let body = NodeStatus(info: self.info, hub: self.hub, directory: self.directory, monitor: self.monitor).json() + "\n"
-            self.respond(context: context, code: 200, reason: "OK", body: body, contentType: "application/json", headOnly: head.method == "HEAD")
-        case ("GET", _), ("HEAD", _):
+            self.respond(context: context, PlainResponse(code: 200, body: body, contentType: "application/json", headOnly: headOnly))
+        case .stream:
             self.startStream(context: context, head: head)
-        default:
-            self.respond(
-                context: context,
-                code: 405,
-                reason: "Method Not Allowed",
-                body: "method \(head.method) is not allowed; use GET\n",
-                extraHeaders: [("Allow", "GET, HEAD, OPTIONS")]
-            )
+        case .methodNotAllowed:
+            self.respond(context: context, .methodNotAllowed(head.method))
         }
     }
 
@@ -121,13 +103,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         self.timeout?.cancel()
         self.logger.info("bad request", metadata: ["error": "\(error)"])
         if let error = error as? ICYError {
-            let tooLarge = error.kind == .headTooLong || error.kind == .headerLineTooLong
-            self.respond(
-                context: context,
-                code: tooLarge ? 431 : 400,
-                reason: tooLarge ? "Request Header Fields Too Large" : "Bad Request",
-                body: "\(error)\n"
-            )
+            self.respond(context: context, .refused(error))
         } else {
             context.close(promise: nil)
         }
@@ -158,7 +134,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
     private func startStream(context: ChannelHandlerContext, head: ICYRequestHead) {
         guard self.hub.listeners.load(ordering: .relaxed) < self.maxListeners else {
             self.logger.warning("listener refused: node full", metadata: ["listeners.max": "\(self.maxListeners)"])
-            self.respond(context: context, code: 503, reason: "Service Unavailable", body: "this node is full (\(self.maxListeners) listeners); try another\n")
+            self.respond(context: context, PlainResponse(code: 503, body: "this node is full (\(self.maxListeners) listeners); try another\n"))
             return
         }
         let join = self.hub.join()
@@ -214,7 +190,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
 
     private func lossReport(context: ChannelHandlerContext, head: ICYRequestHead) {
         guard let directory = self.directory, let report = try? LossReport(target: head.target) else {
-            self.respond(context: context, code: 400, reason: "Bad Request", body: "not a loss report this node takes\n")
+            self.respond(context: context, PlainResponse(code: 400, body: "not a loss report this node takes\n"))
             return
         }
         switch directory.childLost(report) {
@@ -223,9 +199,9 @@ final class PlayerRequestHandler: ChannelInboundHandler {
                 self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.reporter": "\(report.reporter)"])
                 self.hub.broadcast(change)
             }
-            self.respond(context: context, code: 204, reason: "No Content", body: "")
+            self.respond(context: context, PlainResponse(code: 204, body: ""))
         case .failure(let refusal):
-            self.respond(context: context, code: refusal.code, reason: refusal.code == 404 ? "Not Found" : "Forbidden", body: refusal.reason + "\n")
+            self.respond(context: context, PlainResponse(code: refusal.code, body: refusal.reason + "\n"))
         }
     }
 
@@ -234,11 +210,11 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         do {
             request = try JoinRequest(target: head.target)
         } catch {
-            self.respond(context: context, code: 400, reason: "Bad Request", body: "\(error)\n")
+            self.respond(context: context, PlainResponse(code: 400, body: "\(error)\n"))
             return
         }
         guard let directory = self.directory else {
-            self.respond(context: context, code: 404, reason: "Not Found", body: "this node takes no peers\n")
+            self.respond(context: context, PlainResponse(code: 404, body: "this node takes no peers\n"))
             return
         }
         let (decision, changes) = directory.decide(request)
@@ -250,11 +226,10 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         case .refuse(let code, let reason):
             self.logger.warning("join refused", metadata: ["peer.name": "\(request.name)", "reason": "\(reason)"])
             if code == 409 { self.hooks.relocateSelf?() }
-            let phrase = [400: "Bad Request", 403: "Forbidden", 409: "Conflict", 426: "Upgrade Required", 503: "Service Unavailable"][code] ?? "Error"
-            self.respond(context: context, code: code, reason: phrase, body: reason + "\n")
+            self.respond(context: context, PlainResponse(code: code, body: reason + "\n"))
         case .redirect(let url, let target):
             self.logger.info("join redirected", metadata: ["peer.name": "\(request.name)", "peer.redirect_to": "\(target)"])
-            self.respond(context: context, code: 307, reason: "Temporary Redirect", body: "", extraHeaders: [("Location", url)])
+            self.respond(context: context, PlainResponse(code: 307, body: "", extraHeaders: [.init(name: "Location", value: url)]))
         case .accept(let depth, let path):
             let wantsFrom = request.stream == self.hub.identity.value ? request.from : nil
             let join = self.hub.peerJoin(from: wantsFrom)
@@ -284,25 +259,9 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(
-        context: ChannelHandlerContext,
-        code: Int,
-        reason: String,
-        body: String,
-        contentType: String = "text/plain; charset=utf-8",
-        extraHeaders: [(String, String)] = [],
-        headOnly: Bool = false
-    ) {
-        var headers: [(String, String)] = [("Content-Type", contentType), ("Content-Length", String(body.utf8.count)), ("Connection", "close")]
-        headers += extraHeaders
-        if !extraHeaders.contains(where: { $0.0 == "Access-Control-Allow-Origin" }) {
-            headers.append(("Access-Control-Allow-Origin", "*"))
-        }
-        var buffer = context.channel.allocator.buffer(capacity: 256 + body.utf8.count)
-        buffer.writeICYResponseHead(
-            ICYResponseHead(status: ICYStatusLine(protocolName: "HTTP/1.0", code: code, reason: reason), headers: HTTPHeaders(headers))
-        )
-        if !headOnly { buffer.writeString(body) }
+    private func respond(context: ChannelHandlerContext, _ response: PlainResponse) {
+        var buffer = context.channel.allocator.buffer(capacity: 256 + response.body.utf8.count)
+        response.write(to: &buffer)
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
