@@ -24,56 +24,60 @@ func fuzzRoomyLimits(_ limits: ICYDecoderLimits) -> ICYDecoderLimits {
 
 /// Player requests: `[chunking][limits][padding byte] stream…`.
 public func fuzzICYRequest(_ data: [UInt8], _ check: FuzzCheck) {
-    var input = FuzzInput(data)
-    let seed = input.byte()
-    let limits = fuzzLimits(input.byte())
-    let pad = input.byte()
-    let bound = limits.maxHeaderLineLength + 1
-    let chunks = fuzzChunks(input.bytes, seed: seed)
-    let run = fuzzProcess(ICYRequestDecoder(limits: limits), chunks, check) { _ in bound }
-    let whole = fuzzProcess(ICYRequestDecoder(limits: limits), fuzzChunks(input.bytes, seed: 0), check) { _ in bound }
-    fuzzSameResult(run, whole, check)
-    fuzzSameResult(fuzzLeftovers(ICYRequestDecoder(limits: limits), chunks, check) { _ in bound }, whole, check)
-    for head in run.outputs {
+    fuzzHeads(data, check, decoder: { ICYRequestDecoder(limits: $0) }) { head, limits in
         check(!head.method.isEmpty && !head.target.isEmpty, "a request head with an empty method or target")
-        var wire = ByteBuffer()
-        wire.writeICYRequestHead(head)
-        let again = fuzzProcess(ICYRequestDecoder(limits: fuzzRoomyLimits(limits)), [wire], check) { _ in .max }
-        check(
-            again.error == nil && again.outputs == [head],
-            "a decoded request head does not read back once encoded: \(head) -> \(fuzzHex(wire.readableBytesView)) -> \(again.outputs), \(fuzzErrorKey(again.error))"
-        )
+        fuzzReadsBack(head, decoder: ICYRequestDecoder(limits: fuzzRoomyLimits(limits)), what: "request head", check) { $0.writeICYRequestHead($1) }
     }
-    fuzzPadded(ICYRequestDecoder(limits: limits), chunks, after: run, pad: pad, check) { _ in bound }
 }
 
 /// Reply heads alone: `[chunking][limits][padding byte] stream…`.
 public func fuzzICYResponseHead(_ data: [UInt8], _ check: FuzzCheck) {
+    fuzzHeads(data, check, decoder: { ICYResponseHeadDecoder(limits: $0) }) { head, limits in
+        check((0...999).contains(head.status.code), "status code \(head.status.code) is not three digits")
+        _ = try? head.metaint(limits: limits)
+        _ = try? ICYFraming.of(head, limits: limits, audioOnlySegmentSize: nil)
+        fuzzReadsBack(head, decoder: ICYResponseHeadDecoder(limits: fuzzRoomyLimits(limits)), what: "reply head", check) { $0.writeICYResponseHead($1) }
+    }
+}
+
+/// What the head decoders share, `[chunking][limits][padding byte] stream…`: the same heads however
+/// the stream is split or left over, buffering within a line, `each` head's own checks, and a
+/// stream padded without end.
+func fuzzHeads<D: NIOSingleStepByteToMessageDecoder>(
+    _ data: [UInt8],
+    _ check: FuzzCheck,
+    decoder: (ICYDecoderLimits) -> D,
+    each: (D.InboundOut, ICYDecoderLimits) -> Void
+) where D.InboundOut: Equatable {
     var input = FuzzInput(data)
     let seed = input.byte()
     let limits = fuzzLimits(input.byte())
     let pad = input.byte()
     let bound = limits.maxHeaderLineLength + 1
     let chunks = fuzzChunks(input.bytes, seed: seed)
-    let run = fuzzProcess(ICYResponseHeadDecoder(limits: limits), chunks, check) { _ in bound }
-    let whole = fuzzProcess(ICYResponseHeadDecoder(limits: limits), fuzzChunks(input.bytes, seed: 0), check) { _ in bound }
+    let run = fuzzProcess(decoder(limits), chunks, check) { _ in bound }
+    let whole = fuzzProcess(decoder(limits), fuzzChunks(input.bytes, seed: 0), check) { _ in bound }
     fuzzSameResult(run, whole, check)
-    fuzzSameResult(fuzzLeftovers(ICYResponseHeadDecoder(limits: limits), chunks, check) { _ in bound }, whole, check)
-    for head in run.outputs {
-        check((0...999).contains(head.status.code), "status code \(head.status.code) is not three digits")
-        _ = try? head.metaint(limits: limits)
-        _ = try? ICYFraming.of(head, limits: limits, audioOnlySegmentSize: nil)
-        // `ICY 099` reads as code 99, which is written back as `ICY 99`; only 3-digit codes read back.
-        guard head.status.code >= 100 else { continue }
-        var wire = ByteBuffer()
-        wire.writeICYResponseHead(head)
-        let again = fuzzProcess(ICYResponseHeadDecoder(limits: fuzzRoomyLimits(limits)), [wire], check) { _ in .max }
-        check(
-            again.error == nil && again.outputs == [head],
-            "a decoded reply head does not read back once encoded: \(head) -> \(fuzzHex(wire.readableBytesView)) -> \(again.outputs), \(fuzzErrorKey(again.error))"
-        )
-    }
-    fuzzPadded(ICYResponseHeadDecoder(limits: limits), chunks, after: run, pad: pad, check) { _ in bound }
+    fuzzSameResult(fuzzLeftovers(decoder(limits), chunks, check) { _ in bound }, whole, check)
+    for head in run.outputs { each(head, limits) }
+    fuzzPadded(decoder(limits), chunks, after: run, pad: pad, check) { _ in bound }
+}
+
+/// A decoded head, encoded with `write`, must decode to itself.
+func fuzzReadsBack<D: NIOSingleStepByteToMessageDecoder>(
+    _ head: D.InboundOut,
+    decoder: D,
+    what: String,
+    _ check: FuzzCheck,
+    write: (inout ByteBuffer, D.InboundOut) -> Void
+) where D.InboundOut: Equatable {
+    var wire = ByteBuffer()
+    write(&wire, head)
+    let again = fuzzProcess(decoder, [wire], check) { _ in .max }
+    check(
+        again.error == nil && again.outputs == [head],
+        "a decoded \(what) does not read back once encoded: \(head) -> \(fuzzHex(wire.readableBytesView)) -> \(again.outputs), \(fuzzErrorKey(again.error))"
+    )
 }
 
 /// The most bytes a segment decoder may keep: a segment less one byte, metadata block included.
