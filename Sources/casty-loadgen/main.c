@@ -609,6 +609,15 @@ static void jdist(const char *k, double *v, long n, double scale, int digits) {
     printf("}");
 }
 
+/* "fail_reasons":{"reason":count,...}, (the reasons that occurred), with a trailing comma. */
+static void jfails(const long *fails) {
+    printf("\"fail_reasons\":{");
+    int first = 1;
+    for (int f = 1; f < F_COUNT; f++)
+        if (fails[f]) { printf("%s\"%s\":%ld", first ? "" : ",", fail_names[f], fails[f]); first = 0; }
+    printf("},");
+}
+
 static int read_ticks(int pid, unsigned long long *ticks) {
     char path[64], buf[2048];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -781,11 +790,7 @@ static void print_stage(struct rec *recs, struct shared *sh, int procs, long pre
     printf("{\"clients\":%ld,\"new\":%ld,\"connected\":%ld,\"failed_new\":%ld,\"alive_at_hold\":%ld,"
            "\"alive_at_end\":%ld,\"dropped\":%ld,",
            n, nn, connected, nn - nh, alive_hold, alive_end, dropped);
-    printf("\"fail_reasons\":{");
-    int fr = 1;
-    for (int f = 1; f < F_COUNT; f++)
-        if (fails[f]) { printf("%s\"%s\":%ld", fr ? "" : ",", fail_names[f], fails[f]); fr = 0; }
-    printf("},");
+    jfails(fails);
     jnum("ramp_s", ramp_s, 3, 1);
     jnum("hold_s", hold1 - hold0, 3, 1);
     printf("\"reply_within_1s\":%ld,\"audio_within_1s\":%ld,\"no_metaint\":%ld,", head_1s, first_1s, no_metaint);
@@ -1026,11 +1031,8 @@ static int run_probes_json(void) {
         }
         sleep_s(opt.probe_gap);
     }
-    printf("{\"mode\":\"probe\",\"url\":\"%s\",\"probes\":%ld,\"failed\":%ld,\"fail_reasons\":{", opt.url, done, nfail);
-    int fr = 1;
-    for (int f = 1; f < F_COUNT; f++)
-        if (fails[f]) { printf("%s\"%s\":%ld", fr ? "" : ",", fail_names[f], fails[f]); fr = 0; }
-    printf("},");
+    printf("{\"mode\":\"probe\",\"url\":\"%s\",\"probes\":%ld,\"failed\":%ld,", opt.url, done, nfail);
+    jfails(fails);
     jdist("connect_ms", conn, done, 1000, 3);
     putchar(',');
     jdist("head_ms", head, done, 1000, 3);
