@@ -214,6 +214,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_chromium(process):
+    """Kills Chromium's whole process group; True once it has exited (within 10 s)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=10)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def get_json(url, timeout=2.0):
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8"))
@@ -409,15 +422,8 @@ def main():
             result["page_exceptions"] = tools.exceptions
         if ws is not None:
             ws.close()
-        if process is not None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                result["errors"].append("chromium did not exit")
+        if process is not None and not stop_chromium(process):
+            result["errors"].append("chromium did not exit")
         log.close()
         shutil.rmtree(profile, ignore_errors=True)
 

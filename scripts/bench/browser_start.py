@@ -20,7 +20,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -137,14 +136,7 @@ def main():
         if ws is not None:
             ws.close()
         if process is not None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+            spc.stop_chromium(process)
         server.shutdown()
         log.close()
         shutil.rmtree(profile, ignore_errors=True)
