@@ -73,6 +73,21 @@ stop_all() {  # feeder first (it owns the per-track ffmpeg), then source, then i
     stop_pidfile "$d/icecast.pid" "icecast2"
 }
 
+# remove_icecast_logdir D: the folder under /tmp that Icecast logged to when D was not reachable
+# by its user; its logs are copied into D/log first.
+remove_icecast_logdir() {
+    local d=$1 logdir
+    [[ -f $d/icecast-logdir ]] || return 0
+    logdir=$(<"$d/icecast-logdir")
+    if [[ $logdir == /tmp/casty-icecast-log.* && -d $logdir ]]; then
+        rm -f "$d/log/icecast"
+        mkdir -p "$d/log/icecast"
+        cp -p "$logdir"/* "$d/log/icecast/" 2>/dev/null || true
+        rm -rf "$logdir"
+    fi
+    rm -f "$d/icecast-logdir"
+}
+
 xml_escape() { local s=$1; s=${s//&/&amp;}; s=${s//</&lt;}; s=${s//>/&gt;}; printf '%s' "$s"; }
 
 randpw() { od -An -tx1 -N12 /dev/urandom | tr -d ' \n'; }
@@ -116,7 +131,7 @@ cmd_start() {
     # From here on, any failure tears down what was started. (Global, not
     # local: the EXIT trap may run after this function's scope is gone.)
     CLEANUP_DIR=$dir
-    trap 'rc=$?; if (( rc != 0 )); then echo "test-radio: start failed, cleaning up (logs in $CLEANUP_DIR/log)" >&2; stop_all "$CLEANUP_DIR"; fi' EXIT
+    trap 'rc=$?; if (( rc != 0 )); then echo "test-radio: start failed, cleaning up (logs in $CLEANUP_DIR/log)" >&2; stop_all "$CLEANUP_DIR"; remove_icecast_logdir "$CLEANUP_DIR"; fi' EXIT
     trap 'exit 130' INT TERM
 
     mkdir -p "$dir/log" "$dir/mp3"
@@ -128,20 +143,29 @@ cmd_start() {
     "$testradio/make-mp3s.sh" "$dir/mp3" "$count" > "$dir/tracks.txt"
 
     # Icecast refuses to run as root: let it drop privileges to its own user.
-    local security="<security><chroot>0</chroot></security>"
+    local security="<security><chroot>0</chroot></security>" ice_log_dir="$dir/log"
     if (( EUID == 0 )); then
         local ice_user=icecast2 ice_group
         id -u "$ice_user" >/dev/null 2>&1 || die "user $ice_user does not exist (is the icecast2 package installed?)"
         ice_group=$(id -gn "$ice_user")
         security="<security><chroot>0</chroot><changeowner><user>$ice_user</user><group>$ice_group</group></changeowner></security>"
-        # Icecast opens its logs after dropping privileges.
-        chmod a+x "$dir"
+        # Icecast opens its logs after dropping privileges, so its log folder must be reachable
+        # by that user. D may sit below folders it cannot traverse (mktemp -d makes 0700 folders,
+        # TMPDIR may be under /root): then its logs go to a folder of its own under /tmp, which
+        # D/log/icecast links to and `stop` removes.
         chown "$ice_user:$ice_group" "$dir/log"
-        command -v runuser >/dev/null && ! runuser -u "$ice_user" -- test -w "$dir/log" \
-            && die "$dir/log is not writable by $ice_user (a parent directory is not traversable?); use a --dir under /tmp"
+        if ! runuser -u "$ice_user" -- test -w "$dir/log" 2>/dev/null; then
+            ice_log_dir=$(mktemp -d /tmp/casty-icecast-log.XXXXXX)
+            chown "$ice_user:$ice_group" "$ice_log_dir"
+            chmod 0750 "$ice_log_dir"
+            ln -sfn "$ice_log_dir" "$dir/log/icecast"
+            printf '%s\n' "$ice_log_dir" > "$dir/icecast-logdir"
+            runuser -u "$ice_user" -- test -w "$ice_log_dir" \
+                || die "$ice_log_dir is not writable by $ice_user"
+        fi
     fi
 
-    local xdir; xdir=$(xml_escape "$dir")
+    local xlogdir; xlogdir=$(xml_escape "$ice_log_dir")
     umask 077
     cat > "$dir/icecast.xml" <<XML
 <icecast>
@@ -179,7 +203,7 @@ cmd_start() {
     <fileserve>1</fileserve>
     <paths>
         <basedir>/usr/share/icecast2</basedir>
-        <logdir>$xdir/log</logdir>
+        <logdir>$xlogdir</logdir>
         <webroot>/usr/share/icecast2/web</webroot>
         <adminroot>/usr/share/icecast2/admin</adminroot>
     </paths>
@@ -284,6 +308,7 @@ cmd_stop() {
     [[ -d $dir ]] || die "no such directory: $dir"
     stop_all "$dir"
     rm -f "$dir/feed.fifo"
+    remove_icecast_logdir "$dir"
 }
 
 case ${1:-} in

@@ -26,3 +26,25 @@ public enum UpstreamFailure: Error, Equatable, Sendable, CustomStringConvertible
         }
     }
 }
+
+extension UpstreamFailure {
+    /// What an operator should do when the very first attempt to reach `url` fails this way, in
+    /// one sentence; `nil` for failures that say enough by themselves.
+    public func firstAttemptAdvice(url: String) -> String? {
+        switch self {
+        case .transport(let code, let message):
+            switch code {
+            case 6: return "cannot resolve the host of \(url) (\(message)): check the URL; retrying with backoff"
+            case 7: return "cannot connect to \(url) (\(message)): check the URL, or start the radio; retrying with backoff"
+            case 28: return "\(url) did not answer in time (\(message)): check the URL and the network; retrying with backoff"
+            case 35, 51, 58, 60, 77:
+                return "TLS failed for \(url) (\(message)): check the URL, or give the radio's CA with --ca-file; retrying with backoff"
+            default: return "cannot pull \(url) (\(message)): check the URL; retrying with backoff"
+            }
+        case .status(let code, let line) where code >= 400:
+            return "\(url) answered '\(line)': check the URL's path (the radio's mount); retrying with backoff"
+        default:
+            return nil
+        }
+    }
+}

@@ -74,6 +74,7 @@ public final class UpstreamPuller: Sendable {
         }
         var backoff = ReconnectBackoff()
         var splicer = ReconnectSplicer()
+        var everConnected = false
         let url = self.transfer.configuration.url
         while !self.stopFlag.load(ordering: .relaxed) {
             onStatus(.connecting)
@@ -100,6 +101,10 @@ public final class UpstreamPuller: Sendable {
             let failure = self.transfer.run(stop: self.stopFlag, handler: handler)
             guard let failure, !self.stopFlag.load(ordering: .relaxed) else { break }
             let delay = backoff.next()
+            if !everConnected, let advice = failure.firstAttemptAdvice(url: url) {
+                self.logger.error("\(advice)", metadata: ["upstream.url": "\(url)"])
+            }
+            everConnected = everConnected || receivedSegments > 0
             self.logger.warning(
                 "upstream lost; reconnecting",
                 metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.retry_in_ms": "\(delay.milliseconds)"]

@@ -9,7 +9,7 @@ import NIOPosix
 
 /// `casty-dummy`: the original design's dummy client, many at a time in one process.
 @main
-struct CastyDummy: AsyncParsableCommand {
+struct CastyDummy: CastyCommand {
     static let configuration = CommandConfiguration(
         commandName: "casty-dummy",
         abstract: "Join Casty nodes as peer observers (or players), count segments, report gaps and repeats.",
@@ -19,10 +19,16 @@ struct CastyDummy: AsyncParsableCommand {
             player (--player) it checks the ICY framing and counts audio. Exits 1 if any client saw a gap,
             a repeat, or lost its connection; prints one summary line (and one line per failed client).
             SIGINT or SIGTERM ends the run early, with the summary.
-            Example: casty-dummy http://127.0.0.1:8001/ --clients 100 --seconds 30 --fleet fleet.json
             """,
         version: CastyVersion.string
     )
+
+    static let examples = [
+        (command: "casty-dummy http://127.0.0.1:8001/ --clients 100 --seconds 30 --fleet fleet.json", comment: "100 peer observers on the mirror at port 8001 for 30 s; exits 1 on any gap or repeat"),
+        (command: "casty-dummy http://127.0.0.1:8000/ http://127.0.0.1:8003/ --clients 20 --player", comment: "20 players spread over two nodes, checking the ICY framing"),
+    ]
+
+    static func main() async { await Self.castyMain() }
 
     @Argument(help: "Node URLs (http://host:port/); clients are spread over them in turn.")
     var urls: [String]

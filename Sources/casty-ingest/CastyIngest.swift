@@ -1,6 +1,5 @@
 import ArgumentParser
 import Atomics
-import CCurl
 import CastyCore
 import CastyCurl
 import CastyServer
@@ -12,16 +11,23 @@ import ServiceLifecycle
 
 /// `casty-ingest`: pulls a radio with libcurl, numbers its segments and serves them.
 @main
-struct CastyIngest: AsyncParsableCommand {
+struct CastyIngest: CastyCommand {
     static let configuration = CommandConfiguration(
         commandName: "casty-ingest",
         abstract: "Pull an internet radio stream and serve it as the root of a Casty fleet.",
         discussion: """
-            Players connect to http://HOST:PORT/ (any path is the stream); /status.json reports the node.
-            Example: casty-ingest http://127.0.0.1:18000/stream --port 8000
+            Players connect to http://HOST:PORT/ (any path is the stream); /status is a live page and
+            /status.json reports the node. A radio that cannot be reached is retried with backoff.
             """,
         version: CastyVersion.string
     )
+
+    static let examples = [
+        (command: "casty-ingest http://127.0.0.1:18000/stream --port 8000", comment: "relay one radio to players on port 8000 (listen: mpg123 http://127.0.0.1:8000/)"),
+        (command: "casty-ingest --fleet fleet.json", comment: "be the root of the fleet in fleet.json (then start its mirrors with casty-mirror)"),
+    ]
+
+    static func main() async { await Self.castyMain() }
 
     @Argument(help: "The radio's stream URL (http or https). Taken from the fleet file when --fleet is given.")
     var url: String?

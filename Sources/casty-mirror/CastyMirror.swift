@@ -12,17 +12,23 @@ import ServiceLifecycle
 
 /// `casty-mirror`: joins a Casty fleet and re-serves its stream.
 @main
-struct CastyMirror: AsyncParsableCommand {
+struct CastyMirror: CastyCommand {
     static let configuration = CommandConfiguration(
         commandName: "casty-mirror",
         abstract: "Join a Casty fleet and re-serve its stream to players and child peers.",
         discussion: """
             The mirror listens on the host and port the fleet file gives it, joins the tree through the
-            ingest, and serves players at http://HOST:PORT/ and /status.json.
-            Example: casty-mirror --fleet fleet.json --name m1
+            ingest, and serves players at http://HOST:PORT/, /status and /status.json.
             """,
         version: CastyVersion.string
     )
+
+    static let examples = [
+        (command: "casty-mirror --fleet fleet.json --name m1", comment: "join the fleet in fleet.json as its mirror m1 (its ingest must run: casty-ingest --fleet fleet.json)"),
+        (command: "casty-mirror --fleet fleet.json --name m2 --listen 0.0.0.0", comment: "the same for m2, serving players on every address"),
+    ]
+
+    static func main() async { await Self.castyMain() }
 
     @Option(help: "The fleet file.")
     var fleet: String = "fleet.json"
