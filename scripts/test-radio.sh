@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# Local test radio for Casty: Icecast 2 + an ffmpeg source client looping
-# generated test tones, with the ICY StreamTitle changing at every track.
+# Local test radio for Casty: Icecast 2 + a source client looping generated
+# test tones in one of several formats, with the title changing at every track.
 #
 # Usage:
 #   scripts/test-radio.sh start --port P [--dir D] [--mount /stream] [--count N]
-#                               [--bind ADDR] [--max-clients N]
+#                               [--bind ADDR] [--max-clients N] [--format F]
+#                               [--unicode-titles [--utf8-icy-titles]]
 #   scripts/test-radio.sh stop --dir D
 #
 # start  Writes an Icecast config (random source/admin passwords) into D
-#        (default: a fresh temp dir), generates N (default 3) test MP3s into
-#        D/mp3 (TRACK_SECONDS env var, default 20 s per track), starts
-#        icecast2 on ADDR:P (default 127.0.0.1; at most N listeners, default
-#        100) and the source client, waits (<= ~15 s) until
-#        the mount serves audio with a title, then prints on stdout:
+#        (default: a fresh temp dir), generates N (default 3) test tracks into
+#        D/mp3 (D/tracks for other formats; TRACK_SECONDS env var, default 20 s
+#        per track, TRACK_NOISE=1 adds noise), starts icecast2 on ADDR:P
+#        (default 127.0.0.1; at most N listeners, default 100) and the source
+#        client, waits (<= ~15 s) until the mount serves audio (MP3 and AAC:
+#        with a title in its first ICY metadata block), then prints on stdout:
 #            url=http://ADDR:P/stream
 #            dir=D
 #        Files in D: icecast.xml, radio.env (URL + credentials), *.pid,
 #        log/ (icecast error/access logs, source + feeder logs), now-playing.
+#        --format F (content type listeners get; how the title changes):
+#          mp3 (default)   MPEG-1 Layer III 128 kbps CBR (audio/mpeg; ICY title
+#                          set through Icecast's admin metadata update)
+#          mp3-vbr         MPEG-1 Layer III VBR (audio/mpeg; ICY, as mp3)
+#          aac             ADTS AAC-LC 128 kbps (audio/aac; ICY, as mp3)
+#          vorbis          ONE Ogg Vorbis stream encoded by the source
+#                          (application/ogg; the admin metadata update makes
+#                          Icecast start a new chain with ARTIST/TITLE comments)
+#          vorbis-chained  Ogg Vorbis, each track its own chain with its
+#                          TITLE/ARTIST comments (application/ogg)
+#          opus            Ogg Opus, chained per track (audio/ogg)
+#          flac            Ogg FLAC, chained per track (audio/ogg)
+#        (No HE-AAC: Debian's ffmpeg has no HE-AAC encoder, libfdk_aac.)
+#        --unicode-titles: non-ASCII titles ("Café del Mar - Déjà vu", ...),
+#        pushed with charset=UTF-8, so MP3/AAC listeners get them in Latin-1
+#        (Icecast 2.4 writes characters outside Latin-1 as "&#363;");
+#        --utf8-icy-titles pushes them without a charset, and Icecast then
+#        passes the UTF-8 bytes unchanged into the ICY metadata.
 # stop   Kills exactly the processes recorded in D/*.pid and waits for them.
 #
 # Needs: icecast2, ffmpeg (ffprobe), curl. Works as root (Icecast drops
@@ -27,7 +47,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 testradio="$here/testradio"
 
 die() { echo "test-radio: $*" >&2; exit 1; }
-usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,43s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 # --- process helpers --------------------------------------------------------
 
@@ -67,9 +87,11 @@ stop_pidfile() {
 }
 
 stop_all() {  # feeder first (it owns the per-track ffmpeg), then source, then icecast
-    local d=$1
+    local d=$1 source=ffmpeg
     stop_pidfile "$d/feeder.pid" "feed-source.sh"
-    stop_pidfile "$d/source.pid" "ffmpeg"
+    # The source is ffmpeg, or curl for the chained Ogg formats.
+    [[ -f $d/source.pid ]] && alive "$(<"$d/source.pid")" curl && source=curl
+    stop_pidfile "$d/source.pid" "$source"
     stop_pidfile "$d/icecast.pid" "icecast2"
 }
 
@@ -95,7 +117,7 @@ randpw() { od -An -tx1 -N12 /dev/urandom | tr -d ' \n'; }
 # --- start ------------------------------------------------------------------
 
 cmd_start() {
-    local port='' dir='' mount=/stream count=3 bind=127.0.0.1 max_clients=100
+    local port='' dir='' mount=/stream count=3 bind=127.0.0.1 max_clients=100 format=mp3 titles=ascii utf8_icy=0
     while (( $# )); do
         case $1 in
             --port)  port=${2:?}; shift 2 ;;
@@ -104,10 +126,19 @@ cmd_start() {
             --count) count=${2:?}; shift 2 ;;
             --bind)  bind=${2:?}; shift 2 ;;
             --max-clients) max_clients=${2:?}; shift 2 ;;
+            --format) format=${2:?}; shift 2 ;;
+            --unicode-titles) titles=unicode; shift ;;
+            --utf8-icy-titles) utf8_icy=1; shift ;;
             -h|--help) usage ;;
             *) die "unknown option: $1" ;;
         esac
     done
+    case $format in
+        mp3|mp3-vbr|aac|vorbis|vorbis-chained|opus|flac) ;;
+        he-aac) die "--format he-aac: this ffmpeg has no HE-AAC encoder (it needs libfdk_aac, which Debian's ffmpeg lacks)" ;;
+        *) die "--format must be mp3, mp3-vbr, aac, vorbis, vorbis-chained, opus or flac, not '$format'" ;;
+    esac
+    (( ! utf8_icy )) || [[ $titles == unicode ]] || die "--utf8-icy-titles needs --unicode-titles"
     if ! [[ $port =~ ^[0-9]{1,5}$ ]] || (( port < 1 || port > 65535 )); then
         die "--port P (1..65535) is required"
     fi
@@ -134,13 +165,26 @@ cmd_start() {
     trap 'rc=$?; if (( rc != 0 )); then echo "test-radio: start failed, cleaning up (logs in $CLEANUP_DIR/log)" >&2; stop_all "$CLEANUP_DIR"; remove_icecast_logdir "$CLEANUP_DIR"; fi' EXIT
     trap 'exit 130' INT TERM
 
-    mkdir -p "$dir/log" "$dir/mp3"
+    local tracks_dir=$dir/mp3
+    [[ $format == mp3 ]] || tracks_dir=$dir/tracks
+    mkdir -p "$dir/log" "$tracks_dir"
     local url="http://$bind:$port"
     local source_pw admin_pw
     source_pw=$(randpw); admin_pw=$(randpw)
 
     # Tracks (generated, idempotent).
-    "$testradio/make-mp3s.sh" "$dir/mp3" "$count" > "$dir/tracks.txt"
+    TRACK_TITLES=$titles "$testradio/make-tracks.sh" "$format" "$tracks_dir" "$count" > "$dir/tracks.txt"
+
+    # Per format: the content type the source sends (Icecast hands it on to listeners), the
+    # nominal bitrate announced, and the sample rate.
+    local content_type=audio/mpeg bitrate=128 samplerate=44100 title_charset=
+    case $format in
+        aac) content_type=audio/aac ;;
+        vorbis|vorbis-chained) content_type=application/ogg ;;
+        opus) content_type=audio/ogg bitrate=96 samplerate=48000 ;;
+        flac) content_type=audio/ogg bitrate=1411 ;;
+    esac
+    [[ $titles == unicode && $utf8_icy == 0 ]] && title_charset=UTF-8
 
     # Icecast refuses to run as root: let it drop privileges to its own user.
     local security="<security><chroot>0</chroot></security>" ice_log_dir="$dir/log"
@@ -196,8 +240,8 @@ cmd_start() {
         <stream-name>Casty Test Radio</stream-name>
         <stream-description>Generated test tones for Casty</stream-description>
         <genre>Test</genre>
-        <bitrate>128</bitrate>
-        <type>audio/mpeg</type>
+        <bitrate>$bitrate</bitrate>
+        <type>$content_type</type>
         <public>0</public>
     </mount>
     <fileserve>1</fileserve>
@@ -224,6 +268,8 @@ SOURCE_USER=source
 SOURCE_PASSWORD=$source_pw
 ADMIN_USER=admin
 ADMIN_PASSWORD=$admin_pw
+FORMAT=$format
+TITLE_CHARSET=$title_charset
 ENV
     umask 022
 
@@ -245,34 +291,64 @@ ENV
     done
     (( i < 50 )) || die "icecast2 did not open port $port"
 
-    # The one long-lived source connection (reads raw MP3 frames from the FIFO).
-    # Plain HTTP PUT (what ffmpeg's icecast:// protocol does internally) rather
-    # than icecast://, because icecast:// cannot send Ice-Bitrate, and Icecast
-    # 2.4 only announces icy-br to listeners if the source sends it.
-    local ice_headers=$'Ice-Name: Casty Test Radio\r\nIce-Description: Generated test tones for Casty\r\nIce-Genre: Test\r\nIce-Bitrate: 128\r\nIce-Audio-Info: ice-samplerate=44100;ice-channels=2\r\nIce-Public: 0\r\n'
-    setsid ffmpeg -nostdin -hide_banner -loglevel warning \
-        -f mp3 -i "$dir/feed.fifo" -map 0:a:0 -c copy \
-        -map_metadata -1 -id3v2_version 0 -write_xing 0 \
-        -f mp3 -method PUT -auth_type basic -chunked_post 0 \
-        -content_type audio/mpeg -headers "$ice_headers" \
-        "http://source:$source_pw@$bind:$port$mount" \
-        </dev/null >"$dir/log/source.log" 2>&1 &
+    # The one long-lived source connection, reading the FIFO. Plain HTTP PUT (what ffmpeg's
+    # icecast:// protocol does internally) rather than icecast://, because icecast:// cannot
+    # send Ice-Bitrate, and Icecast 2.4 only announces icy-br to listeners if the source sends it.
+    local ice_headers="Ice-Name: Casty Test Radio"$'\r\n'"Ice-Description: Generated test tones for Casty"$'\r\n'"Ice-Genre: Test"$'\r\n'"Ice-Bitrate: $bitrate"$'\r\n'"Ice-Audio-Info: ice-samplerate=$samplerate;ice-channels=2"$'\r\n'"Ice-Public: 0"$'\r\n'
+    local put=(-method PUT -auth_type basic -chunked_post 0 -content_type "$content_type" -headers "$ice_headers"
+               "http://source:$source_pw@$bind:$port$mount")
+    case $format in
+        mp3|mp3-vbr)  # raw MP3 frames, copied
+            setsid ffmpeg -nostdin -hide_banner -loglevel warning \
+                -f mp3 -i "$dir/feed.fifo" -map 0:a:0 -c copy \
+                -map_metadata -1 -id3v2_version 0 -write_xing 0 \
+                -f mp3 "${put[@]}" \
+                </dev/null >"$dir/log/source.log" 2>&1 & ;;
+        aac)  # raw ADTS frames, copied
+            setsid ffmpeg -nostdin -hide_banner -loglevel warning \
+                -f aac -i "$dir/feed.fifo" -map 0:a:0 -c copy -map_metadata -1 \
+                -f adts "${put[@]}" \
+                </dev/null >"$dir/log/source.log" 2>&1 & ;;
+        vorbis)  # PCM, encoded here into one continuous Ogg Vorbis stream
+            setsid ffmpeg -nostdin -hide_banner -loglevel warning \
+                -f s16le -ar 44100 -ac 2 -i "$dir/feed.fifo" -map 0:a:0 -map_metadata -1 \
+                -c:a libvorbis -q:a 4 -fflags +bitexact -flags:a +bitexact \
+                -f ogg "${put[@]}" \
+                </dev/null >"$dir/log/source.log" 2>&1 & ;;
+        *)  # chained Ogg: the bytes as they come, so every track's chain reaches Icecast intact
+            # (ffmpeg -c copy would merge the chains into one). No chunked encoding (Icecast 2.4
+            # reads the request body raw), no Expect: 100-continue.
+            local curl_headers=(-H "Content-Type: $content_type" -H 'Transfer-Encoding:' -H 'Expect:')
+            local line
+            while IFS= read -r line; do
+                [[ -n $line ]] && curl_headers+=(-H "$line")
+            done <<< "${ice_headers//$'\r'/}"
+            setsid curl -sS -T - "${curl_headers[@]}" -u "source:$source_pw" \
+                "http://$bind:$port$mount" \
+                <"$dir/feed.fifo" >"$dir/log/source.log" 2>&1 & ;;
+    esac
     echo $! > "$dir/source.pid"
 
     setsid "$testradio/feed-source.sh" "$dir" </dev/null >"$dir/log/feeder.log" 2>&1 &
     echo $! > "$dir/feeder.pid"
 
-    # Wait (bounded, ~15 s) until a new listener gets audio and its first ICY
-    # metadata block already carries a title. Icecast bursts ~64 KiB (~4 s) of
-    # past audio to new listeners; that audio predates the first title update
-    # (the mount only exists once the source is connected), so right after the
-    # source connects listeners would first see StreamTitle=''.
-    local ok=0 f metaint k block deadline=$(( SECONDS + 15 ))
+    # Wait (bounded, ~15 s) until a new listener gets audio and (MP3, AAC) its
+    # first ICY metadata block already carries a title. Icecast bursts ~64 KiB
+    # (~4 s) of past audio to new listeners; that audio predates the first title
+    # update (the mount only exists once the source is connected), so right
+    # after the source connects listeners would first see StreamTitle=''.
+    # Ogg has no ICY metadata: there a new listener must get Ogg pages.
+    local ok=0 f metaint k block deadline=$(( SECONDS + 15 )) source_pat=ffmpeg
+    case $format in vorbis-chained|opus|flac) source_pat=curl ;; esac
     while (( SECONDS < deadline )); do
-        for f in icecast2:icecast ffmpeg:source feed-source.sh:feeder; do
+        for f in icecast2:icecast "$source_pat:source" feed-source.sh:feeder; do
             alive "$(<"$dir/${f#*:}.pid")" "${f%%:*}" || { tail -n 20 "$dir/log/"*.log "$dir/log/"*.out >&2 2>/dev/null; die "${f#*:} process exited"; }
         done
-        if [[ -s $dir/now-playing ]]; then
+        if [[ -s $dir/now-playing && $content_type == *ogg ]]; then
+            rm -f "$dir/probe.bin"
+            { curl -s -f --max-time 3 "$url$mount" || true; } | head -c 20000 > "$dir/probe.bin" || true
+            if [[ $(head -c 4 "$dir/probe.bin") == OggS ]] && (( $(wc -c < "$dir/probe.bin") >= 4096 )); then ok=1; break; fi
+        elif [[ -s $dir/now-playing ]]; then
             rm -f "$dir/probe.bin" "$dir/probe.hdr"
             { curl -s -f --max-time 3 -H 'Icy-MetaData: 1' -D "$dir/probe.hdr" "$url$mount" || true; } \
                 | head -c 20000 > "$dir/probe.bin" || true
@@ -286,7 +362,8 @@ ENV
         sleep 0.5
     done
     rm -f "$dir/probe.bin" "$dir/probe.hdr"
-    (( ok )) || { tail -n 20 "$dir/log/"*.log >&2 2>/dev/null; die "mount $mount not serving audio with a title after ~15 s"; }
+    local want="audio with a title"; [[ $content_type == *ogg ]] && want="Ogg pages"
+    (( ok )) || { tail -n 20 "$dir/log/"*.log >&2 2>/dev/null; die "mount $mount not serving $want after ~15 s"; }
 
     trap - EXIT INT TERM
     echo "url=$url$mount"
