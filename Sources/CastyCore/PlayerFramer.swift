@@ -82,8 +82,9 @@ public struct TitleBlock: Hashable, Sendable {
         self.version += 1
     }
 
-    /// The title as text, for logs and status.
+    /// The title as text, for logs and status: read as players read it, UTF-8 when the bytes are
+    /// valid UTF-8 and Latin-1 otherwise (Icecast sends MP3 mounts' titles in Latin-1).
     public var title: String? {
-        ICYMetadata(parsing: String(decoding: self.text.readableBytesView, as: UTF8.self)).streamTitle
+        ICYMetadata(parsing: ICYText.decode(self.text.readableBytesView)).streamTitle
     }
 }

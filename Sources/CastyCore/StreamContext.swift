@@ -42,9 +42,4 @@ public struct StreamContext: Equatable, Sendable {
     public var bitrate: Int? {
         self.headers.first(name: "icy-br").flatMap { Int($0.split(separator: ",").first ?? "") }
     }
-    /// Whether the audio is MPEG audio, whose frames a listener's burst can be aligned to.
-    public var isMPEGAudio: Bool {
-        let type = self.contentType.lowercased()
-        return type.hasPrefix("audio/mpeg") || type.hasPrefix("audio/mp3") || type.hasPrefix("audio/x-mpeg")
-    }
 }

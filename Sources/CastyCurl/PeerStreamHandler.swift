@@ -14,6 +14,8 @@ public final class PeerStreamHandler: CurlStreamHandler {
         public var depth: Int
         /// The ancestors, root first.
         public var path: [String]
+        /// The metadata text in force at segment `nextSeq` (the current title), if the parent had one.
+        public var metadata: ByteBuffer?
         public var head: ICYResponseHead
     }
 
@@ -39,7 +41,9 @@ public final class PeerStreamHandler: CurlStreamHandler {
         guard head.status.code == 200 else {
             throw .status(code: head.status.code, line: head.status.description)
         }
-        guard head.headers.first(name: PeerProtocol.versionHeader) == String(PeerProtocol.version) else {
+        guard let version = head.headers.first(name: PeerProtocol.versionHeader).flatMap({ Int($0) }),
+            PeerProtocol.acceptedVersions.contains(version)
+        else {
             throw .status(code: 200, line: "the parent does not speak Casty peer protocol \(PeerProtocol.version)")
         }
         guard let stream = head.headers.first(name: PeerProtocol.streamHeader), let parent = head.headers.first(name: PeerProtocol.parentHeader) else {
@@ -51,6 +55,7 @@ public final class PeerStreamHandler: CurlStreamHandler {
             nextSeq: head.headers.first(name: PeerProtocol.nextSeqHeader).flatMap { UInt64($0) },
             depth: head.headers.first(name: PeerProtocol.depthHeader).flatMap { Int($0) } ?? 1,
             path: (head.headers.first(name: PeerProtocol.pathHeader) ?? parent).split(separator: ",").map(String.init),
+            metadata: head.headers.first(name: PeerProtocol.metadataHeader).flatMap(PeerProtocol.percentDecode).map { ByteBuffer(bytes: $0) },
             head: head
         )
         self.acceptance = acceptance

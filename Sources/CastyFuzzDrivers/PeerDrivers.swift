@@ -31,6 +31,11 @@ public func fuzzPeerFrames(_ data: [UInt8], _ check: FuzzCheck) {
             guard reason.utf8.count <= 1024 else { continue }
         case .tree(.evict(let node)), .tree(.relocate(let node)):
             guard node.utf8.count <= 255 else { continue }
+        case .context(let headers):
+            // The writer stops before the line that would pass the limit (Latin-1 read as UTF-8 grows).
+            guard headers.reduce(0, { $0 + "\($1.name): \($1.value)\r\n".utf8.count }) <= PeerFrame.maxContextBytes else { continue }
+        case .codecHeaders:
+            break
         }
         check(
             again.error == nil && again.outputs == [frame],

@@ -1,5 +1,6 @@
 import CastyICY
 import NIOCore
+import NIOHTTP1
 
 /// One message from a parent to a child inside an accepted join's body.
 ///
@@ -17,6 +18,13 @@ public enum PeerFrame: Equatable, Sendable {
     /// close their link to it; `relocate` tells `node` to rejoin through the root.
     /// Payload: `operation (1 byte) | UTF-8 node name`.
     case tree(TreeChange)
+    /// The stream's context changed (the ingest reached the radio, or reconnected to it): the
+    /// headers passed on to players from now on. Version 2. Payload: `Name: value\r\n` lines.
+    case context(HTTPHeaders)
+    /// The codec header pages (Ogg: the identification, comment and setup pages of the current
+    /// logical stream) that a listener must get before the audio that follows. Version 2.
+    /// Payload: the pages exactly as the radio sent them.
+    case codecHeaders(ByteBuffer)
 
     /// Frame type bytes.
     public enum Kind: UInt8, Sendable {
@@ -24,7 +32,12 @@ public enum PeerFrame: Equatable, Sendable {
         case heartbeat = 0x02
         case leave = 0x03
         case tree = 0x04
+        case context = 0x05
+        case codecHeaders = 0x06
     }
+
+    /// The longest payload of a context frame.
+    public static let maxContextBytes = 16 * 1024
 }
 
 /// A change of the tree announced by the root.
@@ -74,6 +87,20 @@ extension ByteBuffer {
             self.writeInteger(UInt32(1 + bytes.count))
             self.writeInteger(operation)
             self.writeBytes(bytes)
+        case .context(let headers):
+            var lines = ByteBuffer()
+            for (name, value) in headers {
+                let line = "\(name): \(value)\r\n"
+                guard lines.readableBytes + line.utf8.count <= PeerFrame.maxContextBytes else { break }
+                lines.writeString(line)
+            }
+            self.writeInteger(PeerFrame.Kind.context.rawValue)
+            self.writeInteger(UInt32(lines.readableBytes))
+            self.writeImmutableBuffer(lines)
+        case .codecHeaders(let pages):
+            self.writeInteger(PeerFrame.Kind.codecHeaders.rawValue)
+            self.writeInteger(UInt32(pages.readableBytes))
+            self.writeImmutableBuffer(pages)
         }
         return self.writerIndex - start
     }

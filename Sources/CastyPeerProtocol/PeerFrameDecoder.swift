@@ -1,5 +1,6 @@
 import CastyICY
 import NIOCore
+import NIOHTTP1
 
 /// Decodes ``PeerFrame``s from bytes split anywhere. Each call checks whether the next whole
 /// frame is buffered (5 header bytes, then the length they give) and returns it, or asks for more;
@@ -45,6 +46,21 @@ public struct PeerFrameDecoder: NIOSingleStepByteToMessageDecoder {
             case 2: return .tree(.relocate(node: name))
             default: throw PeerProtocolError("unknown tree operation \(operation)")
             }
+        case .context:
+            guard length <= PeerFrame.maxContextBytes else {
+                throw PeerProtocolError("context frame of \(length) bytes is longer than the limit of \(PeerFrame.maxContextBytes)")
+            }
+            var headers = HTTPHeaders()
+            for line in payload.readableBytesView.split(separator: UInt8(ascii: "\n")) {
+                let text = ICYText.decode(line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...])
+                guard let colon = text.firstIndex(of: ":") else {
+                    throw PeerProtocolError("context line without a colon: \(text.prefix(80))")
+                }
+                headers.add(name: String(text[..<colon]), value: String(text[text.index(after: colon)...].drop { $0 == " " }))
+            }
+            return .context(headers)
+        case .codecHeaders:
+            return .codecHeaders(payload)
         }
     }
 

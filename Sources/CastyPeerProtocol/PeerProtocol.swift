@@ -1,7 +1,10 @@
-/// Constants of Casty's peer protocol, version 1 (docs/PROTOCOL.md).
+/// Constants of Casty's peer protocol, version 2 (docs/PROTOCOL.md).
 public enum PeerProtocol {
     /// The protocol version this build speaks.
-    public static let version = 1
+    public static let version = 2
+    /// The versions this build accepts from a joiner (a version 1 joiner gets no version 2
+    /// frames), and from a parent's reply.
+    public static let acceptedVersions = 1...2
     /// The path of a join request.
     public static let joinPath = "/casty/v1/join"
     /// The media type of an accepted join's body: a stream of ``PeerFrame``s.
@@ -18,6 +21,10 @@ public enum PeerProtocol {
     public static let depthHeader = "Casty-Depth"
     /// Header listing the joiner's ancestors, root first, comma-separated, in a join reply.
     public static let pathHeader = "Casty-Path"
+    /// Header with the metadata text in force at the first segment the reply's body carries
+    /// (`StreamTitle='…';`, percent-encoded byte for byte), in a join reply; absent when there
+    /// is none.
+    public static let metadataHeader = "Casty-Metadata"
     /// Longest accepted frame payload: a segment of 1 MiB audio plus its metadata and header.
     public static let maxFramePayload = 1024 * 1024 + 4096 + 16
     /// How often a parent sends a heartbeat when it has no data to send.
@@ -29,4 +36,47 @@ public enum PeerProtocol {
     /// The longest nonce a node accepts, in bytes: it remembers the last 100,000 it saw, so their
     /// length bounds that memory (`<13-digit time>-<16 hex digits>` is 30 bytes).
     public static let maxNonceBytes = 64
+}
+
+extension PeerProtocol {
+    /// Percent-encodes bytes as they are (RFC 3986 unreserved characters stay), so that text in
+    /// any encoding fits in a header.
+    public static func percentEncode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes of a percent-encoded text, or `nil` if an escape is malformed.
+    public static func percentDecode(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var bytes = text.utf8.makeIterator()
+        while let byte = bytes.next() {
+            guard byte == UInt8(ascii: "%") else {
+                out.append(byte)
+                continue
+            }
+            guard let high = bytes.next().flatMap(Self.hexValue), let low = bytes.next().flatMap(Self.hexValue) else { return nil }
+            out.append(high << 4 | low)
+        }
+        return out
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
 }

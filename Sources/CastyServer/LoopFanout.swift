@@ -91,6 +91,18 @@ final class LoopFanout: @unchecked Sendable {
         }
     }
 
+    /// Closes every player: the stream's format changed.
+    func closePlayers() {
+        for player in self.players.values { player.close(reason: "the stream's format changed; reconnect") }
+    }
+
+    /// Tells every child peer that speaks version 2 the stream's new context.
+    func contextChanged(_ context: StreamContext) {
+        for peer in self.peers.values where peer.version >= 2 {
+            peer.send(.context(context.headers))
+        }
+    }
+
     func streamChanged() {
         for player in self.players.values { player.resync() }
         for peer in self.peers.values { peer.leave(reason: "the stream changed; rejoin to resync") }

@@ -57,8 +57,11 @@ public final class PeerDirectory: Sendable {
 
     /// Checks version, proof, nonce time and replay; returns the refusal, if any.
     func check(_ request: JoinRequest, now: Date) -> Decision? {
-        guard request.version == PeerProtocol.version else {
-            return .refuse(code: 426, reason: "this node speaks Casty peer protocol version \(PeerProtocol.version), not \(request.version)")
+        guard PeerProtocol.acceptedVersions.contains(request.version) else {
+            return .refuse(
+                code: 426,
+                reason: "this node speaks Casty peer protocol versions \(PeerProtocol.acceptedVersions.lowerBound) to \(PeerProtocol.acceptedVersions.upperBound), not \(request.version)"
+            )
         }
         guard request.hasValidProof(secret: self.fleet.secret) else {
             return .refuse(code: 403, reason: "the join's proof does not match this fleet's secret")

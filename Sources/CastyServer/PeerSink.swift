@@ -8,16 +8,19 @@ final class PeerSink {
     let channel: Channel
     let name: String
     let observer: Bool
+    /// The peer protocol version of the link: version 1 peers get no context or codec header frames.
+    let version: Int
     let logger: Logger
     private(set) var nextSeq: UInt64?
     private var lastWrite = NIODeadline.now()
     /// Whether this node ended the link (with a leave), as opposed to the child's link dying.
     private(set) var closed = false
 
-    init(channel: Channel, name: String, observer: Bool, nextSeq: UInt64?, logger: Logger) {
+    init(channel: Channel, name: String, observer: Bool, version: Int, nextSeq: UInt64?, logger: Logger) {
         self.channel = channel
         self.name = name
         self.observer = observer
+        self.version = version
         self.nextSeq = nextSeq
         self.logger = logger
     }

@@ -138,11 +138,12 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             return
         }
         let join = self.hub.join()
-        let metaint = head.wantsMetadata ? self.hub.configuration.playerMetaint : nil
+        // Ogg streams carry their titles in their own comment headers: no ICY metadata in them.
+        let metaint = head.wantsMetadata && join.format.carriesICYMetadata ? self.hub.configuration.playerMetaint : nil
         var headers: [(String, String)] = [("Content-Type", join.context.contentType)]
         headers += join.context.headers.filter { $0.name.lowercased() != "content-type" }.map { ($0.name, $0.value) }
         if let metaint { headers.append(("icy-metaint", String(metaint))) }
-        headers += [("Cache-Control", "no-cache, no-store"), ("Connection", "close"), ("Server", "Casty/0.1")]
+        headers += [("Cache-Control", "no-cache, no-store"), ("Connection", "close"), ("Server", "Casty/\(CastyVersion.number)")]
         headers += Self.corsHeaders
         // Every client accepts `HTTP/1.0 200 OK`; browsers accept nothing else.
         var buffer = context.channel.allocator.buffer(capacity: 512)
@@ -158,7 +159,6 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             channel: context.channel,
             framer: PlayerFramer(metaint: metaint),
             nextSeq: join.nextSeq,
-            alignToFrame: join.context.isMPEGAudio,
             logger: self.logger
         )
         self.sink = sink
@@ -168,7 +168,8 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             "listener joined",
             metadata: ["listener.metadata": "\(metaint != nil)", "listener.agent": "\(head.headers.first(name: "user-agent") ?? "")"]
         )
-        // The burst gets playback going at once; it starts at an MPEG frame where the format allows.
+        // The burst gets playback going at once; it starts where a listener may start (a frame,
+        // or an Ogg page after its chain's header pages).
         sink.writeBurst(join.burst, hub: self.hub)
         self.hub.fanout(for: context.eventLoop).add(sink)
     }
@@ -233,27 +234,41 @@ final class PlayerRequestHandler: ChannelInboundHandler {
         case .accept(let depth, let path):
             let wantsFrom = request.stream == self.hub.identity.value ? request.from : nil
             let join = self.hub.peerJoin(from: wantsFrom)
+            let version = min(request.version, PeerProtocol.version)
             var headers: [(String, String)] = [
                 ("Content-Type", PeerProtocol.contentType),
-                (PeerProtocol.versionHeader, String(PeerProtocol.version)),
+                (PeerProtocol.versionHeader, String(version)),
                 (PeerProtocol.streamHeader, join.identity.value),
                 (PeerProtocol.parentHeader, directory.name),
                 (PeerProtocol.depthHeader, String(depth)),
                 (PeerProtocol.pathHeader, path.joined(separator: ",")),
             ]
             if let next = join.nextSeq { headers.append((PeerProtocol.nextSeqHeader, String(next))) }
+            if join.metadata.readableBytes > 0 {
+                headers.append((PeerProtocol.metadataHeader, PeerProtocol.percentEncode(join.metadata.readableBytesView)))
+            }
             headers += join.context.headers.map { ($0.name, $0.value) }
             headers += [("Cache-Control", "no-cache, no-store"), ("Connection", "close")]
             var buffer = context.channel.allocator.buffer(capacity: 512)
             buffer.writeICYResponseHead(ICYResponseHead(status: .http10OK, headers: HTTPHeaders(headers)))
             context.write(self.wrapOutboundOut(buffer), promise: nil)
-            let peer = PeerSink(channel: context.channel, name: request.name, observer: request.observer, nextSeq: join.nextSeq, logger: self.logger)
+            let peer = PeerSink(
+                channel: context.channel,
+                name: request.name,
+                observer: request.observer,
+                version: version,
+                nextSeq: join.nextSeq,
+                logger: self.logger
+            )
             self.peer = peer
             self.hub.peers.wrappingIncrement(ordering: .relaxed)
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",
                 metadata: ["peer.name": "\(request.name)", "peer.from": "\(join.nextSeq.map(String.init) ?? "newest")"]
             )
+            if version >= 2, let pages = join.codecHeaders {
+                peer.send(.codecHeaders(pages))
+            }
             peer.catchUp(join.entries, hub: self.hub)
             self.hub.fanout(for: context.eventLoop).add(peer, hub: self.hub)
         }

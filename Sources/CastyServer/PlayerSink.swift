@@ -11,15 +11,15 @@ final class PlayerSink {
     private var framer: PlayerFramer
     private(set) var nextSeq: UInt64?
     private var closed = false
-    /// Whether the player's first audio byte must be the start of an MPEG frame, so that
-    /// playback starts cleanly; cleared once audio has been sent.
-    private var alignToFrame: Bool
+    /// Whether the player has had no audio yet: its first byte must be where a listener may
+    /// start (an MP3 or ADTS frame, an Ogg page after its chain's header pages), so segments
+    /// without such a place are skipped until one comes.
+    private var awaitingStart = true
 
-    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, alignToFrame: Bool, logger: Logger) {
+    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, logger: Logger) {
         self.channel = channel
         self.framer = framer
         self.nextSeq = nextSeq
-        self.alignToFrame = alignToFrame
         self.logger = logger
     }
 
@@ -44,7 +44,7 @@ final class PlayerSink {
     func writeBurst(_ entries: [StreamHub.Entry], hub: StreamHub) {
         var sent = Sent()
         for entry in entries {
-            sent += self.write(entry.numbered.segment.audio, title: entry.title)
+            sent += self.write(entry)
             self.nextSeq = entry.seq + 1
         }
         self.channel.flush()
@@ -63,11 +63,11 @@ final class PlayerSink {
             // (a loss upstream), the player simply goes on from here.
             if entry.seq > next, let missed = hub.entries(from: next) {
                 for missing in missed where missing.seq < entry.seq {
-                    sent += self.write(missing.numbered.segment.audio, title: missing.title)
+                    sent += self.write(missing)
                 }
             }
         }
-        sent += self.write(entry.numbered.segment.audio, title: entry.title)
+        sent += self.write(entry)
         self.nextSeq = entry.seq + 1
         self.channel.flush()
         if !self.channel.isWritable {
@@ -82,19 +82,31 @@ final class PlayerSink {
         self.nextSeq = nil
     }
 
-    private func write(_ audio: ByteBuffer, title: TitleBlock) -> Sent {
-        var audio = audio
-        if self.alignToFrame {
-            self.alignToFrame = false
-            let start = audio.withUnsafeReadableBytes { MP3FrameSync.firstFrame(in: $0) } ?? 0
-            audio.moveReaderIndex(forwardBy: start)
+    private func write(_ entry: StreamHub.Entry) -> Sent {
+        var audio = entry.numbered.segment.audio
+        if self.awaitingStart {
+            guard let start = entry.start else { return Sent() }
+            self.awaitingStart = false
+            audio.moveReaderIndex(forwardBy: start.offset)
+            if let prefix = start.prefix {
+                // An Ogg chain's header pages; Ogg players get no ICY metadata, so no framing.
+                self.channel.write(prefix, promise: nil)
+            }
         }
         var written = 0
-        self.framer.frame(audio, title: title) { buffer in
+        self.framer.frame(audio, title: entry.title) { buffer in
             written += buffer.readableBytes
             self.channel.write(buffer, promise: nil)
         }
         return Sent(bytes: written, segments: 1)
+    }
+
+    /// Closes the player's connection (the stream's format changed: its decoder cannot follow).
+    func close(reason: String) {
+        guard !self.closed else { return }
+        self.closed = true
+        self.logger.info("closing listener", metadata: ["reason": "\(reason)"])
+        self.channel.close(promise: nil)
     }
 
     private func drop(reason: String, hub: StreamHub) {

@@ -34,19 +34,36 @@ public final class StreamHub: Sendable {
         }
     }
 
-    /// A segment with the title that was current while its audio played.
+    /// A segment with the title that was current while its audio played, where a new listener
+    /// may start in it, and the Ogg header set in force before it.
     struct Entry: RingElement {
         var numbered: NumberedSegment
         var title: TitleBlock
+        var start: ListenerStart?
+        var headersBefore: OggHeaders?
         var seq: UInt64 { self.numbered.seq }
         var audioByteCount: Int { self.numbered.segment.audio.readableBytes }
     }
 
-    /// What a joining player needs: recent audio and the context.
+    /// What a joining player needs: recent audio, the context and the format.
     struct Join {
         var burst: [Entry]
         var nextSeq: UInt64?
         var context: StreamContext
+        var format: StreamFormat
+    }
+
+    /// What a joining peer gets: the ring from the segment it wants, and what it needs to serve
+    /// from there.
+    struct PeerJoin {
+        var entries: [Entry]
+        var nextSeq: UInt64?
+        var identity: StreamIdentity
+        var context: StreamContext
+        /// The metadata text in force at the first segment sent (empty: none).
+        var metadata: ByteBuffer
+        /// The Ogg header pages in force at the first segment sent.
+        var codecHeaders: ByteBuffer?
     }
 
     struct State {
@@ -56,6 +73,13 @@ public final class StreamHub: Sendable {
         var title = TitleBlock()
         var context = StreamContext()
         var upstream = "starting"
+        /// Where listeners may start, for the stream's format.
+        var finder = ListenerStartFinder(format: .mp3)
+        /// The radio's context of a new connection (the ingest), taken with its first segment
+        /// once the bytes confirmed or corrected its `Content-Type`.
+        var pendingContext: StreamContext?
+        /// Whether any segment of the current format arrived (a later change is a new stream).
+        var formatInUse = false
     }
 
     /// The configuration.
@@ -63,6 +87,9 @@ public final class StreamHub: Sendable {
     let state: NIOLockedValueBox<State>
     let fanouts: [LoopFanout]
     let logger: Logger
+    /// Whether this hub joins a stream in its middle (a mirror), rather than from a radio's first
+    /// byte (the ingest).
+    let resumes: Bool
     let started = ContinuousClock.now
     /// Players connected now.
     public let listeners = ManagedAtomic(0)
@@ -90,9 +117,10 @@ public final class StreamHub: Sendable {
     public init(identity: StreamIdentity = .random(), nextSeq: UInt64? = 0, configuration: Configuration = Configuration(), group: EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.state = NIOLockedValueBox(
-            State(identity: identity, ring: SegmentRing<Entry>(capacityBytes: configuration.ringSeconds * 16_000), nextSeq: nextSeq)
-        )
+        self.resumes = nextSeq == nil
+        var state = State(identity: identity, ring: SegmentRing<Entry>(capacityBytes: configuration.ringSeconds * 16_000), nextSeq: nextSeq)
+        state.finder = nextSeq == nil ? ListenerStartFinder(format: .mp3, resumingWith: nil) : ListenerStartFinder(format: .mp3)
+        self.state = NIOLockedValueBox(state)
         self.fanouts = group.makeIterator().map { LoopFanout(loop: $0) }
     }
 
@@ -105,9 +133,10 @@ public final class StreamHub: Sendable {
     /// Numbers the next segment from the radio and sends it on (the ingest's way).
     @discardableResult
     public func publish(_ segment: ICYSegment) -> UInt64 {
-        let entry = self.state.withLockedValue { state in
+        let (entry, notes) = self.state.withLockedValue { state in
             self.append(seq: state.nextSeq ?? 0, segment: segment, to: &state)
         }
+        self.handle(notes)
         self.deliver(entry)
         return entry.seq
     }
@@ -118,18 +147,21 @@ public final class StreamHub: Sendable {
     /// - Returns: whether the segment was new.
     @discardableResult
     public func receive(seq: UInt64, segment: ICYSegment) -> Bool {
-        let entry = self.state.withLockedValue { state -> Entry? in
+        let appended = self.state.withLockedValue { state -> (Entry, AppendNotes)? in
             if let next = state.nextSeq {
                 if seq < next { return nil }
                 if seq > next {
                     self.lostSegments.wrappingIncrement(by: Int(min(seq - next, UInt64(Int.max))), ordering: .relaxed)
-                    self.logger.warning("segments lost upstream", metadata: ["segments.from": "\(next)", "segments.to": "\(seq - 1)"])
                     state.ring.removeAll()
+                    var (entry, notes) = self.append(seq: seq, segment: segment, to: &state)
+                    notes.lost = next..<seq
+                    return (entry, notes)
                 }
             }
             return self.append(seq: seq, segment: segment, to: &state)
         }
-        guard let entry else { return false }
+        guard let (entry, notes) = appended else { return false }
+        self.handle(notes)
         self.deliver(entry)
         return true
     }
@@ -142,6 +174,8 @@ public final class StreamHub: Sendable {
             state.identity = identity
             state.ring.removeAll()
             state.nextSeq = nextSeq
+            state.finder = ListenerStartFinder(format: state.finder.format, resumingWith: nil)
+            state.formatInUse = false
             return true
         }
         guard changed else { return }
@@ -151,9 +185,45 @@ public final class StreamHub: Sendable {
         }
     }
 
-    private func append(seq: UInt64, segment: ICYSegment, to state: inout State) -> Entry {
+    /// What appending a segment found that is worth a log line or an action, done after the lock.
+    struct AppendNotes {
+        var lost: Range<UInt64>?
+        var formatMismatch: String?
+        var contextChanged: StreamContext?
+        /// The stream's format changed: players' decoders cannot follow.
+        var formatChanged: FormatChange?
+        var newOggTitle: String?
+        var problem: String?
+        var titleError: ICYError?
+    }
+
+    private func append(seq: UInt64, segment: ICYSegment, to state: inout State) -> (Entry, AppendNotes) {
+        var notes = AppendNotes()
+        if var context = state.pendingContext {
+            // The ingest's first segment of a connection: the bytes may contradict the label.
+            state.pendingContext = nil
+            let check = segment.audio.withUnsafeReadableBytes {
+                StreamFormat.Check(contentType: context.headers.first(name: "content-type"), firstBytes: $0)
+            }
+            if let mismatch = check.mismatch {
+                notes.formatMismatch = mismatch
+                if let type = check.format.contentType {
+                    context.headers.replaceOrAdd(name: "Content-Type", value: type)
+                }
+            }
+            (notes.contextChanged, notes.formatChanged) = self.apply(context, format: check.format, to: &state)
+        }
+        let observation = state.finder.observe(segment.audio)
+        state.formatInUse = true
+        notes.problem = observation.problems.first
+        if let headers = observation.newHeaders { notes.newOggTitle = headers.title }
         // A metadata block names what plays *after* it: this segment's audio keeps the old title.
-        let entry = Entry(numbered: NumberedSegment(seq: seq, segment: segment), title: state.title)
+        let entry = Entry(
+            numbered: NumberedSegment(seq: seq, segment: segment),
+            title: state.title,
+            start: observation.start,
+            headersBefore: observation.headersBefore
+        )
         self.segmentsIn.wrappingIncrement(ordering: .relaxed)
         state.nextSeq = seq + 1
         state.ring.append(entry)
@@ -161,10 +231,51 @@ public final class StreamHub: Sendable {
             do {
                 try state.title.update(segment.metadata)
             } catch {
-                self.logger.warning("ignoring a title too long for one block", metadata: ["error": "\(error)"])
+                notes.titleError = error
             }
         }
-        return entry
+        return (entry, notes)
+    }
+
+    /// Switches to `format` if it is not the one followed; returns the change when listeners had
+    /// the old one already.
+    private func use(format: StreamFormat, in state: inout State) -> FormatChange? {
+        let old = state.finder.format
+        guard format != old else { return nil }
+        state.finder = self.resumes ? ListenerStartFinder(format: format, resumingWith: nil) : ListenerStartFinder(format: format)
+        defer { state.formatInUse = false }
+        return state.formatInUse ? (old, format) : nil
+    }
+
+    private func handle(_ notes: AppendNotes) {
+        if let lost = notes.lost {
+            self.logger.warning("segments lost upstream", metadata: ["segments.from": "\(lost.lowerBound)", "segments.to": "\(lost.upperBound - 1)"])
+        }
+        if let mismatch = notes.formatMismatch {
+            self.logger.warning("\(mismatch)")
+        }
+        self.announce(context: notes.contextChanged, formatChange: notes.formatChanged)
+        if let problem = notes.problem {
+            self.logger.warning("damaged stream: \(problem)")
+        }
+        if let title = notes.newOggTitle {
+            self.logger.info("new Ogg chain", metadata: ["stream.title": "\(title)"])
+        }
+        if let error = notes.titleError {
+            self.logger.warning("ignoring a title too long for one block", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The stream now comes in another format (after a reconnect, the radio switched from a
+    /// fallback file to the live source, say): a new stream, which players' decoders cannot follow.
+    private func streamFormatChanged(from old: StreamFormat, to new: StreamFormat) {
+        self.logger.notice(
+            "the stream's format changed: closing players so that they reconnect",
+            metadata: ["stream.format.old": "\(old.name)", "stream.format.new": "\(new.name)"]
+        )
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.closePlayers() }
+        }
     }
 
     private func deliver(_ entry: Entry) {
@@ -180,19 +291,78 @@ public final class StreamHub: Sendable {
         }
     }
 
-    /// Sets what the upstream said about the stream; sizes the ring to `ringSeconds` of its bitrate.
-    public func setContext(_ context: StreamContext) {
-        self.state.withLockedValue { state in
-            state.context = context
-            let capacity = max((context.bitrate ?? 128) * 1000 / 8 * self.configuration.ringSeconds, 1)
-            if state.ring.capacityBytes != capacity {
-                var ring = SegmentRing<Entry>(capacityBytes: capacity)
-                if let first = state.ring.firstSeq, let kept = state.ring.segments(from: first) {
-                    kept.forEach { ring.append($0) }
-                }
-                state.ring = ring
+    /// Sets what the upstream said about the stream; sizes the ring to `ringSeconds` of its
+    /// bitrate. The format follows the `Content-Type`; with `checkBytes` (the ingest, at every
+    /// connection to the radio) the next segment's bytes confirm or correct it. Child peers hear
+    /// of a changed context at once.
+    public func setContext(_ context: StreamContext, checkBytes: Bool = false) {
+        let (changed, formatChange) = self.state.withLockedValue { state -> (StreamContext?, FormatChange?) in
+            guard !checkBytes else {
+                // Applied with the first segment, once the bytes confirmed or corrected the label.
+                state.pendingContext = context
+                return (nil, nil)
+            }
+            return self.apply(context, format: StreamFormat(contentType: context.headers.first(name: "content-type")), to: &state)
+        }
+        self.announce(context: changed, formatChange: formatChange)
+    }
+
+    /// A change of the stream's format while listeners had the old one.
+    typealias FormatChange = (from: StreamFormat, to: StreamFormat)
+
+    /// Takes `context` and `format`; sizes the ring to `ringSeconds` of the bitrate. Returns the
+    /// context if it changed, and the format change if listeners had the old format.
+    private func apply(_ context: StreamContext, format: StreamFormat, to state: inout State) -> (StreamContext?, FormatChange?) {
+        let changed = state.context != context ? context : nil
+        state.context = context
+        let formatChange = self.use(format: format, in: &state)
+        let capacity = max((context.bitrate ?? 128) * 1000 / 8 * self.configuration.ringSeconds, 1)
+        if state.ring.capacityBytes != capacity {
+            var ring = SegmentRing<Entry>(capacityBytes: capacity)
+            if let first = state.ring.firstSeq, let kept = state.ring.segments(from: first) {
+                kept.forEach { ring.append($0) }
+            }
+            state.ring = ring
+        }
+        return (changed, formatChange)
+    }
+
+    /// After the lock: players of a format that changed are closed, child peers hear of a new context.
+    private func announce(context: StreamContext?, formatChange: FormatChange?) {
+        if let formatChange { self.streamFormatChanged(from: formatChange.from, to: formatChange.to) }
+        if let context {
+            for fanout in self.fanouts {
+                fanout.loop.execute { fanout.contextChanged(context) }
             }
         }
+    }
+
+    /// Takes the Ogg header pages a parent sent (a mirror that joined mid-stream), unless this
+    /// node follows a chain already.
+    public func resume(codecHeaders pages: ByteBuffer) {
+        let problem = self.state.withLockedValue { state -> String? in
+            guard state.finder.format == .ogg, state.finder.currentHeaders == nil else { return nil }
+            guard let headers = OggHeaders.parse(pages: pages) else {
+                return "the parent's codec header pages (\(pages.readableBytes) bytes) are not a complete Ogg header set"
+            }
+            state.finder = ListenerStartFinder(format: .ogg, resumingWith: headers)
+            return nil
+        }
+        if let problem { self.logger.warning("\(problem)") }
+    }
+
+    /// Takes the metadata text in force at the next segment (a mirror's join reply), so that its
+    /// players' first metadata block names what they hear.
+    public func resume(metadata: ByteBuffer) {
+        let error = self.state.withLockedValue { state -> ICYError? in
+            do throws(ICYError) {
+                try state.title.update(metadata)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let error { self.logger.warning("ignoring a title too long for one block", metadata: ["error": "\(error)"]) }
     }
 
     /// The context players and children get.
@@ -206,13 +376,13 @@ public final class StreamHub: Sendable {
     func join() -> Join {
         self.state.withLockedValue { state in
             let burst = Array(state.ring.newest(audioBytes: self.configuration.burstBytes))
-            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context)
+            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context, format: state.finder.format)
         }
     }
 
     /// What a joining peer that wants segment `from` gets: the ring from there (or from its
     /// oldest segment, if `from` is gone), the number of its first segment, and the context.
-    func peerJoin(from: UInt64?) -> (entries: [Entry], nextSeq: UInt64?, identity: StreamIdentity, context: StreamContext) {
+    func peerJoin(from: UInt64?) -> PeerJoin {
         self.state.withLockedValue { state in
             var entries: [Entry] = []
             var next = state.nextSeq
@@ -227,7 +397,15 @@ public final class StreamHub: Sendable {
                     next = from  // newer than anything here: wait for it
                 }
             }
-            return (entries, next, state.identity, state.context)
+            let headers = entries.first.map { $0.headersBefore } ?? state.finder.currentHeaders
+            return PeerJoin(
+                entries: entries,
+                nextSeq: next,
+                identity: state.identity,
+                context: state.context,
+                metadata: entries.first?.title.text ?? state.title.text,
+                codecHeaders: headers?.pages
+            )
         }
     }
 
@@ -260,7 +438,8 @@ public final class StreamHub: Sendable {
             Snapshot(
                 stream: state.identity.value,
                 lastSeq: state.ring.lastSeq,
-                title: state.title.title,
+                title: state.finder.format == .ogg ? state.finder.oggTitle : state.title.title,
+                format: state.finder.format,
                 context: state.context,
                 upstream: state.upstream,
                 listeners: self.listeners.load(ordering: .relaxed),
@@ -281,6 +460,7 @@ public final class StreamHub: Sendable {
         public var stream: String
         public var lastSeq: UInt64?
         public var title: String?
+        public var format: StreamFormat
         public var context: StreamContext
         public var upstream: String
         public var listeners: Int

@@ -177,7 +177,7 @@ struct UpstreamService: Service {
             },
             onEvent: { event in
                 switch event {
-                case .connected(let head, _): hub.setContext(StreamContext(upstream: head))
+                case .connected(let head, _): hub.setContext(StreamContext(upstream: head), checkBytes: true)
                 case .segment(let segment): hub.publish(segment)
                 }
             }

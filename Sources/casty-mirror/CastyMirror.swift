@@ -112,7 +112,11 @@ struct ParentLinkService: Service {
                 if acceptance.stream != hub.identity.value {
                     hub.resetStream(identity: StreamIdentity(value: acceptance.stream), nextSeq: acceptance.nextSeq)
                 }
-                hub.setContext(StreamContext(upstream: acceptance.head))
+                // A parent that has no context yet (its own upstream not reached) leaves ours as is;
+                // a context frame brings it later.
+                let context = StreamContext(upstream: acceptance.head)
+                if !context.headers.isEmpty || hub.context.headers.isEmpty { hub.setContext(context) }
+                if let metadata = acceptance.metadata { hub.resume(metadata: metadata) }
                 directory.joined(parent: acceptance.parent, depth: acceptance.depth, path: acceptance.path)
                 hub.setUpstreamState("connected to \(acceptance.parent)")
             },
@@ -121,6 +125,8 @@ struct ParentLinkService: Service {
                 case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
                 case .tree(let change): hub.broadcast(change)
                 case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
+                case .context(let headers): hub.setContext(StreamContext(headers: headers))
+                case .codecHeaders(let pages): hub.resume(codecHeaders: pages)
                 case .leave: break
                 }
             },

@@ -18,6 +18,6 @@ import Testing
         #expect(context.name == "Radio")
         #expect(context.bitrate == 128)
         #expect(context.headers.map(\.name) == ["icy-name", "icy-br", "content-type"])
-        #expect(context.isMPEGAudio)
+        #expect(StreamFormat(contentType: context.contentType) == .mp3)
     }
 }

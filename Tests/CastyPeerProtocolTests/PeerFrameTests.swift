@@ -1,6 +1,7 @@
 import CastyICY
 import CastyPeerProtocol
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @Suite struct PeerFrameTests {
@@ -12,6 +13,9 @@ import Testing
         .leave(reason: "shutting down"),
         .tree(.evict(node: "m3")),
         .tree(.relocate(node: "m7")),
+        .context(["Content-Type": "audio/ogg", "icy-name": "Café Radio", "icy-genre": "Jazz: Modal"]),
+        .context([:]),
+        .codecHeaders(ByteBuffer(bytes: Array("OggS".utf8) + [0, 2] + Array(repeating: 9, count: 4000))),
     ]
 
     @Test func roundTripsAtEverySplit() throws {
@@ -54,5 +58,41 @@ import Testing
         }
         let shortHeartbeat = NIOSingleStepByteToMessageProcessor(PeerFrameDecoder())
         #expect(throws: PeerProtocolError.self) { try shortHeartbeat.process(buffer: ByteBuffer(bytes: [0x02, 0, 0, 0, 1, 1])) { _ in } }
+    }
+
+    @Test func contextFramesAreHeaderLines() {
+        var wire = ByteBuffer()
+        wire.writePeerFrame(.context(["Content-Type": "audio/aac", "icy-br": "64"]))
+        let kind = wire.readInteger(as: UInt8.self)
+        let length = wire.readInteger(as: UInt32.self)
+        #expect(kind == PeerFrame.Kind.context.rawValue)
+        #expect(String(buffer: wire) == "Content-Type: audio/aac\r\nicy-br: 64\r\n")
+        #expect(length.map { Int($0) } == wire.readableBytes)
+    }
+
+    @Test func refusesContextFramesOverTheLimitAndLinesWithoutAColon() {
+        var tooLong = ByteBuffer()
+        tooLong.writeInteger(PeerFrame.Kind.context.rawValue)
+        tooLong.writeInteger(UInt32(PeerFrame.maxContextBytes + 1))
+        tooLong.writeRepeatingByte(UInt8(ascii: "a"), count: PeerFrame.maxContextBytes + 1)
+        var decoder = PeerFrameDecoder()
+        #expect(throws: PeerProtocolError.self) { try decoder.decode(buffer: &tooLong) }
+
+        var noColon = ByteBuffer()
+        noColon.writeInteger(PeerFrame.Kind.context.rawValue)
+        noColon.writeInteger(UInt32(9))
+        noColon.writeString("no colon\n")
+        #expect(throws: PeerProtocolError.self) { try decoder.decode(buffer: &noColon) }
+    }
+
+    @Test func percentEncodingKeepsEveryByte() {
+        let latin1: [UInt8] = Array("StreamTitle='Caf".utf8) + [0xE9] + Array(" del Mar';".utf8)
+        let encoded = PeerProtocol.percentEncode(latin1)
+        #expect(encoded == "StreamTitle%3D%27Caf%E9%20del%20Mar%27%3B")
+        #expect(PeerProtocol.percentDecode(encoded) == latin1)
+        let every = (0...255).map { UInt8($0) }
+        #expect(PeerProtocol.percentDecode(PeerProtocol.percentEncode(every)) == every)
+        #expect(PeerProtocol.percentDecode("%E") == nil)
+        #expect(PeerProtocol.percentDecode("%zz") == nil)
     }
 }

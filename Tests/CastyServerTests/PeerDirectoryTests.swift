@@ -32,12 +32,12 @@ import Testing
         #expect(root.decide(wrongSecret).0 == .refuse(code: 403, reason: "the join's proof does not match this fleet's secret"))
 
         var otherVersion = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
-        otherVersion.version = 2
+        otherVersion.version = 3
         guard case .refuse(426, let reason) = root.decide(otherVersion).0 else {
-            Issue.record("version 2 must be refused with 426")
+            Issue.record("version 3 must be refused with 426")
             return
         }
-        #expect(reason.contains("version 1"))
+        #expect(reason.contains("versions 1 to 2") && reason.contains("not 3"))
 
         let good = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
         #expect(root.decide(good).0 == .accept(depth: 1, path: ["root"]))
