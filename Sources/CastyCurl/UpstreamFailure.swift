@@ -14,6 +14,10 @@ public enum UpstreamFailure: Error, Equatable, Sendable, CustomStringConvertible
     case ended
     /// The parent ended the link on purpose (a leave frame, or this node was relocated).
     case left(reason: String)
+    /// The URL is a playlist: these are the stream URLs it lists, in order.
+    case playlist(entries: [String])
+    /// The URL is not a stream Casty can relay (an HLS playlist, say); retrying will not help.
+    case notAStream(String)
 
     public var description: String {
         switch self {
@@ -23,6 +27,8 @@ public enum UpstreamFailure: Error, Equatable, Sendable, CustomStringConvertible
         case .silent(let seconds): return "upstream silent for \(seconds) s"
         case .ended: return "upstream closed the stream"
         case .left(let reason): return "parent ended the link: \(reason)"
+        case .playlist(let entries): return "a playlist of \(entries.count) stream\(entries.count == 1 ? "" : "s")"
+        case .notAStream(let message): return message
         }
     }
 }

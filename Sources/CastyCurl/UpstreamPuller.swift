@@ -20,10 +20,12 @@ public final class UpstreamPuller: Sendable {
         case retrying(after: Duration, cause: String)
         /// Stopped (or, with `--on-demand`, idle).
         case stopped
+        /// The URL is not a stream Casty can relay; the puller stopped trying.
+        case refused(String)
     }
 
     private let transfer: CurlTransfer
-    private let makeHandler: @Sendable (@escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
+    private let makeHandler: @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
     private let logger: Logger
     private let stopFlag = ManagedAtomic(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -33,16 +35,17 @@ public final class UpstreamPuller: Sendable {
     /// Creates a puller for a radio: every transfer's body is decoded as ICY.
     public convenience init(configuration: CurlTransfer.Configuration, audioOnlySegmentSize: Int = 16_000, logger: Logger) {
         let limits = configuration.limits
-        self.init(configuration: configuration, logger: logger) { onEvent in
-            ICYStreamHandler(limits: limits, audioOnlySegmentSize: audioOnlySegmentSize, onEvent: onEvent)
+        self.init(configuration: configuration, logger: logger) { url, onEvent in
+            ICYStreamHandler(url: url, limits: limits, audioOnlySegmentSize: audioOnlySegmentSize, onEvent: onEvent)
         }
     }
 
-    /// Creates a puller whose transfers' bodies are handled by what `makeHandler` returns.
+    /// Creates a puller whose transfers' bodies are handled by what `makeHandler` returns for
+    /// the URL of each transfer.
     public init(
         configuration: CurlTransfer.Configuration,
         logger: Logger,
-        makeHandler: @escaping @Sendable (@escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
+        makeHandler: @escaping @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
     ) {
         self.transfer = CurlTransfer(configuration: configuration)
         self.makeHandler = makeHandler
@@ -75,12 +78,13 @@ public final class UpstreamPuller: Sendable {
         var backoff = ReconnectBackoff()
         var splicer = ReconnectSplicer()
         var everConnected = false
-        let url = self.transfer.configuration.url
+        var playlist = PlaylistCursor(url: self.transfer.configuration.url)
         while !self.stopFlag.load(ordering: .relaxed) {
+            let url = playlist.current
             onStatus(.connecting)
             self.logger.info("connecting to upstream", metadata: ["upstream.url": "\(url)"])
             var receivedSegments = 0
-            let handler = self.makeHandler { event in
+            let handler = self.makeHandler(url) { event in
                 switch event {
                 case .connected(let head, let framing):
                     self.logger.info(
@@ -98,8 +102,38 @@ public final class UpstreamPuller: Sendable {
                     if deciding, let outcome = splicer.lastOutcome { self.logSplice(outcome, url: url) }
                 }
             }
-            let failure = self.transfer.run(stop: self.stopFlag, handler: handler)
+            var transfer = self.transfer
+            transfer.configuration.url = url
+            let failure = transfer.run(stop: self.stopFlag, handler: handler)
             guard let failure, !self.stopFlag.load(ordering: .relaxed) else { break }
+            switch failure {
+            case .notAStream(let message):
+                self.logger.error("\(message)", metadata: ["upstream.url": "\(url)"])
+                onStatus(.refused(message))
+                return
+            case .playlist(let entries):
+                guard playlist.follow(entries) else {
+                    let message = "\(url) is a playlist that lists playlists more than \(PlaylistCursor.maxDepth) deep; give a stream's URL"
+                    self.logger.error("\(message)")
+                    onStatus(.refused(message))
+                    return
+                }
+                self.logger.notice(
+                    "following a playlist",
+                    metadata: ["upstream.playlist": "\(url)", "upstream.entries": "\(entries.joined(separator: " "))"]
+                )
+                continue
+            default:
+                break
+            }
+            // An entry of a playlist that cannot be reached gives way to the next one, as players do.
+            if receivedSegments == 0, let next = playlist.advance() {
+                self.logger.warning(
+                    "playlist entry unreachable; trying the next one",
+                    metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.next": "\(next)"]
+                )
+                continue
+            }
             let delay = backoff.next()
             if !everConnected, let advice = failure.firstAttemptAdvice(url: url) {
                 self.logger.error("\(advice)", metadata: ["upstream.url": "\(url)"])
@@ -124,5 +158,46 @@ public final class UpstreamPuller: Sendable {
         case .noOverlap:
             self.logger.info("upstream reconnected: its audio does not continue the last connection's (a gap or a new stream)", metadata: ["upstream.url": "\(url)"])
         }
+    }
+}
+
+/// Which URL a puller pulls: the one it was given, or, once that turned out to be a playlist, the
+/// playlist's entries in order; after the last entry fails, the playlist is read again.
+struct PlaylistCursor {
+    /// How many playlists may lead to one another.
+    static let maxDepth = 3
+    private let root: String
+    private var entries: [String] = []
+    private var index = 0
+    private var depth = 0
+
+    init(url: String) {
+        self.root = url
+    }
+
+    /// The URL to pull next.
+    var current: String { self.entries.isEmpty ? self.root : self.entries[self.index] }
+
+    /// Follows a playlist's entries; `false` when playlists nest too deep.
+    mutating func follow(_ entries: [String]) -> Bool {
+        self.depth = self.entries.isEmpty ? 1 : self.depth + 1
+        guard self.depth <= Self.maxDepth, !entries.isEmpty else {
+            self.entries = []
+            return false
+        }
+        self.entries = entries
+        self.index = 0
+        return true
+    }
+
+    /// Moves to the next entry after a failure; `nil` (back to the playlist itself, after the
+    /// usual backoff) when there is no next entry.
+    mutating func advance() -> String? {
+        guard !self.entries.isEmpty else { return nil }
+        self.index += 1
+        if self.index < self.entries.count { return self.entries[self.index] }
+        self.entries = []
+        self.index = 0
+        return nil
     }
 }

@@ -135,9 +135,13 @@ struct UpstreamService: Service {
 
     func run() async throws {
         let connections = ManagedAtomic(0)
+        let (refusals, refusal) = AsyncStream.makeStream(of: String.self)
         guard let idle = self.onDemandIdle else {
-            let puller = self.start(connections: connections)
-            try? await gracefulShutdown()
+            let puller = self.start(connections: connections, refusal: refusal)
+            for await message in refusals.cancelOnGracefulShutdown() {
+                puller.stop()
+                throw UpstreamRefused(message: message)
+            }
             puller.stop()
             return
         }
@@ -149,7 +153,7 @@ struct UpstreamService: Service {
             if listening { lastListener = .now }
             if listening, puller == nil {
                 self.logger.info("a listener arrived: connecting upstream (on demand)")
-                puller = self.start(connections: connections)
+                puller = self.start(connections: connections, refusal: refusal)
             } else if !listening, let running = puller, ContinuousClock.now - lastListener > idle {
                 self.logger.info("no listener for \(idle): disconnecting upstream (on demand)")
                 running.stop()
@@ -161,7 +165,7 @@ struct UpstreamService: Service {
         puller?.stop()
     }
 
-    private func start(connections: ManagedAtomic<Int>) -> UpstreamPuller {
+    private func start(connections: ManagedAtomic<Int>, refusal: AsyncStream<String>.Continuation) -> UpstreamPuller {
         let hub = self.hub
         let puller = self.makePuller()
         puller.start(
@@ -173,6 +177,9 @@ struct UpstreamService: Service {
                     hub.setUpstreamState("connected")
                 case .retrying(let delay, let cause): hub.setUpstreamState("retrying in \(delay): \(cause)")
                 case .stopped: hub.setUpstreamState("stopped")
+                case .refused(let message):
+                    hub.setUpstreamState("refused: \(message)")
+                    refusal.yield(message)
                 }
             },
             onEvent: { event in
@@ -184,4 +191,10 @@ struct UpstreamService: Service {
         )
         return puller
     }
+}
+
+/// The radio's URL is not a stream Casty can relay (an HLS playlist, say): the ingest stops.
+struct UpstreamRefused: Error, CustomStringConvertible {
+    var message: String
+    var description: String { self.message }
 }
