@@ -31,6 +31,8 @@ let package = Package(
         .executableTarget(name: "FuzzICYMetadata", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
         .executableTarget(name: "FuzzPeerFrames", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
         .executableTarget(name: "FuzzJoinRequest", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzOgg", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
+        .executableTarget(name: "FuzzStreamFormat", dependencies: ["FuzzMain", .product(name: "CastyFuzzDrivers", package: root)]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -117,3 +117,78 @@ write("FuzzJoinRequest", "observer-query", b"\x01" + OBSERVER_QUERY)
 write("FuzzJoinRequest", "lost-target", b"\x00/casty/v1/lost?" + LOST_QUERY)
 write("FuzzJoinRequest", "lost-query", b"\x02" + LOST_QUERY)
 write("FuzzJoinRequest", "latin1", b"\x03/casty/v1/join?v=1&name=caf\xe9&nonce=1&proof=2")
+
+
+def ogg_crc(data):
+    crc = 0
+    for b in data:
+        crc ^= b << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def ogg_pages(serial, packets, flags=0, seq=0, per_page=255):
+    """Ogg pages (RFC 3533) holding `packets`, at most `per_page` lacing values a page; `flags` on the first."""
+    segments = []
+    for p in packets:
+        while len(p) >= 255:
+            segments.append((p[:255], False))
+            p = p[255:]
+        segments.append((p, True))
+    out, continued = b"", False
+    for i in range(0, len(segments), per_page):
+        these = segments[i:i + per_page]
+        f = (1 if continued else 0) | (flags if i == 0 else 0)
+        lacing = bytes(len(s) for s, _ in these)
+        head = b"OggS\x00" + bytes([f]) + struct.pack("<qIIIB", i, serial, seq, 0, len(lacing)) + lacing
+        page = head + b"".join(s for s, _ in these)
+        page = page[:22] + struct.pack("<I", ogg_crc(page)) + page[26:]
+        out += page
+        seq += 1
+        continued = not these[-1][1]
+    return out
+
+
+def comment_block(comments):
+    block = struct.pack("<I", 4) + b"Lavf" + struct.pack("<I", len(comments))
+    for c in comments:
+        block += struct.pack("<I", len(c)) + c
+    return block
+
+
+VORBIS = (
+    ogg_pages(7, [b"\x01vorbis" + bytes([0, 0, 0, 0, 2]) + struct.pack("<IiiiB", 44100, 0, 128000, 0, 0xB8) + b"\x01"], flags=2)
+    + ogg_pages(7, [b"\x03vorbis" + comment_block([b"TITLE=Song", b"ARTIST=Band"]) + b"\x01", b"\x05vorbis" + bytes(range(200))], seq=1, per_page=1)
+    + ogg_pages(7, [bytes([n]) * 90 for n in range(1, 7)], seq=3, per_page=2)
+)
+OPUS = (
+    ogg_pages(8, [b"OpusHead\x01\x02\x38\x01" + struct.pack("<I", 48000) + b"\x00\x00\x00"], flags=2)
+    + ogg_pages(8, [b"OpusTags" + comment_block([b"title=Tune"])], seq=1)
+    + ogg_pages(8, [bytes([0x7C]) * 60] * 4, seq=2, per_page=2)
+)
+FLAC = (
+    ogg_pages(9, [b"\x7fFLAC\x01\x00\x00\x01fLaC" + b"\x00\x00\x00\x22" + bytes(34)], flags=2)
+    + ogg_pages(9, [b"\x84" + struct.pack(">I", len(comment_block([b"TITLE=F"])))[1:] + comment_block([b"TITLE=F"])], seq=1)
+    + ogg_pages(9, [b"\xff\xf8" + bytes(50)] * 3, seq=2)
+)
+DAMAGED = bytearray(OPUS)
+DAMAGED[-20] ^= 0x10
+
+# [chunking][mode: bit 0 resume, bit 1 with the headers of a first pass, bit 2 small header limit]
+write("FuzzOgg", "vorbis", b"\x00\x00" + VORBIS)
+write("FuzzOgg", "vorbis-bytewise", b"\x01\x00" + VORBIS)
+write("FuzzOgg", "chained-random-reads", b"\x03\x00" + VORBIS + OPUS + FLAC)
+write("FuzzOgg", "garbage-and-damage", b"\x02\x00" + VORBIS[:100] + b"junkOggS\x00\x00" + bytes(DAMAGED) + FLAC)
+write("FuzzOgg", "resume-mid-page", b"\x07\x03" + VORBIS[30:])
+write("FuzzOgg", "small-limit", b"\x0b\x04" + VORBIS + OPUS)
+
+ADTS = bytes([0xFF, 0xF1, 0x50, 0x80, 0x05, 0x9F, 0xFC]) + bytes(range(3, 40))  # 44 bytes, AAC LC 44.1 kHz stereo
+MP3 = b"\xff\xfb\x90\x64" + bytes(413)
+
+# [content type: 0 audio/mpeg, 1 audio/aacp, 2 application/ogg, 3 audio/flac, 4 none, ...]
+write("FuzzStreamFormat", "adts-as-mp3", b"\x00" + ADTS * 3)
+write("FuzzStreamFormat", "mp3-after-id3", b"\x00" + b"ID3\x04\x00\x00\x00\x00\x00\x05abcde" + MP3 * 2)
+write("FuzzStreamFormat", "ogg-as-mp3", b"\x00" + OPUS[:200])
+write("FuzzStreamFormat", "adts-no-type", b"\x04" + b"\x00\x01" + ADTS * 2)
+write("FuzzStreamFormat", "flac", b"\x03" + b"fLaC\x00\x00\x00\x22" + bytes(40))
