@@ -73,7 +73,7 @@ public enum StreamFormat: String, Sendable, Equatable, CaseIterable {
             skip = tag
         }
         let rest = bytes[bytes.index(bytes.startIndex, offsetBy: skip)...]
-        let mp3 = MP3FrameSync.firstFrame(in: Array(rest))
+        let mp3 = Self.firstMP3Frame(in: rest)
         let aac = ADTSFrameSync.firstFrame(in: rest)
         switch (mp3, aac) {
         case (let m?, let a?): return m <= a ? .mp3 : .aac
@@ -81,6 +81,12 @@ public enum StreamFormat: String, Sendable, Equatable, CaseIterable {
         case (nil, _?): return .aac
         case (nil, nil): return nil
         }
+    }
+
+    /// ``MP3FrameSync/firstFrame(in:)`` on any bytes, without a copy when they are contiguous.
+    private static func firstMP3Frame<Bytes: Collection>(in bytes: Bytes) -> Int? where Bytes.Element == UInt8 {
+        if let offset = bytes.withContiguousStorageIfAvailable({ MP3FrameSync.firstFrame(in: $0) }) { return offset }
+        return MP3FrameSync.firstFrame(in: Array(bytes))
     }
 
     /// The length of the ID3v2 tag (header, footer if any, and body) that `bytes` start with, or
@@ -107,7 +113,7 @@ public enum StreamFormat: String, Sendable, Equatable, CaseIterable {
     /// - ``opaque``: 0, anywhere is as good as anywhere else.
     public func startOffset<Bytes: RandomAccessCollection>(in bytes: Bytes) -> Int? where Bytes.Element == UInt8 {
         switch self {
-        case .mp3: return MP3FrameSync.firstFrame(in: Array(bytes))
+        case .mp3: return Self.firstMP3Frame(in: bytes)
         case .aac: return ADTSFrameSync.firstFrame(in: bytes)
         case .opaque: return 0
         case .ogg:
