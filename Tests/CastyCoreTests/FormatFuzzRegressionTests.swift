@@ -28,8 +28,9 @@ import Testing
     @Test(arguments: ["FuzzOgg", "FuzzStreamFormat"])
     func corpusAndCrashesReplayCleanly(_ target: String) {
         let corpus = fuzzInputs(Self.fuzzFolder, "Corpus", target)
-        // The hand-made seeds (and what the fuzzers added); fewer means the corpus went missing.
+        // The hand-made seeds and what the fuzzers added; fewer means the corpus went missing.
         #expect(corpus.filter { $0.name.hasPrefix("seed-") }.count >= 4, "seed inputs missing from Fuzz/Corpus/\(target)")
+        #expect(corpus.count >= 20, "only \(corpus.count) inputs in Fuzz/Corpus/\(target)")
         for input in corpus {
             Self.replay(target, input.name, input.bytes)
         }
