@@ -326,6 +326,21 @@ public struct OggStreamTracker: Sendable {
         return result
     }
 
+    /// Says that no more bytes will come (the stream ended, or a header set was fed on its own, as
+    /// a parent sends one): a chain that is only BOS pages of codecs that need nothing more (an
+    /// unknown codec's header set is its BOS page) is complete now, as its first non-BOS page
+    /// would have made it. Bytes of a page still incomplete are dropped; bytes fed after this are
+    /// searched for a page, as after lost sync.
+    public mutating func finish() -> OggFeedResult {
+        var result = OggFeedResult()
+        if case .building(let group) = self.chain, !group.closed, group.allComplete {
+            self.complete(group, &result)
+        }
+        self.pending = ByteBuffer()
+        self.sync = .searching(scanFrom: self.streamOffset, garbageFrom: self.streamOffset)
+        return result
+    }
+
     /// Reads pages from `bytes` (stream offsets `base...`); returns the stream offset of the first
     /// byte to keep for the next feed.
     private mutating func run(_ bytes: UnsafeRawBufferPointer, base: Int, chunkStart: Int, _ result: inout OggFeedResult) -> Int {

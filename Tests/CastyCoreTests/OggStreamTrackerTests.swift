@@ -406,6 +406,31 @@ import Testing
         #expect(theoraFed.starts == [OggStart(offset: 0, streamOffset: 0, headers: nil)] + pages.map { OggStart(offset: 0, streamOffset: $0, headers: unknown) })
     }
 
+    @Test func aHeaderSetFedOnItsOwnIsCompleteOnceFinished() throws {
+        // As a mirror reads the header pages its parent sends: known codecs complete with their
+        // last header packet, an unknown codec's set (its BOS page) once the tracker is finished.
+        let opus = Self.chain(serial: 71, OggTestStreams.opusHeaders([("TITLE", "Set")]), audioPages: 1)
+        var tracker = OggStreamTracker()
+        #expect(tracker.feed(ByteBuffer(bytes: opus.headerBytes)).newHeaders?.title == "Set")
+        #expect(tracker.finish().newHeaders == nil)
+        #expect(tracker.current?.pages == ByteBuffer(bytes: opus.headerBytes))
+
+        var writer = OggTestStreams.Writer(serial: 72)
+        let bos = writer.pages([[0x80] + Array("theora".utf8)], first: .beginOfStream)[0]
+        var unknown = OggStreamTracker()
+        #expect(unknown.feed(ByteBuffer(bytes: bos + bos.prefix(10))).newHeaders == nil)
+        #expect(unknown.current == nil)
+        let finished = unknown.finish()
+        #expect(finished.newHeaders == OggHeaders(pages: ByteBuffer(bytes: bos), codec: .unknown, serial: 72))
+        #expect(unknown.current == finished.newHeaders)
+        #expect(unknown.bufferedBytes == 0)
+        // Fed again, it looks for the next page.
+        let again = unknown.feed(ByteBuffer(bytes: [1, 2] + opus.headerBytes))
+        #expect(again.starts == [OggStart(offset: 2, streamOffset: bos.count + 12, headers: nil)])
+        #expect(again.newHeaders?.title == "Set")
+        #expect(again.problems == ["skipped 2 bytes that are not Ogg pages (stream bytes \(bos.count + 10) to \(bos.count + 11)); back in sync at stream byte \(bos.count + 12)"])
+    }
+
     @Test func aMultiplexedChainCollectsTheHeadersOfEverySerial() throws {
         var skeleton = OggTestStreams.Writer(serial: 60)
         var vorbis = OggTestStreams.Writer(serial: 61)
