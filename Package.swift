@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "CastyICY",
                 "CastyPeerProtocol",
+                "CastyCore",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -180,11 +181,17 @@ let package = Package(
         ),
         .testTarget(
             name: "CastyServerTests",
-            dependencies: ["CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "CastyCoreTests",
-            dependencies: ["CastyCore", "CastyICY", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["CastyCore", "CastyICY", "CastyFuzzDrivers", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "CastyIntegrationTests",

@@ -22,7 +22,7 @@ root=$(pwd)
 
 seconds=${1:-60}
 shift || true
-all_targets=(FuzzICYRequest FuzzICYResponse FuzzICYResponseHead FuzzICYSegment FuzzICYMetadata FuzzPeerFrames FuzzJoinRequest)
+all_targets=(FuzzICYRequest FuzzICYResponse FuzzICYResponseHead FuzzICYSegment FuzzICYMetadata FuzzPeerFrames FuzzJoinRequest FuzzOgg FuzzStreamFormat)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 opt=${FUZZ_OPT:-O}
@@ -33,6 +33,7 @@ max_len=${FUZZ_MAX_LEN:-4096}
 dictionary() {
   case $1 in
     FuzzPeerFrames | FuzzJoinRequest) echo "$root/Fuzz/Dictionaries/peer.dict" ;;
+    FuzzOgg | FuzzStreamFormat) echo "$root/Fuzz/Dictionaries/ogg.dict" ;;
     *) echo "$root/Fuzz/Dictionaries/icy.dict" ;;
   esac
 }

@@ -87,6 +87,7 @@ extension OggHeaders {
     public static func parse(pages: ByteBuffer) -> OggHeaders? {
         var tracker = OggStreamTracker()
         _ = tracker.feed(pages)
+        _ = tracker.finish()
         return tracker.current
     }
 }

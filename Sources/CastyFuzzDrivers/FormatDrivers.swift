@@ -1,7 +1,3 @@
-// Needs CastyCore, which CastyFuzzDrivers does not depend on yet: until Package.swift lists
-// "CastyCore" among CastyFuzzDrivers' dependencies (and "CastyFuzzDrivers" among
-// CastyCoreTests'), the drivers are empty stubs unless built with -DCASTY_FORMAT_FUZZ_DRIVERS.
-#if CASTY_FORMAT_FUZZ_DRIVERS
 import CastyCore
 import NIOCore
 
@@ -155,9 +151,3 @@ public func fuzzStreamFormats(_ data: [UInt8], _ check: FuzzCheck) {
     check((verdict.mismatch == nil) == (verdict.format == verdict.declared), "a mismatch is reported exactly when the format is not the declared one")
     check(verdict.format == verdict.declared || verdict.format == sniffed, "the check chose \(verdict.format), neither declared nor sniffed")
 }
-#else
-/// A stub until CastyFuzzDrivers depends on CastyCore (see the top of this file).
-public func fuzzOggTracker(_ data: [UInt8], _ check: FuzzCheck) {}
-/// A stub until CastyFuzzDrivers depends on CastyCore (see the top of this file).
-public func fuzzStreamFormats(_ data: [UInt8], _ check: FuzzCheck) {}
-#endif

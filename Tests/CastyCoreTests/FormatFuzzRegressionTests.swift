@@ -1,6 +1,3 @@
-// Needs CastyFuzzDrivers, which CastyCoreTests does not depend on yet (see
-// Sources/CastyFuzzDrivers/FormatDrivers.swift): compiles to nothing until then.
-#if CASTY_FORMAT_FUZZ_DRIVERS
 import CastyFuzzDrivers
 import Foundation
 import Testing
@@ -39,4 +36,3 @@ import Testing
         }
     }
 }
-#endif
