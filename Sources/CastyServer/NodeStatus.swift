@@ -26,6 +26,8 @@ public struct NodeStatus: Codable, Sendable {
     public var seq: UInt64?
     public var upstream: Upstream
     public var title: String?
+    /// The stream's format as Casty follows it: `mp3`, `aac`, `ogg` or `opaque`.
+    public var format: String
     public var station: String?
     public var genre: String?
     public var bitrate: Int?
@@ -52,6 +54,7 @@ public struct NodeStatus: Codable, Sendable {
         self.seq = snapshot.lastSeq
         self.upstream = Upstream(url: info.upstreamURL, state: snapshot.upstream)
         self.title = snapshot.title
+        self.format = snapshot.format.rawValue
         self.station = snapshot.context.name
         self.genre = snapshot.context.headers.first(name: "icy-genre")
         self.bitrate = snapshot.context.bitrate
