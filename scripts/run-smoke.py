@@ -26,7 +26,7 @@ import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD_TIMEOUT = 1800  # the first run builds Casty in release mode
+START_TIMEOUT = 300  # run.sh's own build is a no-op by then (see main)
 passed = failed = 0
 
 
@@ -171,7 +171,7 @@ def run_case(label, url=None):
     work = None
     try:
         ready = False
-        while time.time() - started < BUILD_TIMEOUT and proc.poll() is None:
+        while time.time() - started < START_TIMEOUT and proc.poll() is None:
             text = open(log_path).read()
             if work is None and (m := re.search(r"^run: files in (\S+)", text, re.M)):
                 work = m.group(1)
@@ -179,7 +179,7 @@ def run_case(label, url=None):
                 ready = True
                 break
             time.sleep(1)
-        if not check(ready, f"{label}: run.sh started the fleet ({time.time() - started:.0f} s, build included)"):
+        if not check(ready, f"{label}: run.sh started the fleet ({time.time() - started:.0f} s)"):
             print(open(log_path).read()[-3000:])
             return
         pids = recorded_pids(work)
@@ -229,6 +229,15 @@ def main():
             print(f"smoke: {tool} not found: run scripts/install-deps.sh first")
             return 1
     unreachable_url()
+    # The release build run.sh starts with, done first and shown, so that the cases time the
+    # fleet's start, not the compiler (run.sh builds again: a no-op).
+    started = time.time()
+    for product in ("casty-ingest", "casty-mirror"):
+        if subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=REPO).returncode != 0:
+            check(False, f"the release build of {product}")
+            print(f"smoke: {passed} passed, {failed} failed", flush=True)
+            return 1
+    print(f"smoke: release build done in {time.time() - started:.0f} s", flush=True)
     run_case("embedded radio")
     run_case("radio by URL", url="")
     print(f"smoke: {passed} passed, {failed} failed", flush=True)
