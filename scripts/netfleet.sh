@@ -4,7 +4,11 @@
 # pulled cables (3 s, 4 s), 10% packet loss, a killed node, a frozen node, a radio restart and an
 # ingest restart. Reports, per fault, segments lost and repeated at every listener, the time until
 # every listener is whole again, rejoins and the tree's depth; exits 1 if a target is missed.
-#   scripts/netfleet.sh [--mirrors N=7] [--short] [--out DIR] [harness options…]
+#   scripts/netfleet.sh [--mirrors N=7] [--short] [--format F] [--out DIR] [harness options…]
+#   scripts/netfleet.sh --format opus --short-ogg     (one kill and one freeze on an Ogg Opus fleet)
+# --format F: the test radio's format (scripts/test-radio.sh --format: mp3 (default), mp3-vbr, aac,
+# vorbis, vorbis-chained, opus, flac). For Ogg, players' recordings are compared with the root's
+# from their first audio page on, after their chain's header pages, and decoded with ffmpeg.
 #   scripts/netfleet.sh --help     (every option)
 # Needs root (ip netns, iptables). Binaries: release build, or $CASTY_BIN if set (a folder with
 # casty-ingest, casty-mirror and casty-dummy). Every namespace (cnf-*) and process it starts is

@@ -30,5 +30,7 @@ run_harness() {  # NAME SCRIPT ARGS…: keeps the logs only when it fails
   fi
 }
 run_harness netfleet scripts/netfleet.sh --short
+# The same over an Ogg Opus radio (a new chain every 12 s): one kill and one freeze, about a minute.
+run_harness netfleet-ogg scripts/netfleet.sh --format opus --short-ogg
 echo "test: hostile input (scripts/hostile.sh --short)"
 CASTY_BIN=$bin scripts/hostile.sh --short

@@ -21,6 +21,17 @@ is whole again (has every segment the root has, within 250 ms), rejoins, and the
 after. Writes OUT/report.json and OUT/report.md, prints the table, exits 1 if a target is missed
 (0 lost and 0 repeated except for an ingest restart, recovery within 2 s of the fault's end).
 
+--format F plays the test radio in format F (scripts/test-radio.sh --format; default mp3). For
+Ogg (vorbis, vorbis-chained, opus, flac) a player's first bytes are its chain's header pages: the
+harness checks that they equal that chain's header pages in the root's reference (the reference
+observer joins with protocol version 2, which also brings the header pages of the chain it joins
+in, and from the oldest segment the root keeps, so that it holds the players' first burst),
+compares the rest byte for byte from the first audio page on, and decodes every player's
+recording with `ffmpeg -v error -i REC -f null -`. Both real players are ffmpeg unless the format
+is MP3 (ffmpeg and mpg123). --short-ogg runs one kill and one freeze on an Ogg fleet whose radio
+starts a new chain every 12 s, so that chain boundaries fall inside the faults (the first kill
+and freeze come about 9 s and 22 s after the radio starts).
+
 Needs root (namespaces, iptables). Tears down every namespace and process it made, also on
 Ctrl-C or SIGTERM. Run it through scripts/netfleet.sh.
 """
@@ -45,6 +56,16 @@ SUBNET = "10.77.0"
 PORT = 8000
 LATE_S = 0.25  # a segment later than this behind the root means the listener is not whole
 RECOVERY_TARGET_S = 2.0
+FORMATS = ("mp3", "mp3-vbr", "aac", "vorbis", "vorbis-chained", "opus", "flac")  # scripts/test-radio.sh --format
+OGG_FORMATS = ("vorbis", "vorbis-chained", "opus", "flac")
+# ffmpeg 5.1 prints these while decoding a chained Ogg stream at a chain boundary, also for a
+# perfect stream (Icecast's own recording of the mount shows them): known ffmpeg behaviour, not
+# decode errors, once the run's recording of the radio itself shows them too.
+KNOWN_FFMPEG_OGG = {
+    "new chain": re.compile(r"^\[ogg @ 0x[0-9a-f]+\] failed to create or replace stream$"),
+    "dts at a chain boundary": re.compile(r"^\[[\w:]+ @ 0x[0-9a-f]+\] Application provided invalid, non monotonically increasing dts to muxer "
+                                          r"in stream \d+: -?\d+ >= -?\d+$"),
+}
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -81,6 +102,73 @@ def remove_namespaces():
         run(["ip", "netns", "del", name], check=False)
 
 
+def known_ffmpeg_line(line):
+    """The kind of a known ffmpeg line at an Ogg chain boundary (KNOWN_FFMPEG_OGG), or None."""
+    return next((kind for kind, pattern in KNOWN_FFMPEG_OGG.items() if pattern.search(line.strip())), None)
+
+
+def ogg_crc(data):
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ OGG_CRC[((crc >> 24) & 0xFF) ^ byte]
+    return crc
+
+
+OGG_CRC = []
+for _i in range(256):
+    _r = _i << 24
+    for _ in range(8):
+        _r = ((_r << 1) ^ 0x04C11DB7) if _r & 0x80000000 else (_r << 1)
+    OGG_CRC.append(_r & 0xFFFFFFFF)
+
+
+def ogg_page_at(data, pos, end, check_crc=False):
+    """(length, flags, granule, serial) of the whole Ogg page at data[pos:], or None."""
+    if pos + 27 > end or data[pos:pos + 4] != b"OggS" or data[pos + 4] != 0:
+        return None
+    count = data[pos + 26]
+    if pos + 27 + count > end:
+        return None
+    size = 27 + count + sum(data[pos + 27:pos + 27 + count])
+    if pos + size > end:
+        return None
+    if check_crc:
+        page = bytearray(data[pos:pos + size])
+        stored = int.from_bytes(page[22:26], "little")
+        page[22:26] = b"\0\0\0\0"
+        if ogg_crc(page) != stored:
+            return None
+    return size, data[pos + 5], int.from_bytes(data[pos + 6:pos + 14], "little", signed=True), int.from_bytes(data[pos + 14:pos + 18], "little")
+
+
+def ogg_pages(data, start=0, end=None, resync=True):
+    """[(offset, length, flags, granule, serial)] of the whole pages from `start` on, one after the
+    other. With resync, the first page is the first capture pattern with a good checksum at or
+    after `start` (a recording may begin inside a page), and so is the next one after any bytes
+    that are not a page; without, the list stops there."""
+    end = len(data) if end is None else end
+    pages, pos, synced = [], start, False
+    while pos < end:
+        page = ogg_page_at(data, pos, end, check_crc=not synced)
+        if page is None:
+            if not resync:
+                break
+            pos = data.find(b"OggS", pos + 1, end)
+            if pos < 0:
+                break
+            synced = False
+            continue
+        pages.append((pos,) + page)
+        pos += page[0]
+        synced = True
+    return pages
+
+
+def is_header_page(page):
+    """An Ogg page of a chain's header packets: granule position 0 (or -1, no packet ends on it)."""
+    return page[3] in (0, -1)
+
+
 class Network:
     """One bridge in its own namespace; every host a namespace on a veth pair to it."""
 
@@ -114,9 +202,10 @@ class Network:
 class Process:
     """A process in a namespace whose output goes, time-stamped, to a log file."""
 
-    def __init__(self, name, host, argv, logs, watch=None):
-        self.name, self.host, self.argv, self.logs, self.watch = name, host, argv, logs, watch
+    def __init__(self, name, host, argv, logs, watch=None, known=None):
+        self.name, self.host, self.argv, self.logs, self.watch, self.known_kind = name, host, argv, logs, watch, known
         self.events = []  # (time, line) of lines matching `watch`
+        self.known = []  # (time, line) of lines `known` names a kind for (not in events)
         self.lines = []  # (time, line) of every line
         self.start()
 
@@ -133,7 +222,9 @@ class Process:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 out.write(f"{now:.3f} {line}\n")
                 self.lines.append((now, line))
-                if self.watch and self.watch.search(line):
+                if self.known_kind and self.known_kind(line):
+                    self.known.append((now, line))
+                elif self.watch and self.watch.search(line):
                     self.events.append((now, line))
 
     def signal(self, sig):
@@ -170,6 +261,11 @@ class Harness:
         self.mirrors = [f"m{i}" for i in range(1, args.mirrors + 1)]
         self.faults = []
         self.started = time.time()
+        self.ogg = args.format in OGG_FORMATS
+        # The real players: ffmpeg, and mpg123 where it can decode the stream (MP3).
+        self.real_players = ["ffmpeg", "mpg123"] if args.format in ("mp3", "mp3-vbr") else ["ffmpeg", "ffmpeg-2"]
+        self.bytes_per_second = 16000  # 128 kbps; measured from the reference for other formats
+        self.ogg_result = None
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -204,9 +300,10 @@ class Harness:
         log(f"tree: {self.tree_text()}")
 
     def start_radio(self):
-        env = ["env", "TRACK_NOISE=1", "TRACK_SECONDS=60"]
+        env = ["env", "TRACK_NOISE=1", f"TRACK_SECONDS={self.args.track_seconds}"]
+        fmt = [] if self.args.format == "mp3" else ["--format", self.args.format]
         run(in_ns("radio", env + [os.path.join(REPO, "scripts/test-radio.sh"), "start", "--port", str(PORT),
-                                  "--bind", self.net.address["radio"], "--dir", self.radio_dir, "--count", "5"]), timeout=120)
+                                  "--bind", self.net.address["radio"], "--dir", self.radio_dir, "--count", "5"] + fmt), timeout=120)
 
     def stop_radio(self):
         run([os.path.join(REPO, "scripts/test-radio.sh"), "stop", "--dir", self.radio_dir], check=False, timeout=30)
@@ -294,7 +391,14 @@ class Harness:
         self.leaves = [name for name in self.mirrors if name not in parents]
         probe = os.path.join(HERE, "probe.py")
         base = ["/usr/bin/python3", probe, "--out", self.recordings, "--seconds", str(seconds), "--secret", self.secret]
-        self.processes["probe-root"] = Process("probe-root", "root", base + ["--observe", f"ref@{self.net.address['root']}:{PORT}+audio"], self.logs)
+        if self.ogg:
+            base += ["--version", "2", "--ogg"]
+            # Icecast's own stream of the mount, recorded next to the root: what a perfect
+            # recording of it decodes to (see KNOWN_FFMPEG_OGG).
+            self.processes["recorder"] = Process("recorder", "root", ["curl", "-sS", "-N", "--max-time", str(seconds), "-o",
+                                                                      os.path.join(self.recordings, "icecast.audio"),
+                                                                      f"http://{self.net.address['radio']}:{PORT}/stream"], self.logs)
+        self.processes["probe-root"] = Process("probe-root", "root", base + ["--observe", f"ref@{self.net.address['root']}:{PORT}+audio" + ("+oldest" if self.ogg else "")], self.logs)
         for leaf in self.leaves:
             address = f"{self.net.address[leaf]}:{PORT}"
             self.processes["probe-" + leaf] = Process("probe-" + leaf, leaf, base + ["--observe", f"obs-{leaf}@{address}", "--play", f"play-{leaf}@{address}"], self.logs)
@@ -302,11 +406,18 @@ class Harness:
         self.processes["dummies"] = Process("dummies", self.leaves[0], [os.path.join(self.bin, "casty-dummy"), *urls, "--clients", str(self.args.dummies),
                                                                         "--seconds", str(seconds), "--fleet", self.fleet_path, "--name", "dummy"], self.logs)
         decode_errors = re.compile(r"(?i)error|illegal|invalid|corrupt|junk|skipping|did not find|unable")
+        known = None
+        if self.ogg:  # ffmpeg -v error prints only errors: every line counts, but the known ones
+            decode_errors, known = re.compile(r"\S"), known_ffmpeg_line
         first, second = self.leaves[0], self.leaves[-1]
-        self.processes["ffmpeg"] = Process("ffmpeg", first, ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", f"http://{self.net.address[first]}:{PORT}/", "-f", "null", "-"],
-                                           self.logs, watch=decode_errors)
-        self.processes["mpg123"] = Process("mpg123", second, ["mpg123", "-t", "--no-control", f"http://{self.net.address[second]}:{PORT}/"], self.logs, watch=decode_errors)
-        log(f"listeners on the leaves {', '.join(self.leaves)}: observers, ICY players, {self.args.dummies} dummy clients, ffmpeg on {first}, mpg123 on {second}")
+        for name, leaf in zip(self.real_players, (first, second)):
+            if name == "mpg123":
+                argv = ["mpg123", "-t", "--no-control", f"http://{self.net.address[leaf]}:{PORT}/"]
+            else:
+                argv = ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", f"http://{self.net.address[leaf]}:{PORT}/", "-f", "null", "-"]
+            self.processes[name] = Process(name, leaf, argv, self.logs, watch=decode_errors, known=known)
+        log(f"listeners on the leaves {', '.join(self.leaves)}: observers, {'Ogg' if self.ogg else 'ICY'} players, {self.args.dummies} dummy clients, "
+            f"{self.real_players[0]} on {first}, {self.real_players[1]} on {second}")
 
     # --- faults ---------------------------------------------------------------------------------
 
@@ -370,6 +481,8 @@ class Harness:
 
     def schedule(self):
         loss = self.args.loss_seconds
+        if self.args.short_ogg:
+            return [("kill", 0), ("freeze", 4)]
         if self.args.short:
             return [("cable-3s", 3), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-drop", 0), ("upstream-restart", 0), ("ingest-restart", 0)]
         return [("cable-3s", 3), ("cable-4s", 4), ("loss-10pct", loss), ("kill", 0), ("freeze", 4), ("upstream-drop", 0), ("upstream-restart", 0),
@@ -387,7 +500,7 @@ class Harness:
         time.sleep(self.args.warmup)
         for kind, seconds in self.schedule():
             self.fault(kind, seconds)
-        for name in ("dummies", "ffmpeg", "mpg123", *[n for n in self.processes if n.startswith("probe-")]):
+        for name in ("dummies", *self.real_players, *(["recorder"] if self.ogg else []), *[n for n in self.processes if n.startswith("probe-")]):
             self.processes[name].stop()
         self.finished = time.time()
 
@@ -427,6 +540,14 @@ class Harness:
             offset += length
         with open(os.path.join(self.recordings, "ref.audio"), "rb") as file:
             ref_audio = file.read()
+        if self.args.format != "mp3" and len(ref) > 1 and ref[-1][0] > ref[0][0]:
+            self.bytes_per_second = sum(length for *_, length in ref[1:]) / (ref[-1][0] - ref[0][0])
+        self.ogg_starts = []
+        if self.ogg:
+            self.ref_pages = ogg_pages(ref_audio)
+            self.ref_page_index = {page[0]: index for index, page in enumerate(self.ref_pages)}
+            self.ref_codec_headers = self.load_codec_headers("ref")
+            decode_result = self.decode_recordings()  # before the rows: it settles which live lines are errors
         listeners = {}
         for leaf in self.leaves:
             listeners["obs-" + leaf] = self.observer_arrivals("obs-" + leaf, root_time)
@@ -438,8 +559,107 @@ class Harness:
             if fault["kind"] != "ingest-restart" and rows[-1]["heard_again_s"]:
                 rows[-1]["pass"] = False
         dummies = next((line for _, line in reversed(self.processes["dummies"].lines) if line.startswith("dummies: clients=")), "no summary")
-        decode = {name: len(self.processes[name].events) for name in ("ffmpeg", "mpg123")}
+        decode = {name: len(self.processes[name].events) for name in self.real_players}
+        if self.ogg:
+            decode_result["starts"] = self.ogg_starts
+            # Over the whole run, not only the faults' windows: chain boundaries fall anywhere.
+            decode_result["whole_run"] = {name: {kind: sum(count for _, mark, count in data["marks"] if mark in kinds)
+                                                 for kind, kinds in (("lost", ("lost",)), ("repeated", ("repeat",)),
+                                                                     ("corrupt", ("corrupt", "unaligned", "headers")),
+                                                                     ("reconnects", ("reconnect",)))}
+                                          for name, data in listeners.items()}
+            self.ogg_result = decode_result
         return rows, dummies, decode, listeners
+
+    # --- Ogg ------------------------------------------------------------------------------------
+
+    def load_codec_headers(self, name):
+        """The payloads of the codecHeaders frames an observer got (version 2 joins), in order."""
+        _, events = self.load_seq(name)
+        path = os.path.join(self.recordings, name + ".codec")
+        data = open(path, "rb").read() if os.path.exists(path) else b""
+        result, offset = [], 0
+        for _, text in events:
+            match = re.match(r"codecHeaders at=\d+ bytes=(\d+)$", text)
+            if match:
+                size = int(match.group(1))
+                result.append(data[offset:offset + size])
+                offset += size
+        return result
+
+    def chain_headers(self, ref_audio, q):
+        """The header pages of the chain whose page starts at ref_audio[q], as the reference has
+        them: the chain's first pages, when the reference holds its beginning, or else the
+        codecHeaders frame the reference observer got when it joined. (bytes or None, where from)."""
+        index = self.ref_page_index.get(q)
+        if index is None:
+            return None, "the first audio page is not a page of the reference"
+        serial = self.ref_pages[index][4]
+        first = index
+        while first > 0 and self.ref_pages[first - 1][4] == serial and not self.ref_pages[first][2] & 2:
+            first -= 1
+        if self.ref_pages[first][2] & 2 and self.ref_pages[first][4] == serial:
+            headers = []
+            for page in self.ref_pages[first:index]:
+                if not is_header_page(page) or (headers and page[0] != headers[-1][0] + headers[-1][1]):
+                    break
+                headers.append(page)
+            if headers:
+                return ref_audio[headers[0][0]:headers[-1][0] + headers[-1][1]], "the chain's first pages in the reference"
+        for payload in self.ref_codec_headers:
+            pages = ogg_pages(payload, resync=False)
+            if pages and pages[0][4] == serial and pages[0][2] & 2:
+                return payload, "the reference observer's codecHeaders frame"
+        return None, f"the reference has no header pages of the chain {serial:#x}"
+
+    def decode_recordings(self):
+        """Decodes every player's recording, and Icecast's own recording of the mount, with
+        `ffmpeg -v error -i REC -f null -`. Every line is a decode error but those of
+        KNOWN_FFMPEG_OGG whose kind Icecast's recording shows too (then the same lines from the
+        live ffmpeg players are not errors either)."""
+        def decode(path):
+            result = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace", timeout=300)
+            lines = [line for line in result.stdout.splitlines() if line.strip()]
+            if result.returncode != 0:
+                lines.append(f"(ffmpeg exited with status {result.returncode})")
+            return lines
+
+        def described(path):
+            data = open(path, "rb").read() if os.path.exists(path) else b""
+            chains = sum(1 for page in ogg_pages(data) if page[2] & 2)
+            return {"bytes": len(data), "chains": chains, "lines": decode(path) if data else ["(no recording)"]}
+
+        icecast = described(os.path.join(self.recordings, "icecast.audio"))
+        verified = {known_ffmpeg_line(line) for line in icecast["lines"]} - {None}
+        recordings = {}
+        for leaf in self.leaves:
+            name = "play-" + leaf
+            entry = described(os.path.join(self.recordings, name + ".audio"))
+            entry["known"] = [line for line in entry["lines"] if known_ffmpeg_line(line) in verified]
+            entry["errors"] = [line for line in entry["lines"] if known_ffmpeg_line(line) not in verified]
+            recordings[name] = entry
+        live_known = {}
+        for name in self.real_players:
+            process = self.processes[name]
+            unverified = [(t, line) for t, line in process.known if known_ffmpeg_line(line) not in verified]
+            process.events = sorted(process.events + unverified)
+            live_known[name] = len(process.known) - len(unverified)
+        return {"icecast": icecast, "verified_known": sorted(verified), "recordings": recordings, "live_known": live_known}
+
+    def check_ogg_start(self, name, connect_t, metaint, header_bytes, aligned, ref_audio, q):
+        """Whether a player's first bytes on a connection were its chain's header pages."""
+        if header_bytes is None:
+            result, source = "missing", "the connection did not start with a chain's header pages (a BOS page, granule 0)"
+        elif not aligned:
+            result, source = "unverifiable", "the first audio page is not in the reference"
+        else:
+            expected, source = self.chain_headers(ref_audio, q)
+            result = "unverifiable" if expected is None else ("equal" if header_bytes == expected else "differ")
+        pages = len(ogg_pages(header_bytes, resync=False)) if header_bytes else 0
+        self.ogg_starts.append({"listener": name, "time": round(connect_t, 3), "header_pages": pages,
+                                "header_bytes": len(header_bytes or b""), "result": result, "compared_with": source, "icy_metaint": metaint})
+        return result == "equal" and not metaint
 
     def heard_again(self, ref, ref_audio, start, until):
         """Audio the root sent twice within [start, until], in seconds at the radio's rate (16,000
@@ -456,7 +676,7 @@ class Harness:
                     repeated += offset - found
                 continuing = found + length if found >= 0 else None
             offset += length
-        return round(repeated / 16000, 2)
+        return round(repeated / self.bytes_per_second, 2)
 
     def observer_arrivals(self, name, root_time):
         """(time, key, delay behind the root) per segment, plus (time, 'lost'|'repeat'|'stream', count)."""
@@ -483,13 +703,14 @@ class Harness:
         whole and when, and where it skipped (lost) or went back (repeated)."""
         path = os.path.join(self.recordings, name + ".audio")
         audio = open(path, "rb").read() if os.path.exists(path) else b""
-        reads_t, reads_total, connects = [], [], []
+        reads_t, reads_total, connects, metaints = [], [], [], {}
         with open(os.path.join(self.recordings, name + ".reads")) as file:
             for line in file:
                 parts = line.split()
                 if parts[0] == "#":
                     if parts[2] == "connected":
                         connects.append((float(parts[1]), int(parts[-1].split("=")[1])))
+                        metaints[float(parts[1])] = int(parts[3].split("=")[1])
                 else:
                     reads_t.append(float(parts[0]))
                     reads_total.append(int(parts[1]))
@@ -527,6 +748,18 @@ class Harness:
             # (the burst) can predate the reference's first segment, and a restarted radio plays
             # its tracks again: take the occurrence nearest in time, skipping ahead if needed.
             p, q = begin, -1
+            if self.ogg:
+                # Ogg: the chain's header pages first, then audio from a page on; no ICY metadata.
+                leading = []
+                for page in ogg_pages(audio, begin, end, resync=False):
+                    if not is_header_page(page):
+                        break
+                    leading.append(page)
+                header_bytes = None
+                if leading and leading[0][2] & 2:
+                    p = leading[-1][0] + leading[-1][1]
+                    header_bytes = audio[begin:p]
+                first_audio = p
             for _ in range(60):
                 needle = audio[p:p + 4096]
                 if len(needle) < 4096:
@@ -542,6 +775,8 @@ class Harness:
                     q = best[1]
                     break
                 p += 16000
+            if self.ogg and not self.check_ogg_start(name, connect_t, metaints.get(connect_t, 0), header_bytes, q >= 0 and p == first_audio, ref_audio, q):
+                marks.append((connect_t, "headers", 1))
             if q < 0:
                 marks.append((connect_t, "unaligned", 1))
                 continue
@@ -586,7 +821,7 @@ class Harness:
             marks = [mark for mark in data["marks"] if start <= mark[0] <= until]
             lost = sum(count for _, kind, count in marks if kind == "lost")
             repeated = sum(count for _, kind, count in marks if kind == "repeat")
-            corrupt = sum(count for _, kind, count in marks if kind in ("corrupt", "unaligned"))
+            corrupt = sum(count for _, kind, count in marks if kind in ("corrupt", "unaligned", "headers"))
             reconnects = sum(count for _, kind, count in marks if kind == "reconnect")
             streams = sum(count for _, kind, count in marks if kind == "stream")
             window = [(t, key, delay) for t, key, delay in data["arrivals"] if start <= t <= until]
@@ -615,11 +850,11 @@ class Harness:
         delays = [listener["max_delay_s"] for listener in row["listeners"].values() if listener["max_delay_s"] is not None]
         row["max_delay_s"] = max(delays, default=None)
         row["rejoins"] = sum(1 for name in self.mirrors for t, _ in self.processes[name].events if start <= t <= until)
-        for name in ("ffmpeg", "mpg123"):
+        for name in self.real_players:
             row[name + "_errors"] = sum(1 for t, _ in self.processes[name].events if start <= t <= until)
         # A restart of the radio or the ingest cuts the stream mid-frame upstream of Casty, so a
         # decoder may report that one broken frame; anything else must play clean.
-        clean = restart or (row["ffmpeg_errors"] == 0 and row["mpg123_errors"] == 0)
+        clean = restart or all(row[name + "_errors"] == 0 for name in self.real_players)
         if fault["kind"] == "ingest-restart":
             row["pass"] = row["corrupt"] == 0 and row["tree_whole_after"]
         else:
@@ -629,9 +864,10 @@ class Harness:
         return row
 
     def report(self, rows, dummies, decode):
-        mode = "short" if self.args.short else "full"
-        lines = [f"### {len(self.mirrors)} mirrors ({mode} run, {len(self.leaves)} leaves, {len(self.leaves) * 2} probe listeners + "
-                 f"{self.args.dummies} dummy clients + ffmpeg + mpg123)", "",
+        mode = "short Ogg" if self.args.short_ogg else "short" if self.args.short else "full"
+        stream = "" if self.args.format == "mp3" else f"{self.args.format}, "
+        lines = [f"### {len(self.mirrors)} mirrors ({stream}{mode} run, {len(self.leaves)} leaves, {len(self.leaves) * 2} probe listeners + "
+                 f"{self.args.dummies} dummy clients + {' + '.join(self.real_players)})", "",
                  "| fault | on | lasted | lost | repeated | whole again after the end | longest delay | rejoins | depth after (min) | decode errors | pass |",
                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for row in rows:
@@ -644,22 +880,55 @@ class Harness:
                 extra = f" ({row['corrupt']} corrupt, {row['reconnects']} reconnects)"
             delay = "-" if row["max_delay_s"] is None else f"{row['max_delay_s']:.2f} s"
             lines.append(f"| {row['fault']} | {row['target']} | {row['seconds']:.1f} s | {lost}{extra} | {row['repeated']} | {recovery} | {delay} | "
-                         f"{row['rejoins']} | {row['depth_after']} ({row['min_depth']}) | {row['ffmpeg_errors'] + row['mpg123_errors']} | "
+                         f"{row['rejoins']} | {row['depth_after']} ({row['min_depth']}) | {sum(row[name + '_errors'] for name in self.real_players)} | "
                          f"{'yes' if row['pass'] else 'NO'} |")
-        lines += ["", f"casty-dummy: `{dummies}`", f"real players, decode errors over the whole run: ffmpeg {decode['ffmpeg']}, mpg123 {decode['mpg123']}",
-                  f"run time: {self.finished - self.started:.0f} s", ""]
+        lines += ["", f"casty-dummy: `{dummies}`",
+                  "real players, decode errors over the whole run: " + ", ".join(f"{name} {decode[name]}" for name in self.real_players)]
+        ogg_clean = True
+        if self.ogg:
+            ogg = self.ogg_result
+            starts = ogg["starts"]
+            counts = {result: sum(1 for start in starts if start["result"] == result) for result in ("equal", "differ", "missing", "unverifiable")}
+            whole = {kind: sum(entry[kind] for entry in ogg["whole_run"].values()) for kind in ("lost", "repeated", "corrupt", "reconnects")}
+            lines.append(f"whole run, every observer and player: lost {whole['lost']}, repeated {whole['repeated']}, corrupt {whole['corrupt']}, "
+                         f"reconnects {whole['reconnects']}")
+            lines.append(f"Ogg player starts: {len(starts)}; header pages first and equal to their chain's in the reference: {counts['equal']}; "
+                         f"different: {counts['differ']}; missing: {counts['missing']}; unverifiable: {counts['unverifiable']}; "
+                         f"answered with icy-metaint: {sum(1 for start in starts if start['icy_metaint'])}")
+            for start in starts:
+                if start["result"] != "equal":
+                    lines.append(f"  {start['listener']} at {start['time']:.3f}: {start['result']} ({start['compared_with']})")
+            icecast = ogg["icecast"]
+            known_text = "; ".join(sorted(set(icecast["lines"]))) or "none"
+            lines.append(f"Icecast's own recording of the mount ({icecast['bytes']:,} bytes, {icecast['chains']} chains), "
+                         f"ffmpeg -v error: {len(icecast['lines'])} lines ({known_text}); known ffmpeg lines so verified: "
+                         f"{', '.join(ogg['verified_known']) or 'none'}")
+            parts = []
+            for name, entry in ogg["recordings"].items():
+                parts.append(f"{name} {len(entry['errors'])} ({entry['bytes']:,} bytes, {entry['chains']} chains, {len(entry['known'])} known lines)")
+            lines.append("players' recordings decoded (ffmpeg -v error), decode errors: " + ", ".join(parts))
+            for name, entry in ogg["recordings"].items():
+                for line in entry["errors"][:5]:
+                    lines.append(f"  {name}: {line}")
+            lines.append("live ffmpeg players, known chain-boundary lines (not errors): " + ", ".join(f"{name} {count}" for name, count in ogg["live_known"].items()))
+            ogg_clean = (not any(whole.values()) and bool(starts) and counts["equal"] == len(starts) and not any(start["icy_metaint"] for start in starts) and icecast["bytes"] > 0
+                         and all(not entry["errors"] for entry in ogg["recordings"].values()))
+            if not ogg_clean:
+                log("Ogg: a player's start or recording is not clean (see the report)")
+        lines += [f"run time: {self.finished - self.started:.0f} s", ""]
         text = "\n".join(lines)
         with open(os.path.join(self.out, "report.md"), "w") as file:
             file.write(text)
         with open(os.path.join(self.out, "report.json"), "w") as file:
-            json.dump({"mirrors": len(self.mirrors), "mode": mode, "leaves": self.leaves, "faults": rows, "dummies": dummies,
-                       "decode_errors": decode, "seconds": round(self.finished - self.started, 1)}, file, indent=2)
+            json.dump({"mirrors": len(self.mirrors), "mode": mode, "format": self.args.format, "leaves": self.leaves, "faults": rows,
+                       "dummies": dummies, "decode_errors": decode, "ogg": self.ogg_result, "seconds": round(self.finished - self.started, 1)},
+                      file, indent=2)
         print(text)
         counts = dict(re.findall(r"(\w+)=(\d+)", dummies))
         dummies_clean = counts.get("gaps") == "0" and counts.get("repeats") == "0"
         if not dummies_clean:
             log("casty-dummy saw gaps or repeats (or gave no summary)")
-        return all(row["pass"] for row in rows) and dummies_clean
+        return all(row["pass"] for row in rows) and dummies_clean and ogg_clean
 
 
 def main():
@@ -667,6 +936,9 @@ def main():
     parser.add_argument("--bin", required=True, help="folder with casty-ingest, casty-mirror and casty-dummy")
     parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..60, default 7)")
     parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
+    parser.add_argument("--format", choices=FORMATS, default="mp3", help="the test radio's format (scripts/test-radio.sh --format; default mp3)")
+    parser.add_argument("--short-ogg", action="store_true", help="Ogg formats: one kill and one freeze, with a new chain every 12 s")
+    parser.add_argument("--track-seconds", type=int, help="the test radio's track length (default 60, 12 with --short-ogg)")
     parser.add_argument("--loss-seconds", type=float, help="how long the packet loss lasts (default 60, 10 with --short)")
     parser.add_argument("--settle", type=float, default=10, help="seconds measured after each fault ends (default 10)")
     parser.add_argument("--gap", type=float, default=2, help="seconds between faults (default 2)")
@@ -676,6 +948,12 @@ def main():
     args = parser.parse_args()
     if not 1 <= args.mirrors <= 60:
         parser.error("--mirrors must be 1..60")
+    if args.short_ogg and args.format not in OGG_FORMATS:
+        parser.error(f"--short-ogg needs an Ogg --format ({', '.join(OGG_FORMATS)})")
+    if args.short_ogg and args.short:
+        parser.error("give --short or --short-ogg, not both")
+    if args.track_seconds is None:
+        args.track_seconds = 12 if args.short_ogg else 60
     if args.loss_seconds is None:
         args.loss_seconds = 10 if args.short else 60
     if os.geteuid() != 0:

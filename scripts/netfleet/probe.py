@@ -1,19 +1,27 @@
 #!/usr/bin/python3
 """Listeners for the fault harness that write down what they receive, and when.
 
-  probe.py --out DIR [--seconds T] [--secret S]
-           [--observe NAME@HOST:PORT[+audio]]... [--play NAME@HOST:PORT]...
+  probe.py --out DIR [--seconds T] [--secret S] [--version V] [--ogg]
+           [--observe NAME@HOST:PORT[+audio][+oldest]]... [--play NAME@HOST:PORT]...
 
 An *observer* joins the node as a Casty peer observer (docs/PROTOCOL.md: a signed
 `/casty/v1/join` with `observer=1`) and writes DIR/NAME.seq, one line per data frame:
 `<unix time> <stream> <seq> <audio bytes>`. With `+audio` it also appends every segment's
 audio to DIR/NAME.audio (the harness's reference recording at the root). When its connection
 ends it rejoins the same node at once with `from` = the next segment and `stream`, as a mirror
-would, so a gap or a repeat it logs is the node's, not its own.
+would, so a gap or a repeat it logs is the node's, not its own. `--version 2` joins with `v=2`:
+the node then also sends `codecHeaders` frames (an Ogg chain's header pages, before the first data
+frame), which go to DIR/NAME.codec (an event `# <time> codecHeaders at=<audio bytes so far>
+bytes=<n>` per frame) and `context` frames (an event each). With `+oldest` the observer's first
+join asks for the oldest segment the node keeps (it learns the stream's identity with a join that
+it closes at once, then joins with `from=0`), so that its recording also holds the audio that
+players get in their first burst; those segments' times are when the observer got them.
 
 A *player* is an ICY listener (`GET /` with `Icy-MetaData: 1`). It appends the audio it
 receives, metadata blocks removed, to DIR/NAME.audio and writes DIR/NAME.reads, one line per
-read: `<unix time> <audio bytes so far>`. If the node closes the stream it reconnects.
+read: `<unix time> <audio bytes so far>`. If the node closes the stream it reconnects. With `--ogg`
+a node answers without `icy-metaint` (Ogg gets no ICY metadata): the player then records the body
+as it comes; an Ogg answer that has `icy-metaint` is logged (`# <time> connected metaint=N …`).
 
 Lines starting with `#` are events (`# <time> connected …`, `# <time> closed …`).
 Runs until --seconds pass or SIGTERM/SIGINT, then exits 0. Python 3 standard library only.
@@ -38,12 +46,14 @@ PLAYER_SILENCE_S = 15.0  # players get nothing while the radio is down; real pla
 
 def parse_target(spec):
     name, _, rest = spec.partition("@")
+    oldest = rest.endswith("+oldest")
+    rest = rest.removesuffix("+oldest")
     audio = rest.endswith("+audio")
     rest = rest.removesuffix("+audio")
     host, _, port = rest.rpartition(":")
     if not name or not host or not port.isdigit():
         raise SystemExit(f"probe: '{spec}' is not NAME@HOST:PORT")
-    return name, host, int(port), audio
+    return name, host, int(port), audio, oldest
 
 
 class Log:
@@ -95,25 +105,47 @@ def recv_some(sock, deadline_silence):
     return b""
 
 
-def join_target(name, secret, next_seq, stream):
+def join_target(name, secret, next_seq, stream, version=1):
     nonce = f"{int(time.time() * 1000)}-{secrets.token_hex(8)}"
     proof = hmac.new(secret.encode(), f"casty/1|{name}|{nonce}".encode(), hashlib.sha256).hexdigest()
-    query = [("v", "1"), ("name", name)]
+    query = [("v", str(version)), ("name", name)]
     if next_seq is not None and stream is not None:
         query += [("from", str(next_seq)), ("stream", stream)]
     query += [("observer", "1"), ("nonce", nonce), ("proof", proof)]
     return "/casty/v1/join?" + urllib.parse.urlencode(query)
 
 
-def observe(name, host, port, secret, out, keep_audio):
+def current_stream(name, host, port, secret, version):
+    """The stream identity a node follows, from a join that is closed as soon as its head is read."""
+    while not STOP.is_set():
+        try:
+            with socket.create_connection((host, port), timeout=1.0) as sock:
+                sock.settimeout(2.0)
+                target = join_target(name, secret, None, None, version)
+                sock.sendall(f"GET {target} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: casty-probe\r\n\r\n".encode())
+                status, headers, _ = read_head(sock)
+                if status == 200 and headers.get("casty-stream"):
+                    return headers["casty-stream"]
+        except OSError:
+            pass
+        STOP.wait(0.2)
+    return None
+
+
+def observe(name, host, port, secret, out, keep_audio, version=1, oldest=False):
     log = Log(os.path.join(out, name + ".seq"))
     audio = open(os.path.join(out, name + ".audio"), "ab") if keep_audio else None
-    stream, next_seq = None, None
+    codec = open(os.path.join(out, name + ".codec"), "ab") if keep_audio and version >= 2 else None
+    stream, next_seq, audio_total = None, None, 0
+    if oldest:
+        stream = current_stream(name, host, port, secret, version)
+        next_seq = 0
+        log.event(f"stream {stream} (was None), from the oldest segment kept")
     while not STOP.is_set():
         try:
             with socket.create_connection((host, port), timeout=1.0) as sock:
                 sock.settimeout(0.25)
-                target = join_target(name, secret, next_seq, stream)
+                target = join_target(name, secret, next_seq, stream, version)
                 sock.sendall(f"GET {target} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: casty-probe\r\n\r\n".encode())
                 status, headers, buffer = read_head(sock)
                 if status != 200:
@@ -137,9 +169,17 @@ def observe(name, host, port, secret, out, keep_audio):
                             if audio is not None:
                                 audio.write(audio_bytes)
                                 audio.flush()
+                            audio_total += len(audio_bytes)
                             next_seq = seq + 1
                         elif kind == 3:
                             log.event("leave " + payload.decode("utf-8", "replace"))
+                        elif kind == 5:
+                            log.event(f"context bytes={len(payload)}")
+                        elif kind == 6:
+                            log.event(f"codecHeaders at={audio_total} bytes={len(payload)}")
+                            if codec is not None:
+                                codec.write(payload)
+                                codec.flush()
                     chunk = recv_some(sock, silence)
                     silence = time.monotonic() + OBSERVER_SILENCE_S
                     buffer += chunk
@@ -149,7 +189,7 @@ def observe(name, host, port, secret, out, keep_audio):
                 STOP.wait(0.1)
 
 
-def play(name, host, port, out):
+def play(name, host, port, out, ogg=False):
     log = Log(os.path.join(out, name + ".reads"))
     audio = open(os.path.join(out, name + ".audio"), "ab")
     total = 0
@@ -162,7 +202,7 @@ def play(name, host, port, out):
                 if status != 200:
                     raise OSError(f"stream answered {status}")
                 metaint = int(headers.get("icy-metaint", "0"))
-                if metaint <= 0:
+                if metaint <= 0 and not ogg:
                     raise OSError("no icy-metaint in the answer")
                 log.event(f"connected metaint={metaint} offset={total}")
                 until_meta, meta_left = metaint, -1  # meta_left -1: the next byte is the length byte
@@ -171,6 +211,9 @@ def play(name, host, port, out):
                     kept = bytearray()
                     view = memoryview(buffer)
                     i = 0
+                    if metaint <= 0:  # Ogg: no metadata blocks, the body is the audio
+                        kept += view
+                        i = len(view)
                     while i < len(view):
                         if until_meta > 0:
                             n = min(until_meta, len(view) - i)
@@ -207,6 +250,8 @@ def main():
     parser.add_argument("--secret", default="", help="the fleet's secret, for observers")
     parser.add_argument("--observe", action="append", default=[], metavar="NAME@HOST:PORT[+audio]")
     parser.add_argument("--play", action="append", default=[], metavar="NAME@HOST:PORT")
+    parser.add_argument("--version", type=int, choices=(1, 2), default=1, help="the observers' protocol version (default 1)")
+    parser.add_argument("--ogg", action="store_true", help="players: the stream is Ogg, answered without icy-metaint")
     args = parser.parse_args()
     if not args.observe and not args.play:
         parser.error("give at least one --observe or --play")
@@ -217,11 +262,11 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: STOP.set())
     threads = []
     for spec in args.observe:
-        name, host, port, keep_audio = parse_target(spec)
-        threads.append(threading.Thread(target=observe, args=(name, host, port, args.secret, args.out, keep_audio), daemon=True))
+        name, host, port, keep_audio, oldest = parse_target(spec)
+        threads.append(threading.Thread(target=observe, args=(name, host, port, args.secret, args.out, keep_audio, args.version, oldest), daemon=True))
     for spec in args.play:
-        name, host, port, _ = parse_target(spec)
-        threads.append(threading.Thread(target=play, args=(name, host, port, args.out), daemon=True))
+        name, host, port, _, _ = parse_target(spec)
+        threads.append(threading.Thread(target=play, args=(name, host, port, args.out, args.ogg), daemon=True))
     for thread in threads:
         thread.start()
     STOP.wait(args.seconds)
