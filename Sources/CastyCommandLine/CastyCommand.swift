@@ -21,8 +21,9 @@ extension CastyCommand {
             } else {
                 try command.run()
             }
-        } catch let exit as CleanExit {
-            let message = Self.fullMessage(for: exit)
+        } catch where Self.exitCode(for: error) == .success {
+            // `--help` or `--version`.
+            let message = Self.fullMessage(for: error)
             print(message.contains("USAGE:") ? message + "\n\n" + Self.examplesSection : message)
             Self.exit(withError: nil)
         } catch {

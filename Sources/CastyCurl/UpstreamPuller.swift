@@ -77,7 +77,7 @@ public final class UpstreamPuller: Sendable {
         }
         var backoff = ReconnectBackoff()
         var splicer = ReconnectSplicer()
-        var everConnected = false
+        var advised = false
         var playlist = PlaylistCursor(url: self.transfer.configuration.url)
         while !self.stopFlag.load(ordering: .relaxed) {
             let url = playlist.current
@@ -135,10 +135,11 @@ public final class UpstreamPuller: Sendable {
                 continue
             }
             let delay = backoff.next()
-            if !everConnected, let advice = failure.firstAttemptAdvice(url: url) {
+            // The first failure to reach an upstream says what to do, once.
+            if !advised, let advice = failure.firstAttemptAdvice(url: url) {
                 self.logger.error("\(advice)", metadata: ["upstream.url": "\(url)"])
             }
-            everConnected = everConnected || receivedSegments > 0
+            advised = true
             self.logger.warning(
                 "upstream lost; reconnecting",
                 metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.retry_in_ms": "\(delay.milliseconds)"]
