@@ -223,6 +223,24 @@ def unreachable_url():
           f"an unreachable URL: exit {run.returncode} in {time.time() - started:.1f} s with {lines}")
 
 
+def command_lines():
+    """Each executable's --help ends with examples to paste; a mistyped option gets one line."""
+    binaries = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    for name in ("casty-ingest", "casty-mirror", "casty-dummy"):
+        path = os.path.join(binaries, name)
+        if not os.path.exists(path):  # casty-dummy is not part of run.sh's build
+            subprocess.run(["swift", "build", "-c", "release", "--product", name], cwd=REPO, capture_output=True)
+        help_text = subprocess.run([path, "--help"], capture_output=True, text=True)
+        tail = help_text.stdout.rstrip().splitlines()[-5:]
+        check(help_text.returncode == 0 and "EXAMPLES:" in help_text.stdout and tail[-1].strip().startswith(name),
+              f"{name} --help ends with examples: {tail[-1].strip() if tail else None!r}")
+        required = ["--name", "m1"] if name == "casty-mirror" else []
+        typo = subprocess.run([path, *required, "--prot", "1"], capture_output=True, text=True)
+        lines = typo.stderr.strip().splitlines()
+        check(typo.returncode == 64 and len(lines) == 1 and "--prot" in lines[0] and "--help" in lines[0],
+              f"{name} --prot: exit {typo.returncode}, {lines}")
+
+
 def main():
     for tool in ("mpg123", "curl", "icecast2", "ffmpeg"):
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
@@ -238,6 +256,7 @@ def main():
             print(f"smoke: {passed} passed, {failed} failed", flush=True)
             return 1
     print(f"smoke: release build done in {time.time() - started:.0f} s", flush=True)
+    command_lines()
     run_case("embedded radio")
     run_case("radio by URL", url="")
     print(f"smoke: {passed} passed, {failed} failed", flush=True)
