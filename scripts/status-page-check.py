@@ -2,7 +2,7 @@
 """Checks a Casty node's status page in headless Chromium, end to end.
 
     status-page-check.py URL [--expect-nodes N] [--kill-pid PID --expect-down NAME]
-                             [--screenshot FILE] [--timeout S]
+                             [--screenshot FILE] [--timeout S] [--min-play-seconds S]
 
 URL is a node's page, e.g. http://127.0.0.1:8000/status. The script starts Debian's
 `chromium` headless, drives it over the Chrome DevTools Protocol (with a small WebSocket
@@ -11,7 +11,10 @@ client of its own: Python's standard library only, nothing to pip install), and 
   1. the page's tree (svg#tree) shows N nodes (default 8), each with a data-parent that
      agrees with the root's own /status.json (`nodes`, or `tree` on an older root), and
      exactly one root with an empty data-parent; every node up;
-  2. the page's player (audio#player) plays: its currentTime passes 1.0 s;
+  2. the page's player (audio#player) plays: its currentTime passes 1.0 s (with
+     --min-play-seconds S: it advances by S seconds from where it was when the player first
+     had data, readyState >= 2; a live Ogg stream's currentTime starts at its first page's
+     granule position, not at 0, so "passes 1.0 s" would not show that it plays);
   3. with --kill-pid: after SIGKILL to PID, the node --expect-down NAME is shown with
      data-state="down" ("down") or has left the tree ("removed"); either passes;
   4. no uncaught JavaScript exception on the page.
@@ -282,6 +285,8 @@ def main():
     parser.add_argument("--expect-down", help="the node that PID is; it must then show as down or leave the tree")
     parser.add_argument("--screenshot", help="save a PNG of the page here at the end")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for the whole run (default 60)")
+    parser.add_argument("--min-play-seconds", type=float, default=None,
+                        help="the player must play this long: currentTime advances by S from where it first had data")
     args = parser.parse_args()
     if (args.kill_pid is None) != (args.expect_down is None):
         parser.error("--kill-pid and --expect-down go together")
@@ -341,13 +346,22 @@ def main():
 
         # 1 and 2: the whole tree, right, and the player playing.
         expected, shown, last_problem = None, {}, "nothing yet"
+        play_start = None
         while left() > 0:
             probe = json.loads(tools.evaluate(PROBE) or "{}")
             shown = probe.get("nodes") or {}
             audio = probe.get("audio") or {}
             result["current_time"] = round(audio.get("t") or 0.0, 3)
             result["audio"] = audio
-            result["audio_ok"] = result["current_time"] > 1.0
+            if args.min_play_seconds is None:
+                result["audio_ok"] = result["current_time"] > 1.0
+            else:
+                if play_start is None and (audio.get("readyState") or 0) >= 2:
+                    play_start = audio.get("t") or 0.0
+                    result["play_start_time"] = round(play_start, 3)
+                played = 0.0 if play_start is None else (audio.get("t") or 0.0) - play_start
+                result["played_seconds"] = round(played, 3)
+                result["audio_ok"] = played >= args.min_play_seconds
             result["nodes_seen"] = len(shown)
             result["parents"] = {n: v.get("parent") or "" for n, v in sorted(shown.items())}
             if not result["tree_ok"]:
@@ -375,8 +389,11 @@ def main():
             time.sleep(0.25)
         if not result["tree_ok"]:
             result["errors"].append("tree: %s" % last_problem)
-        if not result["audio_ok"]:
+        if not result["audio_ok"] and args.min_play_seconds is None:
             result["errors"].append("player: currentTime %s, not past 1.0 s: %s" % (result["current_time"], result.get("audio")))
+        elif not result["audio_ok"]:
+            result["errors"].append("player: played %s s (currentTime %s from %s), not %s s: %s" % (
+                result.get("played_seconds"), result["current_time"], result.get("play_start_time"), args.min_play_seconds, result.get("audio")))
         print("parents: %s" % json.dumps(result["parents"], sort_keys=True), file=sys.stderr, flush=True)
 
         # 3: a node killed shows as down (or leaves the tree).

@@ -6,13 +6,19 @@ final class TestRadio: @unchecked Sendable {
     let folder: URL
     var url: String { "http://127.0.0.1:\(self.port)/stream" }
 
-    init(trackSeconds: Int) async throws {
+    /// `format` is test-radio.sh's `--format` (mp3 by default); `unicodeTitles` passes
+    /// `--unicode-titles`; `noise` sets TRACK_NOISE=1 (no two frames alike).
+    init(trackSeconds: Int, format: String = "mp3", unicodeTitles: Bool = false, noise: Bool = false) async throws {
         self.port = try freePort()
         self.folder = try Paths.temporaryFolder("casty-radio")
         let script = Paths.script("test-radio.sh").path
         let (port, folder) = (self.port, self.folder)
-        let result = try await onThread {
-            try runCommand("/bin/bash", [script, "start", "--port", "\(port)", "--dir", folder.path], environment: ["TRACK_SECONDS": "\(trackSeconds)"])
+        var arguments = [script, "start", "--port", "\(port)", "--dir", folder.path]
+        if format != "mp3" { arguments += ["--format", format] }
+        if unicodeTitles { arguments.append("--unicode-titles") }
+        let environment = ["TRACK_SECONDS": "\(trackSeconds)"].merging(noise ? ["TRACK_NOISE": "1"] : [:]) { $1 }
+        let result = try await onThread { [arguments] in
+            try runCommand("/bin/bash", arguments, environment: environment)
         }
         guard result.status == 0 else { throw TestFailure("test radio did not start (exit \(result.status)):\n\(result.output)") }
     }
