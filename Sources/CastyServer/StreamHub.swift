@@ -51,6 +51,9 @@ public final class StreamHub: Sendable {
         var nextSeq: UInt64?
         var context: StreamContext
         var format: StreamFormat
+        /// The first title the stream had: what a player hears in audio from before it (the
+        /// radio's burst precedes its first metadata block), so its first block names a title.
+        var firstTitle: TitleBlock?
     }
 
     /// What a joining peer gets: the ring from the segment it wants, and what it needs to serve
@@ -71,6 +74,8 @@ public final class StreamHub: Sendable {
         var ring: SegmentRing<Entry>
         var nextSeq: UInt64?
         var title = TitleBlock()
+        /// The first title the stream had, once it had one.
+        var firstTitle: TitleBlock?
         var context = StreamContext()
         var upstream = "starting"
         /// Where listeners may start, for the stream's format.
@@ -230,6 +235,7 @@ public final class StreamHub: Sendable {
         if segment.metadata.readableBytes > 0 {
             do {
                 try state.title.update(segment.metadata)
+                if state.firstTitle == nil, state.title.version > 0 { state.firstTitle = state.title }
             } catch {
                 notes.titleError = error
             }
@@ -357,6 +363,7 @@ public final class StreamHub: Sendable {
         let error = self.state.withLockedValue { state -> ICYError? in
             do throws(ICYError) {
                 try state.title.update(metadata)
+                if state.firstTitle == nil, state.title.version > 0 { state.firstTitle = state.title }
                 return nil
             } catch {
                 return error
@@ -376,7 +383,7 @@ public final class StreamHub: Sendable {
     func join() -> Join {
         self.state.withLockedValue { state in
             let burst = Array(state.ring.newest(audioBytes: self.configuration.burstBytes))
-            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context, format: state.finder.format)
+            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context, format: state.finder.format, firstTitle: state.firstTitle)
         }
     }
 

@@ -70,6 +70,24 @@ import Testing
         player.loop.run()
     }
 
+    @Test func audioFromBeforeTheStreamsFirstTitleIsNamedByThatTitle() throws {
+        // A radio's burst precedes its first metadata block: at the very start of a stream, the
+        // first segment has no title of its own.
+        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: $0, logger: Logger(label: "test")) }
+        player.hub.setContext(StreamContext(headers: ["Content-Type": "audio/mpeg"]))
+        let audio = Array((0..<40).map { _ in Self.mp3Frame }.joined())
+        player.hub.publish(ICYSegment(audio: ByteBuffer(bytes: audio), metadata: ByteBuffer(string: "StreamTitle='First';")))
+        player.hub.publish(ICYSegment(audio: ByteBuffer(bytes: audio)))
+        try player.request(metadata: true)
+        let (_, body) = Self.split(try player.received())
+        let length = Int(body[16_000]) * 16
+        #expect(String(decoding: body[16_001..<16_001 + length].filter { $0 != 0 }, as: UTF8.self) == "StreamTitle='First';")
+        // The next block is empty: the same title goes on.
+        #expect(body[16_001 + length + 16_000] == 0)
+        try player.channel.close().wait()
+        player.loop.run()
+    }
+
     @Test func anOggPlayerStartsWithTheChainsHeaderPagesAndGetsNoICYMetadata() throws {
         var writer = OggWriter(serial: 5)
         let headers = writer.page([1] + Array("vorbis".utf8) + [UInt8](repeating: 0, count: 23), bos: true)
