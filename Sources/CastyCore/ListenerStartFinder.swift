@@ -39,6 +39,10 @@ public struct ListenerStartFinder: Sendable {
     /// The format followed.
     public let format: StreamFormat
     private var ogg: OggStreamTracker?
+    /// Segments in a row in which no listener could start.
+    private var withoutStart = 0
+    /// After this many segments in a row without a place to start, the stream is said to be odd.
+    public static let segmentsWithoutStartToReport = 4
 
     /// A finder for a stream of `format`, read from its first byte (at the ingest).
     public init(format: StreamFormat) {
@@ -63,21 +67,41 @@ public struct ListenerStartFinder: Sendable {
 
     /// Reads the next segment's audio.
     public mutating func observe(_ audio: ByteBuffer) -> Observation {
+        var observation: Observation
         switch self.format {
         case .mp3, .aac:
             let offset = audio.withUnsafeReadableBytes { self.format.startOffset(in: $0) }
-            return Observation(start: offset.map { ListenerStart(offset: $0) })
+            observation = Observation(start: offset.map { ListenerStart(offset: $0) })
         case .opaque:
-            return Observation(start: ListenerStart(offset: 0))
+            observation = Observation(start: ListenerStart(offset: 0))
         case .ogg:
             let before = self.ogg?.current
             let result = self.ogg!.feed(audio)
-            let start = result.start.flatMap { start -> ListenerStart? in
-                guard start.offset >= 0 else { return nil }
-                return ListenerStart(offset: start.offset, prefix: start.headers?.pages)
+            // The first page of a chain is a start only when the chain's header set is complete
+            // within this segment: a chain whose headers turn out broken must not be started on.
+            // Otherwise the first audio page, with the headers sent first, is the start.
+            let start = result.starts.first { start in
+                start.offset >= 0 && (start.headers != nil || result.newHeaders != nil)
             }
-            return Observation(start: start, headersBefore: before, newHeaders: result.newHeaders, problems: result.problems)
+            observation = Observation(
+                start: start.map { ListenerStart(offset: $0.offset, prefix: $0.headers?.pages) },
+                headersBefore: before,
+                newHeaders: result.newHeaders,
+                problems: result.problems
+            )
         }
+        if observation.start == nil {
+            self.withoutStart += 1
+            if self.withoutStart == Self.segmentsWithoutStartToReport {
+                let what = self.format == .ogg ? "an Ogg page to start on" : "\(self.format.name) frames"
+                observation.problems.append(
+                    "no \(what) in the last \(self.withoutStart) segments: new listeners get nothing until there is; is the stream really \(self.format.name)?"
+                )
+            }
+        } else {
+            self.withoutStart = 0
+        }
+        return observation
     }
 }
 

@@ -71,8 +71,9 @@ public final class UpstreamPuller: Sendable {
     }
 
     private func loop(onStatus: @escaping @Sendable (Status) -> Void, onEvent: @escaping @Sendable (UpstreamEvent) -> Void) {
+        var refused = false
         defer {
-            onStatus(.stopped)
+            if !refused { onStatus(.stopped) }
             self.finished.signal()
         }
         var backoff = ReconnectBackoff()
@@ -109,12 +110,14 @@ public final class UpstreamPuller: Sendable {
             switch failure {
             case .notAStream(let message):
                 self.logger.error("\(message)", metadata: ["upstream.url": "\(url)"])
+                refused = true
                 onStatus(.refused(message))
                 return
             case .playlist(let entries):
                 guard playlist.follow(entries) else {
                     let message = "\(url) is a playlist that lists playlists more than \(PlaylistCursor.maxDepth) deep; give a stream's URL"
                     self.logger.error("\(message)")
+                    refused = true
                     onStatus(.refused(message))
                     return
                 }

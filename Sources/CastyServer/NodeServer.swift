@@ -107,9 +107,11 @@ public final class NodeServer: Service {
         }
         monitor?.start()
         defer { monitor?.stop() }
-        try await withGracefulShutdownHandler {
+        // Closed on graceful shutdown, and when the group is cancelled because another service
+        // failed (the ingest's upstream refused, say), so that the node exits.
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
         try await hub.closeAll().get()

@@ -159,7 +159,6 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             channel: context.channel,
             framer: PlayerFramer(metaint: metaint),
             nextSeq: join.nextSeq,
-            untitled: join.firstTitle,
             logger: self.logger
         )
         self.sink = sink

@@ -15,14 +15,11 @@ final class PlayerSink {
     /// start (an MP3 or ADTS frame, an Ogg page after its chain's header pages), so segments
     /// without such a place are skipped until one comes.
     private var awaitingStart = true
-    /// The title for audio from before the stream's first title (see ``StreamHub/Join/firstTitle``).
-    private let untitled: TitleBlock?
 
-    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, untitled: TitleBlock?, logger: Logger) {
+    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, logger: Logger) {
         self.channel = channel
         self.framer = framer
         self.nextSeq = nextSeq
-        self.untitled = untitled
         self.logger = logger
     }
 
@@ -97,8 +94,7 @@ final class PlayerSink {
             }
         }
         var written = 0
-        let title = entry.title.version == 0 ? self.untitled ?? entry.title : entry.title
-        self.framer.frame(audio, title: title) { buffer in
+        self.framer.frame(audio, title: entry.title) { buffer in
             written += buffer.readableBytes
             self.channel.write(buffer, promise: nil)
         }

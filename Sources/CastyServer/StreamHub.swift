@@ -51,9 +51,6 @@ public final class StreamHub: Sendable {
         var nextSeq: UInt64?
         var context: StreamContext
         var format: StreamFormat
-        /// The first title the stream had: what a player hears in audio from before it (the
-        /// radio's burst precedes its first metadata block), so its first block names a title.
-        var firstTitle: TitleBlock?
     }
 
     /// What a joining peer gets: the ring from the segment it wants, and what it needs to serve
@@ -74,8 +71,6 @@ public final class StreamHub: Sendable {
         var ring: SegmentRing<Entry>
         var nextSeq: UInt64?
         var title = TitleBlock()
-        /// The first title the stream had, once it had one.
-        var firstTitle: TitleBlock?
         var context = StreamContext()
         var upstream = "starting"
         /// Where listeners may start, for the stream's format.
@@ -198,7 +193,7 @@ public final class StreamHub: Sendable {
         /// The stream's format changed: players' decoders cannot follow.
         var formatChanged: FormatChange?
         var newOggTitle: String?
-        var problem: String?
+        var problems: [String] = []
         var titleError: ICYError?
     }
 
@@ -220,26 +215,30 @@ public final class StreamHub: Sendable {
         }
         let observation = state.finder.observe(segment.audio)
         state.formatInUse = true
-        notes.problem = observation.problems.first
+        notes.problems = observation.problems
         if let headers = observation.newHeaders { notes.newOggTitle = headers.title }
-        // A metadata block names what plays *after* it: this segment's audio keeps the old title.
+        // A metadata block names what plays *after* it: this segment's audio keeps the old title,
+        // except before the stream's first title (a radio's burst precedes its first metadata
+        // block): that audio is named by the first title too, so a player's first block never is
+        // empty once a title is known.
+        var title = state.title
+        if segment.metadata.readableBytes > 0 {
+            do {
+                try state.title.update(segment.metadata)
+            } catch {
+                notes.titleError = error
+            }
+            if title.version == 0 { title = state.title }
+        }
         let entry = Entry(
             numbered: NumberedSegment(seq: seq, segment: segment),
-            title: state.title,
+            title: title,
             start: observation.start,
             headersBefore: observation.headersBefore
         )
         self.segmentsIn.wrappingIncrement(ordering: .relaxed)
         state.nextSeq = seq + 1
         state.ring.append(entry)
-        if segment.metadata.readableBytes > 0 {
-            do {
-                try state.title.update(segment.metadata)
-                if state.firstTitle == nil, state.title.version > 0 { state.firstTitle = state.title }
-            } catch {
-                notes.titleError = error
-            }
-        }
         return (entry, notes)
     }
 
@@ -261,7 +260,7 @@ public final class StreamHub: Sendable {
             self.logger.warning("\(mismatch)")
         }
         self.announce(context: notes.contextChanged, formatChange: notes.formatChanged)
-        if let problem = notes.problem {
+        for problem in notes.problems {
             self.logger.warning("damaged stream: \(problem)")
         }
         if let title = notes.newOggTitle {
@@ -363,7 +362,6 @@ public final class StreamHub: Sendable {
         let error = self.state.withLockedValue { state -> ICYError? in
             do throws(ICYError) {
                 try state.title.update(metadata)
-                if state.firstTitle == nil, state.title.version > 0 { state.firstTitle = state.title }
                 return nil
             } catch {
                 return error
@@ -382,8 +380,11 @@ public final class StreamHub: Sendable {
 
     func join() -> Join {
         self.state.withLockedValue { state in
+            // A player now has this format (even before the first segment, a player that joined
+            // early got the headers of the context in force): a change of format closes it.
+            state.formatInUse = true
             let burst = Array(state.ring.newest(audioBytes: self.configuration.burstBytes))
-            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context, format: state.finder.format, firstTitle: state.firstTitle)
+            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context, format: state.finder.format)
         }
     }
 

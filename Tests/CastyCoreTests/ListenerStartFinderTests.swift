@@ -74,4 +74,26 @@ import Testing
         #expect(blind.observe(ByteBuffer(bytes: chain.audio[1] + chain.audio[2])).start == nil)
         #expect(OggHeaders.parse(pages: ByteBuffer(bytes: chain.audio[1])) == nil)
     }
+
+    @Test func aChainIsStartedOnItsFirstPageOnlyWhenItsHeadersCompleteInTheSameSegment() throws {
+        let chain = Self.chain(serial: 3, title: "Split", audioPages: 2)
+        var finder = ListenerStartFinder(format: .ogg)
+        // The segment ends inside the header pages: its BOS page is no start (the headers may
+        // turn out broken); the next segment's first audio page is, with the headers first.
+        #expect(finder.observe(ByteBuffer(bytes: Array(chain.headers.prefix(100)))).start == nil)
+        let next = finder.observe(ByteBuffer(bytes: Array(chain.headers.dropFirst(100)) + chain.audio[0]))
+        let start = try #require(next.start)
+        #expect(start.offset == chain.headers.count - 100)
+        #expect(start.prefix.map { Array($0.readableBytesView) } == chain.headers)
+    }
+
+    @Test func aStreamWithoutAPlaceToStartIsReportedOnce() {
+        var finder = ListenerStartFinder(format: .mp3)
+        let noise = ByteBuffer(repeating: 0x42, count: 16_000)
+        let problems = (0..<20).flatMap { _ in finder.observe(noise).problems }
+        #expect(problems.count == 1)
+        #expect(problems.first?.contains("is the stream really MP3?") == true)
+        // Frames again: the count starts over.
+        #expect(finder.observe(ByteBuffer(bytes: Self.mp3Frame + Self.mp3Frame)).start != nil)
+    }
 }

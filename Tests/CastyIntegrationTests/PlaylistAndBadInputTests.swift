@@ -137,16 +137,20 @@ extension IntegrationTests {
             let late = try await decodeLive(ingest)
             #expect(late.status == 0 && late.output.isEmpty, "ffmpeg on a late listener: exit \(late.status), output:\n\(late.output)")
 
-            // The listener that was there before the ingest saw the first bytes must get the same
-            // stream a late one gets: Ogg, labelled audio/ogg, without ICY metadata in its pages.
+            // The listener that connected before the ingest saw the first bytes was told the
+            // radio's label; once the bytes said Ogg, it is closed (its decoder expects MP3) before
+            // any audio reaches it, so that it reconnects and gets the Ogg stream a late one gets.
+            // (If it connected after the first segment after all, it got the Ogg stream itself.)
             let earlyReceived = try await early
-            #expect(!earlyReceived.closedByServer, "the early listener stays connected")
-            #expect(earlyReceived.header("content-type") == "audio/ogg", "a listener connected before the first segment got the radio's false label with Ogg bytes; its head:\n\(earlyReceived.head)")
-            #expect(earlyReceived.header("icy-metaint") == nil, "a listener connected before the first segment gets ICY metadata blocks inside Ogg pages; its head:\n\(earlyReceived.head)")
-            let (earlyAudio, _) = try earlyReceived.audioAndTitles()
-            let decoded = try await decodeFile(earlyAudio, in: folder, name: "early.ogg")
-            #expect(decoded.errors.isEmpty, "the early listener's audio (ICY blocks removed, if any) decodes: \(decoded.errors)")
-            #expect(decoded.seconds > 4, "the early listener got \(decoded.seconds) s of audio")
+            if earlyReceived.header("content-type") == "audio/mpeg" {
+                #expect(earlyReceived.closedByServer, "the early listener is closed, not fed Ogg under the label audio/mpeg; its head:\n\(earlyReceived.head)")
+                #expect(earlyReceived.body.isEmpty, "the early listener got \(earlyReceived.body.count) bytes under the label audio/mpeg")
+                #expect(ingest.process.output().contains("the stream's format changed: closing players so that they reconnect"))
+            } else {
+                #expect(earlyReceived.header("content-type") == "audio/ogg" && earlyReceived.header("icy-metaint") == nil, "\(earlyReceived.head)")
+                let decoded = try await decodeFile(earlyReceived.body, in: folder, name: "early.ogg")
+                #expect(decoded.errors.isEmpty && decoded.seconds > 4, "the early listener: \(decoded.seconds) s, \(decoded.errors)")
+            }
             #expect(ingest.process.isRunning)
         }
 
@@ -162,6 +166,8 @@ extension IntegrationTests {
 
             async let early = ingest.listen(metadata: true, seconds: 7)
             try await Task.sleep(for: .seconds(5))
+            // Casty says so after a few segments (seconds) without a frame.
+            try? await eventually(within: 10, "a line about the stream") { ingest.process.output().contains("is the stream really") }
             #expect(ingest.process.isRunning, "the ingest crashed on random bytes:\n\(ingest.process.output().suffix(3000))")
             let status = try await ingest.status()
             #expect((status["seq"] as? Int ?? 0) >= 2, "the ingest keeps reading the radio: \(status)")
