@@ -91,9 +91,11 @@ final class LoopFanout: @unchecked Sendable {
         }
     }
 
-    /// Closes every player: the stream's format changed.
-    func closePlayers() {
-        for player in self.players.values { player.close(reason: "the stream's format changed; reconnect") }
+    /// Closes every player announced another format than `format`: the stream's format changed.
+    func closePlayers(notOf format: StreamFormat) {
+        for player in self.players.values where player.format != format {
+            player.close(reason: "the stream's format changed from \(player.format.name) to \(format.name); reconnect")
+        }
     }
 
     /// Tells every child peer that speaks version 2 the stream's new context.

@@ -159,6 +159,7 @@ final class PlayerRequestHandler: ChannelInboundHandler {
             channel: context.channel,
             framer: PlayerFramer(metaint: metaint),
             nextSeq: join.nextSeq,
+            format: join.format,
             logger: self.logger
         )
         self.sink = sink

@@ -15,10 +15,13 @@ final class PlayerSink {
     /// start (an MP3 or ADTS frame, an Ogg page after its chain's header pages), so segments
     /// without such a place are skipped until one comes.
     private var awaitingStart = true
+    /// The format the player was announced: its decoder's.
+    let format: StreamFormat
 
-    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, logger: Logger) {
+    init(channel: Channel, framer: PlayerFramer, nextSeq: UInt64?, format: StreamFormat, logger: Logger) {
         self.channel = channel
         self.framer = framer
+        self.format = format
         self.nextSeq = nextSeq
         self.logger = logger
     }

@@ -45,12 +45,14 @@ public final class StreamHub: Sendable {
         var audioByteCount: Int { self.numbered.segment.audio.readableBytes }
     }
 
-    /// What a joining player needs: recent audio, the context and the format.
+    /// What a joining player needs: recent audio and the context.
     struct Join {
         var burst: [Entry]
         var nextSeq: UInt64?
         var context: StreamContext
-        var format: StreamFormat
+        /// The format the player is announced (its `Content-Type`'s): a later change of the
+        /// stream's format to another closes it.
+        var format: StreamFormat { StreamFormat(contentType: self.context.contentType) }
     }
 
     /// What a joining peer gets: the ring from the segment it wants, and what it needs to serve
@@ -78,8 +80,6 @@ public final class StreamHub: Sendable {
         /// The radio's context of a new connection (the ingest), taken with its first segment
         /// once the bytes confirmed or corrected its `Content-Type`.
         var pendingContext: StreamContext?
-        /// Whether any segment of the current format arrived (a later change is a new stream).
-        var formatInUse = false
     }
 
     /// The configuration.
@@ -175,7 +175,6 @@ public final class StreamHub: Sendable {
             state.ring.removeAll()
             state.nextSeq = nextSeq
             state.finder = ListenerStartFinder(format: state.finder.format, resumingWith: nil)
-            state.formatInUse = false
             return true
         }
         guard changed else { return }
@@ -214,7 +213,6 @@ public final class StreamHub: Sendable {
             (notes.contextChanged, notes.formatChanged) = self.apply(context, format: check.format, to: &state)
         }
         let observation = state.finder.observe(segment.audio)
-        state.formatInUse = true
         notes.problems = observation.problems
         if let headers = observation.newHeaders { notes.newOggTitle = headers.title }
         // A metadata block names what plays *after* it: this segment's audio keeps the old title,
@@ -242,14 +240,12 @@ public final class StreamHub: Sendable {
         return (entry, notes)
     }
 
-    /// Switches to `format` if it is not the one followed; returns the change when listeners had
-    /// the old one already.
+    /// Switches to `format` if it is not the one followed; returns the change.
     private func use(format: StreamFormat, in state: inout State) -> FormatChange? {
         let old = state.finder.format
         guard format != old else { return nil }
         state.finder = self.resumes ? ListenerStartFinder(format: format, resumingWith: nil) : ListenerStartFinder(format: format)
-        defer { state.formatInUse = false }
-        return state.formatInUse ? (old, format) : nil
+        return (old, format)
     }
 
     private func handle(_ notes: AppendNotes) {
@@ -272,14 +268,12 @@ public final class StreamHub: Sendable {
     }
 
     /// The stream now comes in another format (after a reconnect, the radio switched from a
-    /// fallback file to the live source, say): a new stream, which players' decoders cannot follow.
+    /// fallback file to the live source, say; or the first bytes contradicted the label): players
+    /// that were announced another format are closed, since their decoders cannot follow.
     private func streamFormatChanged(from old: StreamFormat, to new: StreamFormat) {
-        self.logger.notice(
-            "the stream's format changed: closing players so that they reconnect",
-            metadata: ["stream.format.old": "\(old.name)", "stream.format.new": "\(new.name)"]
-        )
+        self.logger.info("the stream's format is now \(new.name)", metadata: ["stream.format.old": "\(old.name)"])
         for fanout in self.fanouts {
-            fanout.loop.execute { fanout.closePlayers() }
+            fanout.loop.execute { fanout.closePlayers(notOf: new) }
         }
     }
 
@@ -307,7 +301,8 @@ public final class StreamHub: Sendable {
                 state.pendingContext = context
                 return (nil, nil)
             }
-            return self.apply(context, format: StreamFormat(contentType: context.headers.first(name: "content-type")), to: &state)
+            // The format players are told: a context without a content type says audio/mpeg.
+            return self.apply(context, format: StreamFormat(contentType: context.contentType), to: &state)
         }
         self.announce(context: changed, formatChange: formatChange)
     }
@@ -380,11 +375,8 @@ public final class StreamHub: Sendable {
 
     func join() -> Join {
         self.state.withLockedValue { state in
-            // A player now has this format (even before the first segment, a player that joined
-            // early got the headers of the context in force): a change of format closes it.
-            state.formatInUse = true
             let burst = Array(state.ring.newest(audioBytes: self.configuration.burstBytes))
-            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context, format: state.finder.format)
+            return Join(burst: burst, nextSeq: state.nextSeq, context: state.context)
         }
     }
 

@@ -114,6 +114,22 @@ import Testing
         player.loop.run()
     }
 
+    @Test func aPlayerWhoJoinedBeforeTheContextKeepsItsStreamWhenTheFormatIsTheOneItWasTold() throws {
+        // A mirror whose parent had no context yet: the player is told audio/mpeg by default.
+        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: nil, group: $0, logger: Logger(label: "test")) }
+        player.hub.setContext(StreamContext())
+        try player.request(metadata: false)
+        #expect(Self.split(try player.received()).head.contains("Content-Type: audio/mpeg"))
+        // The context frame arrives: MP3, as the player was told. It stays and gets audio.
+        player.hub.setContext(StreamContext(headers: ["Content-Type": "audio/mpeg"]))
+        player.hub.receive(seq: 0, segment: ICYSegment(audio: ByteBuffer(bytes: Array((0..<10).map { _ in Self.mp3Frame }.joined()))))
+        player.loop.run()
+        #expect(player.channel.isActive)
+        #expect(try player.received().count == 10 * Self.mp3Frame.count)
+        try player.channel.close().wait()
+        player.loop.run()
+    }
+
     @Test func playersAreClosedWhenTheStreamsFormatChanges() throws {
         let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: $0, logger: Logger(label: "test")) }
         player.hub.setContext(StreamContext(headers: ["Content-Type": "audio/mpeg"]), checkBytes: true)
