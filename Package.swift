@@ -1,6 +1,22 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Products of the packages Casty depends on, named once (as swift-nio's own manifest does).
+let nioCore: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
+let nioConcurrencyHelpers: Target.Dependency = .product(name: "NIOConcurrencyHelpers", package: "swift-nio")
+let nioTestUtils: Target.Dependency = .product(name: "NIOTestUtils", package: "swift-nio")
+let nioEmbedded: Target.Dependency = .product(name: "NIOEmbedded", package: "swift-nio")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let dequeModule: Target.Dependency = .product(name: "DequeModule", package: "swift-collections")
+let atomics: Target.Dependency = .product(name: "Atomics", package: "swift-atomics")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
+let propertyBased: Target.Dependency = .product(name: "PropertyBased", package: "swift-property-based")
+
 let package = Package(
     name: "casty",
     platforms: [.macOS(.v13)],
@@ -11,7 +27,6 @@ let package = Package(
         .executable(name: "casty-ingest", targets: ["casty-ingest"]),
         .executable(name: "casty-mirror", targets: ["casty-mirror"]),
         .executable(name: "casty-dummy", targets: ["casty-dummy"]),
-        .executable(name: "casty-loadgen", targets: ["casty-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -34,183 +49,74 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // The ICY codec: pure values, no I/O.
-        .target(
-            name: "CastyICY",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
+        .target(name: "CastyICY", dependencies: [nioCore, nioHTTP1]),
         // The peer protocol between nodes: join requests with proofs, framed segments. No I/O.
-        .target(
-            name: "CastyPeerProtocol",
-            dependencies: [
-                "CastyICY",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
+        .target(name: "CastyPeerProtocol", dependencies: ["CastyICY", nioCore, nioHTTP1, crypto]),
+        // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing,
+        // formats, playlists, the tree's policy.
+        .target(name: "CastyCore", dependencies: ["CastyICY", "CastyPeerProtocol", dequeModule, nioCore, nioHTTP1]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
-        // targets in Fuzz/ and the regression tests that replay their corpus.
-        .target(
-            name: "CastyFuzzDrivers",
-            dependencies: [
-                "CastyICY",
-                "CastyPeerProtocol",
-                "CastyCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ]
-        ),
-        // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing.
-        .target(
-            name: "CastyCore",
-            dependencies: [
-                "CastyICY",
-                "CastyPeerProtocol",
-                .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
-        // The upstream transport: libcurl pulling an ICY stream, with reconnects.
+        // targets in Fuzz/ and the regression tests that replay their corpus; and the seeded
+        // generator the randomized tests share.
+        .target(name: "CastyFuzzDrivers", dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", nioCore]),
+        // The upstream transport: libcurl pulling a radio or a parent, with reconnects.
         .target(
             name: "CastyCurl",
-            dependencies: [
-                "CastyICY",
-                "CastyPeerProtocol",
-                "CastyCore",
-                "CCurl",
-                .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", "CCurl", atomics, logging, nioCore]
         ),
-        // The serving transport: SwiftNIO server for players (and, later, peers).
+        // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
         .target(
             name: "CastyServer",
             dependencies: [
-                "CastyICY",
-                "CastyCore",
-                "CastyPeerProtocol",
-                .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+                "CastyICY", "CastyCore", "CastyPeerProtocol", dequeModule, nioCore, nioPosix, nioHTTP1,
+                nioConcurrencyHelpers, atomics, logging, serviceLifecycle, prometheus,
+            ],
+            resources: [.copy("Resources/status.html")]
         ),
         // What the executables share: logging and common options.
-        .target(
-            name: "CastyCommandLine",
-            dependencies: [
-                "CastyServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+        .target(name: "CastyCommandLine", dependencies: ["CastyServer", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
             dependencies: [
-                "CastyICY",
-                "CastyCore",
-                "CastyCurl",
-                "CastyServer",
-                "CastyCommandLine",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "CastyICY", "CastyCore", "CastyCurl", "CastyServer", "CastyCommandLine", nioCore, nioPosix,
+                nioConcurrencyHelpers, atomics, serviceLifecycle, argumentParser, logging,
             ]
         ),
         .executableTarget(
             name: "casty-mirror",
             dependencies: [
-                "CastyICY",
-                "CastyCore",
-                "CastyCurl",
-                "CastyServer",
-                "CastyPeerProtocol",
-                "CastyCommandLine",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Atomics", package: "swift-atomics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "CastyICY", "CastyCore", "CastyCurl", "CastyServer", "CastyPeerProtocol", "CastyCommandLine", nioCore,
+                nioPosix, atomics, serviceLifecycle, argumentParser, logging,
             ]
         ),
         .executableTarget(
             name: "casty-dummy",
             dependencies: [
-                "CastyICY",
-                "CastyCore",
-                "CastyPeerProtocol",
-                "CastyCommandLine",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyCommandLine", nioCore, nioPosix,
+                nioConcurrencyHelpers, argumentParser, logging,
             ]
         ),
-        // The benchmark load generator (C, epoll): many ICY listeners from few processes, for
-        // scripts/bench.sh.
+        // The benchmarks' load generator (C, epoll): many ICY listeners from few processes, for
+        // scripts/bench.sh. Not a product: built by name.
         .executableTarget(
             name: "casty-loadgen",
+            path: "Benchmarks/casty-loadgen",
             linkerSettings: [.linkedLibrary("m")]
         ),
         // Release-mode benchmarks, run by scripts/bench-*.sh; never timed in tests.
         .executableTarget(
             name: "ICYDecodeBenchmark",
-            dependencies: [
-                "CastyICY",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
+            dependencies: ["CastyICY", nioCore],
             path: "Benchmarks/ICYDecodeBenchmark"
         ),
-        .testTarget(
-            name: "CastyPeerProtocolTests",
-            dependencies: ["CastyPeerProtocol", "CastyICY", "CastyFuzzDrivers", .product(name: "NIOCore", package: "swift-nio")]
-        ),
+        .testTarget(name: "CastyICYTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1, nioTestUtils, propertyBased]),
+        .testTarget(name: "CastyPeerProtocolTests", dependencies: ["CastyPeerProtocol", "CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        .testTarget(name: "CastyCoreTests", dependencies: ["CastyCore", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", nioCore, nioHTTP1]),
         .testTarget(
             name: "CastyServerTests",
-            dependencies: [
-                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", nioCore, nioEmbedded, nioHTTP1, logging]
         ),
-        .testTarget(
-            name: "CastyCoreTests",
-            dependencies: ["CastyCore", "CastyICY", "CastyFuzzDrivers", .product(name: "NIOCore", package: "swift-nio")]
-        ),
-        .testTarget(
-            name: "CastyIntegrationTests",
-            dependencies: [
-                "CastyICY",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
-        .testTarget(
-            name: "CastyICYTests",
-            dependencies: [
-                "CastyICY",
-                "CastyFuzzDrivers",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOTestUtils", package: "swift-nio"),
-                .product(name: "PropertyBased", package: "swift-property-based"),
-            ]
-        ),
+        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
     ],
     swiftLanguageModes: [.v6]
 )

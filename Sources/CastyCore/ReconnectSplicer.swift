@@ -74,20 +74,28 @@ public struct ReconnectSplicer: Sendable {
         self.heldAudio.append(contentsOf: segment.audio.readableBytesView)
         guard self.heldAudio.count >= self.matchBytes else { return [] }
         switch self.findOverlap() {
-        case .some(.some(let repeated)):
+        case .repeated(let repeated):
             self.lastOutcome = .spliced(repeatedBytes: repeated)
             return self.releaseHeld(dropping: repeated)
-        case .some(.none):
+        case .none:
             self.lastOutcome = .noOverlap
             return self.releaseHeld()
-        case .none:
+        case .undecided:
             return []  // a candidate needs more of the new connection's audio to be checked
         }
     }
 
-    /// The overlap: `.some(.some(n))` the first n held bytes were sent already; `.some(.none)` no
-    /// overlap; `.none` undecided yet.
-    private func findOverlap() -> Int?? {
+    /// How the new connection's audio overlaps what was sent before it.
+    private enum Overlap {
+        /// Its first `n` bytes were sent already.
+        case repeated(Int)
+        /// It does not repeat what was sent.
+        case none
+        /// Not known yet: a candidate needs more of the new connection's audio.
+        case undecided
+    }
+
+    private func findOverlap() -> Overlap {
         var undecided = false
         let found: Int? = self.tail.withUnsafeBufferPointer { tail in
             self.heldAudio.withUnsafeBufferPointer { held in
@@ -114,10 +122,10 @@ public struct ReconnectSplicer: Sendable {
                 return nil
             }
         }
-        if let found { return .some(found) }
+        if let found { return .repeated(found) }
         // Undecided only while the held audio could still complete a candidate within the tail.
-        if undecided && self.heldAudio.count < self.tail.count { return .none }
-        return .some(.none)
+        if undecided && self.heldAudio.count < self.tail.count { return .undecided }
+        return .none
     }
 
     /// Ends the splice: sends the held segments, less their first `dropping` bytes of audio.

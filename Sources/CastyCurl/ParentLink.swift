@@ -1,4 +1,5 @@
 import Atomics
+import CastyCore
 import CastyPeerProtocol
 import Dispatch
 import Foundation
@@ -73,7 +74,7 @@ public final class ParentLink: Sendable {
             let transfer = CurlTransfer(
                 configuration: .init(
                     url: self.rootURL + request.target,
-                    userAgent: "Casty/0.1 mirror \(self.name)",
+                    userAgent: "Casty/\(CastyVersion.number) mirror \(self.name)",
                     connectTimeout: .seconds(1),
                     silenceTimeout: .milliseconds(PeerProtocol.silenceTimeoutMilliseconds)
                 )

@@ -39,7 +39,7 @@ public struct FuzzInput {
 /// generator seeded with `seed` (3).
 public func fuzzChunks(_ bytes: ArraySlice<UInt8>, seed: UInt8) -> [ByteBuffer] {
     var chunks: [ByteBuffer] = []
-    var state = UInt64(seed)
+    var random = SplitMix64(seed: UInt64(seed))
     var offset = bytes.startIndex
     while offset < bytes.endIndex {
         let size: Int
@@ -48,12 +48,7 @@ public func fuzzChunks(_ bytes: ArraySlice<UInt8>, seed: UInt8) -> [ByteBuffer] 
         case 1: size = 1
         case 2: size = 1 + Int(seed >> 2)
         default:
-            // SplitMix64
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = random.next()
             let bits = Int(z >> 59) % 13
             size = 1 + Int(z & ((1 << UInt64(bits)) - 1))
         }

@@ -61,12 +61,7 @@ public struct JoinRequest: Equatable, Sendable {
     public init(target: String) throws(PeerProtocolError) {
         let parts = target.split(separator: "?", maxSplits: 1)
         guard parts.first.map(String.init) == PeerProtocol.joinPath else { throw PeerProtocolError("not a join path: \(target.prefix(100))") }
-        var query: [String: String] = [:]
-        for item in (parts.count == 2 ? parts[1] : "").split(separator: "&") {
-            let pair = item.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, let value = String(pair[1]).removingPercentEncoding else { continue }
-            query[String(pair[0])] = value
-        }
+        let query = PeerQuery.parse(parts.count == 2 ? parts[1] : "")
         guard let versionText = query["v"], let version = Int(versionText) else { throw PeerProtocolError("join without protocol version 'v'") }
         guard let name = query["name"], !name.isEmpty else { throw PeerProtocolError("join without 'name'") }
         guard let nonce = query["nonce"], let proof = query["proof"] else { throw PeerProtocolError("join without 'nonce' and 'proof'") }

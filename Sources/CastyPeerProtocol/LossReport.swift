@@ -32,14 +32,7 @@ public struct LossReport: Equatable, Sendable {
     /// Parses a request target.
     public init(target: String) throws(PeerProtocolError) {
         guard target.hasPrefix(Self.path + "?") else { throw PeerProtocolError("not a loss report: \(target.prefix(100))") }
-        let query = Dictionary(
-            target.dropFirst(Self.path.count + 1).split(separator: "&").compactMap { item -> (String, String)? in
-                let pair = item.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2, let value = String(pair[1]).removingPercentEncoding else { return nil }
-                return (String(pair[0]), value)
-            },
-            uniquingKeysWith: { first, _ in first }
-        )
+        let query = PeerQuery.parse(target.dropFirst(Self.path.count + 1))
         guard let version = query["v"].flatMap({ Int($0) }), let reporter = query["name"], let child = query["child"],
             let nonce = query["nonce"], let proof = query["proof"]
         else { throw PeerProtocolError("a loss report needs v, name, child, nonce and proof") }

@@ -62,11 +62,7 @@ extension ByteBuffer {
         let start = self.writerIndex
         switch frame {
         case .data(let seq, let segment):
-            self.writeInteger(PeerFrame.Kind.data.rawValue)
-            self.writeInteger(UInt32(8 + 2 + segment.metadata.readableBytes + segment.audio.readableBytes))
-            self.writeInteger(seq)
-            self.writeInteger(UInt16(segment.metadata.readableBytes))
-            self.writeImmutableBuffer(segment.metadata)
+            self.writePeerDataFrameHeader(seq: seq, metadata: segment.metadata, audioBytes: segment.audio.readableBytes)
             self.writeImmutableBuffer(segment.audio)
         case .heartbeat(let newest):
             self.writeInteger(PeerFrame.Kind.heartbeat.rawValue)
@@ -110,11 +106,16 @@ extension ByteBuffer {
     public static func peerDataFrameHeader(seq: UInt64, metadata: ByteBuffer, audioBytes: Int) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(15 + metadata.readableBytes)
-        buffer.writeInteger(PeerFrame.Kind.data.rawValue)
-        buffer.writeInteger(UInt32(8 + 2 + metadata.readableBytes + audioBytes))
-        buffer.writeInteger(seq)
-        buffer.writeInteger(UInt16(metadata.readableBytes))
-        buffer.writeImmutableBuffer(metadata)
+        buffer.writePeerDataFrameHeader(seq: seq, metadata: metadata, audioBytes: audioBytes)
         return buffer
+    }
+
+    /// Writes a data frame's header: type, length, number and metadata; the audio follows.
+    private mutating func writePeerDataFrameHeader(seq: UInt64, metadata: ByteBuffer, audioBytes: Int) {
+        self.writeInteger(PeerFrame.Kind.data.rawValue)
+        self.writeInteger(UInt32(8 + 2 + metadata.readableBytes + audioBytes))
+        self.writeInteger(seq)
+        self.writeInteger(UInt16(metadata.readableBytes))
+        self.writeImmutableBuffer(metadata)
     }
 }

@@ -32,10 +32,10 @@ public struct NodeStatus: Codable, Sendable {
     public var genre: String?
     public var bitrate: Int?
     public var listeners: Int
-    public var uptime_s: Double
-    public var bytes_out: Int
-    public var dropped_slow_listeners: Int
-    public var lost_segments: Int
+    public var uptimeSeconds: Double
+    public var bytesOut: Int
+    public var droppedSlowListeners: Int
+    public var lostSegments: Int
     public var parent: Nullable
     public var children: [String]
     public var depth: Int?
@@ -44,7 +44,18 @@ public struct NodeStatus: Codable, Sendable {
     /// At the root: every node of the fleet, up or down, with listeners and lag.
     public var nodes: [FleetNode]?
     /// The root's base URL, whose status has the whole tree.
-    public var root_url: String?
+    public var rootURL: String?
+
+    /// The JSON names, which other nodes and tools read: snake_case where they are two words.
+    enum CodingKeys: String, CodingKey {
+        case role, name, stream, seq, upstream, title, station, genre, bitrate, listeners
+        case uptimeSeconds = "uptime_s"
+        case bytesOut = "bytes_out"
+        case droppedSlowListeners = "dropped_slow_listeners"
+        case lostSegments = "lost_segments"
+        case parent, children, depth, tree, nodes
+        case rootURL = "root_url"
+    }
 
     init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?, monitor: FleetMonitor?) {
         let snapshot = hub.snapshot()
@@ -59,16 +70,16 @@ public struct NodeStatus: Codable, Sendable {
         self.genre = snapshot.context.headers.first(name: "icy-genre")
         self.bitrate = snapshot.context.bitrate
         self.listeners = snapshot.listeners
-        self.uptime_s = Double(snapshot.uptime.components.seconds) + Double(snapshot.uptime.components.attoseconds) / 1e18
-        self.bytes_out = snapshot.bytesOut
-        self.dropped_slow_listeners = hub.droppedSlowListeners.load(ordering: .relaxed)
-        self.lost_segments = hub.lostSegments.load(ordering: .relaxed)
+        self.uptimeSeconds = Double(snapshot.uptime.components.seconds) + Double(snapshot.uptime.components.attoseconds) / 1e18
+        self.bytesOut = snapshot.bytesOut
+        self.droppedSlowListeners = hub.droppedSlowListeners.load(ordering: .relaxed)
+        self.lostSegments = hub.lostSegments.load(ordering: .relaxed)
         let place = directory?.place
         self.parent = Nullable(place?.parent)
         self.children = place?.children ?? []
         self.depth = place?.depth
         self.tree = directory?.tree
-        self.root_url = directory?.rootURL
+        self.rootURL = directory?.rootURL
         if let monitor, let tree = self.tree {
             self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq))
         }

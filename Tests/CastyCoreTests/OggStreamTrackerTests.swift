@@ -1,3 +1,4 @@
+import CastyFuzzDrivers
 import CastyCore
 import NIOCore
 import Testing

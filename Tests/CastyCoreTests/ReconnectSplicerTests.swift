@@ -1,3 +1,4 @@
+import CastyFuzzDrivers
 import CastyCore
 import CastyICY
 import NIOCore

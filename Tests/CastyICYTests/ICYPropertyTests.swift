@@ -1,3 +1,4 @@
+import CastyFuzzDrivers
 import CastyICY
 import NIOCore
 import NIOHTTP1
