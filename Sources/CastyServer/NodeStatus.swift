@@ -48,7 +48,7 @@ public struct NodeStatus: Codable, Sendable {
 
     /// The JSON names, which other nodes and tools read: snake_case where they are two words.
     enum CodingKeys: String, CodingKey {
-        case role, name, stream, seq, upstream, title, station, genre, bitrate, listeners
+        case role, name, stream, seq, upstream, title, format, station, genre, bitrate, listeners
         case uptimeSeconds = "uptime_s"
         case bytesOut = "bytes_out"
         case droppedSlowListeners = "dropped_slow_listeners"
