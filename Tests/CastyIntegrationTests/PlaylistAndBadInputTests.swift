@@ -1,3 +1,4 @@
+import CastyFuzzDrivers
 import Foundation
 import Testing
 
@@ -156,7 +157,7 @@ extension IntegrationTests {
 
         @Test func survivesRandomBytesLabelledAudioMPEG() async throws {
             let folder = try Paths.temporaryFolder("casty-noise")
-            var random = SplitMix(seed: 0xCA57_0012)
+            var random = SplitMix64(seed: 0xCA57_0012)
             let noise = folder.appendingPathComponent("noise.bin")
             try Data((0..<256 * 1024).map { _ in UInt8(truncatingIfNeeded: random.next()) }).write(to: noise)
             let server = try await RawServer(folder: folder, file: noise, contentType: "audio/mpeg")
@@ -244,7 +245,7 @@ extension IntegrationTests {
             }
             // The first file cut inside its second header page (OpusTags), then audio pages of
             // another logical stream, random bytes, then a whole new chain.
-            var random = SplitMix(seed: 12)
+            var random = SplitMix64(seed: 12)
             let cut = firstPages[1].offset + firstPages[1].length / 2
             var stream = Array(first[..<cut])
             stream += second[secondPages[2].offset...]
@@ -399,17 +400,4 @@ private func oggPages(_ bytes: [UInt8]) throws -> [OggPageSpan] {
         at += headerLength + bodyLength
     }
     return pages
-}
-
-/// SplitMix64: a small random generator with a fixed seed, so that every run sends the same bytes.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
