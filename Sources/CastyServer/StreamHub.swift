@@ -77,9 +77,11 @@ public final class StreamHub: Sendable {
         var upstream = "starting"
         /// Where listeners may start, for the stream's format.
         var finder = ListenerStartFinder(format: .mp3)
-        /// The radio's context of a new connection (the ingest), taken with its first segment
-        /// once the bytes confirmed or corrected its `Content-Type`.
+        /// The radio's context of a new connection (the ingest), in force at once and checked
+        /// against its first segment's bytes, which may correct its `Content-Type`.
         var pendingContext: StreamContext?
+        /// The context the radio sent at its last connection, as it sent it.
+        var radioContext: StreamContext?
     }
 
     /// The configuration.
@@ -296,10 +298,13 @@ public final class StreamHub: Sendable {
     /// of a changed context at once.
     public func setContext(_ context: StreamContext, checkBytes: Bool = false) {
         let (changed, formatChange) = self.state.withLockedValue { state -> (StreamContext?, FormatChange?) in
-            guard !checkBytes else {
-                // Applied with the first segment, once the bytes confirmed or corrected the label.
+            if checkBytes {
+                // Checked again with the first segment, which may correct the label.
                 state.pendingContext = context
-                return (nil, nil)
+                defer { state.radioContext = context }
+                // The radio's label as at its last connection: what its bytes said then stands
+                // until they say otherwise (a mislabelled radio's reconnect closes no player).
+                if context == state.radioContext { return (nil, nil) }
             }
             // The format players are told: a context without a content type says audio/mpeg.
             return self.apply(context, format: StreamFormat(contentType: context.contentType), to: &state)
