@@ -11,6 +11,9 @@ import Testing
 /// A player's stream from a hub, through the real request handler on an `EmbeddedChannel`: no
 /// sockets, no threads.
 @Suite struct PlayerStreamTests {
+    /// Logs nothing: the tests read what the player gets, not what the node says.
+    static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
     /// A 128 kbps 44.1 kHz MPEG-1 Layer III frame (417 bytes).
     static let mp3Frame: [UInt8] = [0xFF, 0xFB, 0x90, 0x64] + Array(repeating: 0x55, count: 413)
 
@@ -27,7 +30,7 @@ import Testing
                 PlayerRequestHandler(
                     hub: self.hub, directory: nil, info: NodeInfo(role: "mirror", name: "m1", upstreamURL: "http://root"),
                     requestTimeout: .seconds(10), maxListeners: 10, hooks: PeerHooks(), metrics: NodeMetrics(role: "mirror", name: "m1"),
-                    monitor: nil, logger: Logger(label: "test")
+                    monitor: nil, logger: PlayerStreamTests.quiet
                 )
             )
             try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
@@ -52,7 +55,7 @@ import Testing
     }
 
     @Test func aMirrorsPlayerGetsTheTitleInForceInItsFirstMetadataBlock() throws {
-        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: nil, group: $0, logger: Logger(label: "test")) }
+        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: nil, group: $0, logger: PlayerStreamTests.quiet) }
         player.hub.setContext(StreamContext(headers: ["Content-Type": "audio/mpeg"]))
         // The parent's reply said what was playing when this mirror joined mid-track.
         player.hub.resume(metadata: ByteBuffer(string: "StreamTitle='Artist - Mid Track';"))
@@ -73,7 +76,7 @@ import Testing
     @Test func audioFromBeforeTheStreamsFirstTitleIsNamedByThatTitle() throws {
         // A radio's burst precedes its first metadata block: at the very start of a stream, the
         // first segment has no title of its own.
-        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: $0, logger: Logger(label: "test")) }
+        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: $0, logger: PlayerStreamTests.quiet) }
         player.hub.setContext(StreamContext(headers: ["Content-Type": "audio/mpeg"]))
         let audio = Array((0..<40).map { _ in Self.mp3Frame }.joined())
         player.hub.publish(ICYSegment(audio: ByteBuffer(bytes: audio), metadata: ByteBuffer(string: "StreamTitle='First';")))
@@ -96,7 +99,7 @@ import Testing
         let audioPages = (0..<4).map { writer.page([UInt8](repeating: UInt8($0), count: 2000)) }
         // A burst of the last two segments only (4,070 + 2,535 bytes): it starts mid-page.
         let player = try Player {
-            StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, configuration: .init(burstBytes: 5000), group: $0, logger: Logger(label: "test"))
+            StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, configuration: .init(burstBytes: 5000), group: $0, logger: PlayerStreamTests.quiet)
         }
         player.hub.setContext(StreamContext(headers: ["Content-Type": "application/ogg"]))
         // The ring begins in the middle of a page: the headers were sent long ago.
@@ -116,7 +119,7 @@ import Testing
 
     @Test func aPlayerWhoJoinedBeforeTheContextKeepsItsStreamWhenTheFormatIsTheOneItWasTold() throws {
         // A mirror whose parent had no context yet: the player is told audio/mpeg by default.
-        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: nil, group: $0, logger: Logger(label: "test")) }
+        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: nil, group: $0, logger: PlayerStreamTests.quiet) }
         player.hub.setContext(StreamContext())
         try player.request(metadata: false)
         #expect(Self.split(try player.received()).head.contains("Content-Type: audio/mpeg"))
@@ -131,7 +134,7 @@ import Testing
     }
 
     @Test func playersAreClosedWhenTheStreamsFormatChanges() throws {
-        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: $0, logger: Logger(label: "test")) }
+        let player = try Player { StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: $0, logger: PlayerStreamTests.quiet) }
         player.hub.setContext(StreamContext(headers: ["Content-Type": "audio/mpeg"]), checkBytes: true)
         player.hub.publish(ICYSegment(audio: ByteBuffer(bytes: Array((0..<10).map { _ in Self.mp3Frame }.joined()))))
         try player.request(metadata: false)
