@@ -134,7 +134,7 @@ def play(url, folder):
     """mpg123 on url: (seconds decoded, its stderr)."""
     wav = os.path.join(folder, "heard.wav")
     run = subprocess.run(
-        ["mpg123", "-v", "-n", "300", "--timeout", "10", "-w", wav, url],
+        ["mpg123", "-v", "-n", "300", "-w", wav, url],
         capture_output=True, text=True, errors="replace", timeout=60,
     )
     size = os.path.getsize(wav) if os.path.exists(wav) else 0
