@@ -10,3 +10,20 @@ public func fuzzInputs(_ fuzzFolder: URL, _ folder: String, _ target: String) ->
         return (name, Array(data))
     }
 }
+
+/// Replays a fuzz target's kept corpus and its crashes (`<fuzzFolder>/Corpus/<target>/`,
+/// `<fuzzFolder>/Crashes/<target>/`) through `driver`, handing every broken invariant to `report`
+/// with the input's name and bytes. Returns how many corpus inputs there were, and how many of
+/// them are hand-made seeds (`seed-*`), for the caller to check that the corpus is all there.
+public func fuzzReplay(
+    _ fuzzFolder: URL,
+    target: String,
+    driver: ([UInt8], FuzzCheck) -> Void,
+    report: @escaping (String) -> Void
+) -> (corpus: Int, seeds: Int) {
+    let corpus = fuzzInputs(fuzzFolder, "Corpus", target)
+    for input in corpus + fuzzInputs(fuzzFolder, "Crashes", target) {
+        driver(input.bytes, FuzzCheck { message in report("\(target)/\(input.name) (\(fuzzHex(input.bytes))): \(message)") })
+    }
+    return (corpus.count, corpus.filter { $0.name.hasPrefix("seed-") }.count)
+}

@@ -19,24 +19,12 @@ import Testing
         "FuzzJoinRequest": fuzzPeerTargets,
     ]
 
-    static func replay(_ target: String, _ name: String, _ bytes: [UInt8]) {
-        Self.drivers[target]!(bytes, FuzzCheck { message in
-            Issue.record(Comment(rawValue: "\(target)/\(name) (\(fuzzHex(bytes))): \(message)"))
-        })
-    }
-
     @Test(arguments: ["FuzzPeerFrames", "FuzzJoinRequest"])
     func corpusAndCrashesReplayCleanly(_ target: String) {
-        let corpus = fuzzInputs(Self.fuzzFolder, "Corpus", target)
+        let counts = fuzzReplay(Self.fuzzFolder, target: target, driver: Self.drivers[target]!) { Issue.record(Comment(rawValue: $0)) }
         // The hand-made seeds and what the fuzzers added; fewer means the corpus went missing.
-        #expect(corpus.filter { $0.name.hasPrefix("seed-") }.count >= 4, "seed inputs missing from Fuzz/Corpus/\(target)")
-        #expect(corpus.count >= 20, "only \(corpus.count) inputs in Fuzz/Corpus/\(target)")
-        for input in corpus {
-            Self.replay(target, input.name, input.bytes)
-        }
-        for input in fuzzInputs(Self.fuzzFolder, "Crashes", target) {
-            Self.replay(target, input.name, input.bytes)
-        }
+        #expect(counts.seeds >= 4, "seed inputs missing from Fuzz/Corpus/\(target)")
+        #expect(counts.corpus >= 20, "only \(counts.corpus) inputs in Fuzz/Corpus/\(target)")
     }
 }
 
