@@ -12,18 +12,11 @@ extension IntegrationTests {
             let fleet = try TestFleet(upstream: radio.url, mirrors: 7)
             defer { fleet.stopAll() }
             try fleet.startRoot()
-            try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+            try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
             // Mirrors join in a random order.
             for mirror in fleet.mirrors.shuffled() { try fleet.startMirror(mirror.name) }
             try await eventually(within: 20, "all 7 mirrors in the tree") { await fleet.tree().count == 7 }
-            try await eventually(within: 10, "every mirror connected") {
-                for mirror in fleet.mirrors {
-                    guard let state = (await fleet.status(mirror.name)?["upstream"] as? [String: Any])?["state"] as? String,
-                        state.hasPrefix("connected")
-                    else { return false }
-                }
-                return true
-            }
+            try await fleet.waitUntilConnected()
 
             // Minimum depth (ceil(log2(7+2)) - 1 = 3), at most 2 children per node, and every node's own
             // view of its parent agrees with the root's.

@@ -31,7 +31,7 @@ extension IntegrationTests {
 
         private func check(fleet: TestFleet) async throws {
             try fleet.startRoot()
-            try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+            try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
             for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
             try await eventually(within: 20, "all 7 mirrors in the tree") { await fleet.tree().count == 7 }
 

@@ -92,19 +92,12 @@ final class ArgumentFleet: @unchecked Sendable {
         let fleet = try ArgumentFleet(upstream: upstream, mirrors: mirrors, nodeArguments: nodeArguments)
         do {
             try fleet.start(name: fleet.fleet.root.name, executable: "casty-ingest", arguments: ["--fleet", fleet.fleet.fleetFile.path])
-            try await eventually(within: 10, "the root to answer") { await fleet.fleet.status("root") != nil }
+            try await fleet.fleet.waitUntilAnswering("root", process: fleet.process("root"))
             for mirror in fleet.fleet.mirrors {
                 try fleet.start(name: mirror.name, executable: "casty-mirror", arguments: ["--fleet", fleet.fleet.fleetFile.path, "--name", mirror.name])
             }
             try await eventually(within: 20, "all \(mirrors) mirrors in the tree") { await fleet.fleet.tree().count == mirrors }
-            try await eventually(within: 10, "every mirror connected") {
-                for mirror in fleet.fleet.mirrors {
-                    guard let state = (await fleet.fleet.status(mirror.name)?["upstream"] as? [String: Any])?["state"] as? String,
-                        state.hasPrefix("connected")
-                    else { return false }
-                }
-                return true
-            }
+            try await fleet.fleet.waitUntilConnected()
         } catch {
             _ = try? await onThread { fleet.stopAll() }
             throw error

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where things are: the package root (from this file's path) and the build's binaries (next to
 /// the test runner).
@@ -24,8 +25,21 @@ enum Paths {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
+/// Every port `freePort()` has handed out in this test process.
+private let handedOutPorts = Mutex(Set<Int>())
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now, and that this test process has not
+/// been given before: the kernel may offer a port again as soon as the probe socket is closed, and a
+/// fleet file naming one port for two nodes is refused by the ingest.
 func freePort() throws -> Int {
+    for _ in 0..<100 {
+        let port = try probeFreePort()
+        if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw TestFailure("no new free port after 100 tries")
+}
+
+private func probeFreePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket() failed") }
     defer { close(fd) }

@@ -35,9 +35,10 @@ final class TestFleet: @unchecked Sendable {
         let upstream = try await ShoutcastServer(mp3: mp3, logFolder: try Paths.temporaryFolder("casty-upstream"), titleEvery: 2)
         let fleet = try TestFleet(upstream: upstream.url, mirrors: mirrors)
         try fleet.startRoot()
-        try await eventually(within: 10, "the root to answer") { await fleet.status("root") != nil }
+        try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
         for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
         try await eventually(within: 20, "all mirrors in the tree") { await fleet.tree().count == mirrors }
+        try await fleet.waitUntilConnected()
         return (upstream, fleet)
     }
 
@@ -62,6 +63,35 @@ final class TestFleet: @unchecked Sendable {
     }
 
     func process(_ name: String) -> ManagedProcess? { self.lock.withLock { self.processes[name] } }
+
+    /// Waits until the root reaches its radio and every mirror its parent: from then on, a
+    /// player of any node is told the radio's headers.
+    func waitUntilConnected(within seconds: Double = 10) async throws {
+        try await eventually(within: seconds, "the root and every mirror connected") {
+            for node in [self.root] + self.mirrors {
+                guard let state = (await self.status(node.name)?["upstream"] as? [String: Any])?["state"] as? String,
+                    state.hasPrefix("connected")
+                else { return false }
+            }
+            return true
+        }
+    }
+
+    /// Waits until `name` answers `/status.json`. Fails at once if its process exits first, and the
+    /// failure carries the end of the process's log either way, so that a node that could not start
+    /// says why.
+    func waitUntilAnswering(_ name: String, process: ManagedProcess?, within seconds: Double = 20) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await self.status(name) != nil { return }
+            if let process, !process.isRunning {
+                throw TestFailure("\(name) exited with status \(process.stop()) before answering; its log ends:\n\(process.output().suffix(3000))")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let log = process.map { String($0.output().suffix(3000)) } ?? "(no process)"
+        throw TestFailure("timed out after \(seconds) s waiting for \(name) to answer on port \(self.port(of: name)); its log ends:\n\(log)")
+    }
 
     func port(of name: String) -> Int { name == self.root.name ? self.root.port : self.mirrors.first { $0.name == name }!.port }
 
