@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
-swift test --skip-build
+# The unit and in-process tests, then the integration tests (real Icecast, ffmpeg, Python,
+# Chromium and Casty processes), which run only with CASTY_INTEGRATION=1.
+CASTY_INTEGRATION=1 swift test --skip-build
 # The README's run command, end to end, as a newcomer runs it (it builds in release mode).
 scripts/run-smoke.py
 
