@@ -333,7 +333,7 @@ extension IntegrationTests {
 }
 
 /// scripts/testradio/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths.
-private final class RawServer: @unchecked Sendable {
+private final class RawServer: Sendable {
     let port: Int
     let process: ManagedProcess
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The local test radio: Icecast 2 fed by ffmpeg (scripts/test-radio.sh).
-final class TestRadio: @unchecked Sendable {
+final class TestRadio: Sendable {
     let port: Int
     let folder: URL
     var url: String { "http://127.0.0.1:\(self.port)/stream" }
@@ -30,7 +30,7 @@ final class TestRadio: @unchecked Sendable {
 }
 
 /// The SHOUTcast-v1-style test server, answering `ICY 200 OK`.
-final class ShoutcastServer: @unchecked Sendable {
+final class ShoutcastServer: Sendable {
     let port: Int
     let process: ManagedProcess
 
@@ -62,7 +62,7 @@ func makeTestMP3s(count: Int, seconds: Int) async throws -> [URL] {
 }
 
 /// A running `casty-ingest`.
-final class IngestNode: @unchecked Sendable {
+final class IngestNode: Sendable {
     let port: Int
     let process: ManagedProcess
     let logFolder: URL

@@ -75,6 +75,7 @@ extension TestRadio {
 
 /// A fleet (TestFleet's fleet file, ports and status helpers) whose ingest and mirrors all get
 /// `nodeArguments` (e.g. `--ring-seconds 3`), relaying any upstream URL.
+/// `@unchecked Sendable`: `processes`, its only mutable state, is read and written under `lock`.
 final class ArgumentFleet: @unchecked Sendable {
     let fleet: TestFleet
     let nodeArguments: [String]
@@ -358,7 +359,7 @@ func assertSameOgg(_ listener: [UInt8], reference: [UInt8], what: String) throws
 
 /// A listener recorded by curl in the background (head and body to files), until `seconds` pass
 /// or `finish()`/`stop()`; always stopped, like every ManagedProcess.
-final class CurlRecording: @unchecked Sendable {
+final class CurlRecording: Sendable {
     let process: ManagedProcess
     let headFile: URL
     let bodyFile: URL
@@ -396,6 +397,7 @@ final class CurlRecording: @unchecked Sendable {
 }
 
 /// Problems found by a test that goes on checking; each becomes an `Issue.record` at the end.
+/// `@unchecked Sendable`: `problems` and `notes`, its only mutable state, are used under `lock`.
 final class Findings: @unchecked Sendable {
     private let lock = NSLock()
     private var problems: [String] = []

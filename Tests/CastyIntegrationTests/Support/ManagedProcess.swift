@@ -31,6 +31,7 @@ func spawn(_ executable: String, _ arguments: [String], environment: [String: St
 
 /// A child process whose output goes to a log file, and which is always stopped: by `stop()`,
 /// or at the latest when the object goes away.
+/// `@unchecked Sendable`: `exitStatus`, its only mutable state, is read and written under `lock`.
 final class ManagedProcess: @unchecked Sendable {
     let log: URL
     let name: String

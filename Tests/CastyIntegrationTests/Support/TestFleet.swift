@@ -1,6 +1,7 @@
 import Foundation
 
 /// A fleet on loopback: a fleet file on free ports, the ingest and every mirror as real processes.
+/// `@unchecked Sendable`: `processes`, its only mutable state, is read and written under `lock`.
 final class TestFleet: @unchecked Sendable {
     struct Node {
         var name: String
