@@ -73,21 +73,25 @@ let package = Package(
             ],
             resources: [.copy("Resources/status.html")]
         ),
+        // A node's own logic over the transports: the services that feed its hub (the ingest's
+        // radio, on demand or not; a mirror's parent link), loss reports, and the assembly of an
+        // ingest or a mirror. The transports are protocols, so tests drive it with fakes.
+        .target(
+            name: "CastyNode",
+            dependencies: [
+                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyCurl", "CastyServer", atomics, logging, nioCore, nioPosix,
+                serviceLifecycle,
+            ]
+        ),
         // What the executables share: logging and common options.
         .target(name: "CastyCommandLine", dependencies: ["CastyServer", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
-            dependencies: [
-                "CastyICY", "CastyCore", "CastyCurl", "CastyServer", "CastyCommandLine", nioCore, nioPosix,
-                nioConcurrencyHelpers, atomics, serviceLifecycle, argumentParser, logging,
-            ]
+            dependencies: ["CastyCore", "CastyCurl", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-mirror",
-            dependencies: [
-                "CastyICY", "CastyCore", "CastyCurl", "CastyServer", "CastyPeerProtocol", "CastyCommandLine", nioCore,
-                nioPosix, atomics, serviceLifecycle, argumentParser, logging,
-            ]
+            dependencies: ["CastyCore", "CastyCurl", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-dummy",
@@ -115,6 +119,13 @@ let package = Package(
         .testTarget(
             name: "CastyServerTests",
             dependencies: ["CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", nioCore, nioEmbedded, nioHTTP1, logging]
+        ),
+        .testTarget(
+            name: "CastyNodeTests",
+            dependencies: [
+                "CastyNode", "CastyServer", "CastyCurl", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore,
+                nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
+            ]
         ),
         .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
     ],

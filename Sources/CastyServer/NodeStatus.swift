@@ -63,7 +63,7 @@ public struct NodeStatus: Codable, Sendable {
         self.name = info.name
         self.stream = snapshot.stream
         self.seq = snapshot.lastSeq
-        self.upstream = Upstream(url: info.upstreamURL, state: snapshot.upstream)
+        self.upstream = Upstream(url: info.upstreamURL, state: snapshot.upstream.description)
         self.title = snapshot.title
         self.format = snapshot.format.rawValue
         self.station = snapshot.context.name

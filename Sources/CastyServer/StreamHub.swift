@@ -74,7 +74,7 @@ public final class StreamHub: Sendable {
         var nextSeq: UInt64?
         var title = TitleBlock()
         var context = StreamContext()
-        var upstream = "starting"
+        var upstream = UpstreamState.starting
         /// Where listeners may start, for the stream's format.
         var finder = ListenerStartFinder(format: .mp3)
         /// The radio's context of a new connection (the ingest), in force at once and checked
@@ -374,8 +374,8 @@ public final class StreamHub: Sendable {
     public var context: StreamContext { self.state.withLockedValue { $0.context } }
 
     /// Records the upstream's state for the status report.
-    public func setUpstreamState(_ description: String) {
-        self.state.withLockedValue { $0.upstream = description }
+    public func setUpstreamState(_ upstream: UpstreamState) {
+        self.state.withLockedValue { $0.upstream = upstream }
     }
 
     func join() -> Join {
@@ -467,7 +467,7 @@ public final class StreamHub: Sendable {
         public var title: String?
         public var format: StreamFormat
         public var context: StreamContext
-        public var upstream: String
+        public var upstream: UpstreamState
         public var listeners: Int
         public var bytesOut: Int
         public var uptime: Duration

@@ -1,13 +1,8 @@
 import ArgumentParser
-import Atomics
+import CastyCommandLine
 import CastyCore
 import CastyCurl
-import CastyServer
-import CastyCommandLine
-import Logging
-import NIOCore
-import NIOPosix
-import ServiceLifecycle
+import CastyNode
 
 /// `casty-ingest`: pulls a radio with libcurl, numbers its segments and serves them.
 @main
@@ -70,131 +65,21 @@ struct CastyIngest: CastyCommand {
 
     func run() async throws {
         raiseOpenFileLimit()
-        var name = "ingest"
-        var url = self.url ?? ""
-        var host = self.host
-        var port = self.port ?? 8000
-        var fleetFile: FleetFile?
-        if let path = self.fleet {
-            let fleet = try FleetFile.load(path: path)
-            fleetFile = fleet
-            name = fleet.ingest.name
-            url = self.url ?? fleet.upstream
-            host = self.host == "0.0.0.0" ? fleet.ingest.host : self.host
-            port = self.port ?? fleet.ingest.port
-        }
-        let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)
-
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let hub = StreamHub(
-            configuration: self.serving.hub,
-            group: group,
-            logger: logger
-        )
-        logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(url)"])
-        let server = NodeServer(
-            configuration: self.serving.server(host: host, port: port),
-            hub: hub,
-            directory: fleetFile.map { PeerDirectory(name: name, fleet: $0) },
-            info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
-            group: group,
-            logger: logger,
-            monitor: fleetFile.map { FleetMonitor(fleet: $0) { url in CurlRequest.fetchBody(url, timeout: .milliseconds(400)) } }
-        )
-        let upstreamConfiguration = CurlTransfer.Configuration(
-            url: url,
-            userAgent: "Casty/\(CastyVersion.number)",
+        let fleet = try self.fleet.map { try FleetFile.load(path: $0) }
+        let name = fleet?.ingest.name ?? "ingest"
+        let host = fleet.map { self.host == "0.0.0.0" ? $0.ingest.host : self.host } ?? self.host
+        let port = self.port ?? fleet?.ingest.port ?? 8000
+        let configuration = IngestNode.Configuration(
+            name: name,
+            upstreamURL: self.url ?? fleet?.upstream ?? "",
+            fleet: fleet,
+            hub: self.serving.hub,
+            server: self.serving.server(host: host, port: port),
             silenceTimeout: .seconds(self.silenceTimeout),
-            caFile: self.caFile
+            caFile: self.caFile,
+            onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil
         )
-        let upstream = UpstreamService(
-            makePuller: { UpstreamPuller(configuration: upstreamConfiguration, logger: logger) },
-            hub: hub,
-            onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil,
-            logger: logger
-        )
-        let services = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server), .init(service: upstream)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await services.run()
-        try await group.shutdownGracefully()
+        let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)
+        try await IngestNode(configuration: configuration, logger: logger) { url in CurlRequest.fetchBody(url, timeout: .milliseconds(400)) }.run()
     }
-}
-
-/// Runs the upstream puller, feeding the hub: for as long as the node runs, or, on demand, only
-/// while someone listens (players or peers), until `idle` after the last one left.
-struct UpstreamService: Service {
-    let makePuller: @Sendable () -> UpstreamPuller
-    let hub: StreamHub
-    let onDemandIdle: Duration?
-    let logger: Logger
-
-    func run() async throws {
-        let connections = ManagedAtomic(0)
-        let (refusals, refusal) = AsyncStream.makeStream(of: String.self)
-        guard let idle = self.onDemandIdle else {
-            let puller = self.start(connections: connections, refusal: refusal)
-            for await message in refusals.cancelOnGracefulShutdown() {
-                puller.stop()
-                throw UpstreamRefused(message: message)
-            }
-            puller.stop()
-            return
-        }
-        self.hub.setUpstreamState("idle (on demand)")
-        var puller: UpstreamPuller?
-        var lastListener = ContinuousClock.now
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let listening = self.hub.listeners.load(ordering: .relaxed) + self.hub.peers.load(ordering: .relaxed) > 0
-            if listening { lastListener = .now }
-            if listening, puller == nil {
-                self.logger.info("a listener arrived: connecting upstream (on demand)")
-                puller = self.start(connections: connections, refusal: refusal)
-            } else if !listening, let running = puller, ContinuousClock.now - lastListener > idle {
-                self.logger.info("no listener for \(idle): disconnecting upstream (on demand)")
-                running.stop()
-                puller = nil
-                self.hub.setUpstreamState("idle (on demand)")
-            }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        puller?.stop()
-    }
-
-    private func start(connections: ManagedAtomic<Int>, refusal: AsyncStream<String>.Continuation) -> UpstreamPuller {
-        let hub = self.hub
-        let puller = self.makePuller()
-        puller.start(
-            onStatus: { status in
-                switch status {
-                case .connecting: hub.setUpstreamState("connecting")
-                case .connected:
-                    if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.reconnects.wrappingIncrement(ordering: .relaxed) }
-                    hub.setUpstreamState("connected")
-                case .retrying(let delay, let cause): hub.setUpstreamState("retrying in \(delay): \(cause)")
-                case .stopped: hub.setUpstreamState("stopped")
-                case .refused(let message):
-                    hub.setUpstreamState("refused: \(message)")
-                    refusal.yield(message)
-                }
-            },
-            onEvent: { event in
-                switch event {
-                case .connected(let head, _): hub.setContext(StreamContext(upstream: head), checkBytes: true)
-                case .segment(let segment): hub.publish(segment)
-                }
-            }
-        )
-        return puller
-    }
-}
-
-/// The radio's URL is not a stream Casty can relay (an HLS playlist, say): the ingest stops.
-struct UpstreamRefused: Error, CustomStringConvertible {
-    var message: String
-    var description: String { self.message }
 }

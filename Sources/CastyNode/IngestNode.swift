@@ -1,0 +1,109 @@
+import CastyCore
+import CastyCurl
+import CastyServer
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A fleet's root (or a lone relay): pulls a radio, numbers its segments and serves them to
+/// players and child peers. Assembles the hub, the server and the ``UpstreamService`` from a
+/// ``Configuration`` and runs them until SIGTERM or SIGINT.
+public struct IngestNode: Sendable {
+    /// What an ingest is, once its command line is read.
+    public struct Configuration: Sendable {
+        /// The node's name (the fleet file's ingest, or `ingest`).
+        public var name: String
+        /// The radio's URL (a stream or a playlist).
+        public var upstreamURL: String
+        /// The fleet this node is the root of, if any.
+        public var fleet: FleetFile?
+        /// The hub's tunables.
+        public var hub: StreamHub.Configuration
+        /// Where and how to serve.
+        public var server: NodeServer.Configuration
+        /// How long the radio may send nothing before a reconnect.
+        public var silenceTimeout: Duration
+        /// Certificate authorities to trust for an https radio (`nil`: the system's).
+        public var caFile: String?
+        /// `nil` to pull the radio all the time; else, on demand, how long nobody may listen
+        /// before the radio is dropped.
+        public var onDemandIdle: Duration?
+
+        /// Creates a configuration.
+        public init(
+            name: String,
+            upstreamURL: String,
+            fleet: FleetFile?,
+            hub: StreamHub.Configuration,
+            server: NodeServer.Configuration,
+            silenceTimeout: Duration,
+            caFile: String?,
+            onDemandIdle: Duration?
+        ) {
+            self.name = name
+            self.upstreamURL = upstreamURL
+            self.fleet = fleet
+            self.hub = hub
+            self.server = server
+            self.silenceTimeout = silenceTimeout
+            self.caFile = caFile
+            self.onDemandIdle = onDemandIdle
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    let logger: Logger
+    let fetchStatus: @Sendable (String) -> Data?
+
+    /// Creates the node; nothing runs until ``run()``.
+    ///
+    /// - Parameter fetchStatus: GETs another node's `/status.json` (the root watches its
+    ///   fleet): the body of a `200` answer, or `nil`.
+    public init(configuration: Configuration, logger: Logger, fetchStatus: @escaping @Sendable (String) -> Data?) {
+        self.configuration = configuration
+        self.logger = logger
+        self.fetchStatus = fetchStatus
+    }
+
+    /// Runs the node until SIGTERM or SIGINT; throws ``UpstreamRefused`` when the radio's URL is
+    /// not a stream Casty can relay.
+    public func run() async throws {
+        let (configuration, logger) = (self.configuration, self.logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let hub = StreamHub(configuration: configuration.hub, group: group, logger: logger)
+        logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(configuration.upstreamURL)"])
+        let server = NodeServer(
+            configuration: configuration.server,
+            hub: hub,
+            directory: configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0) },
+            info: NodeInfo(role: "ingest", name: configuration.name, upstreamURL: configuration.upstreamURL),
+            group: group,
+            logger: logger,
+            monitor: configuration.fleet.map { FleetMonitor(fleet: $0, fetch: self.fetchStatus) }
+        )
+        let transfer = CurlTransfer.Configuration(
+            url: configuration.upstreamURL,
+            userAgent: "Casty/\(CastyVersion.number)",
+            silenceTimeout: configuration.silenceTimeout,
+            caFile: configuration.caFile
+        )
+        let upstream = UpstreamService(
+            makeSource: { UpstreamPuller(configuration: transfer, logger: logger) },
+            hub: hub,
+            onDemandIdle: configuration.onDemandIdle,
+            logger: logger
+        )
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server), .init(service: upstream)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
+        try await group.shutdownGracefully()
+    }
+}

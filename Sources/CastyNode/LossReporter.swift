@@ -1,0 +1,56 @@
+import CastyPeerProtocol
+import CastyServer
+import Logging
+
+/// What a mirror tells the root when the tree needs it: a child whose link died (a signed
+/// ``CastyPeerProtocol/LossReport``), and, for its own stale place, a rejoin through the root.
+///
+/// The request is injected: `request` GETs a URL and returns the HTTP status (`nil` when there
+/// was none), so tests need no network.
+public struct LossReporter: Sendable {
+    /// GETs a URL; returns the HTTP status, or `nil` when no answer came.
+    public typealias Request = @Sendable (_ url: String) async -> Int?
+
+    /// The reporting mirror's name.
+    public let name: String
+    /// The fleet's secret, which signs reports.
+    public let secret: String
+    /// The root's base URL, `http://host:port`.
+    public let rootURL: String
+    let request: Request
+    let logger: Logger
+
+    /// Creates the reporter of mirror `name`, reporting to the root at `rootURL`.
+    public init(name: String, secret: String, rootURL: String, logger: Logger, request: @escaping Request) {
+        self.name = name
+        self.secret = secret
+        self.rootURL = rootURL
+        self.logger = logger
+        self.request = request
+    }
+
+    /// The URL of a freshly signed report that `child` was lost.
+    public func reportURL(lostChild child: String) -> String {
+        self.rootURL + LossReport(reporter: self.name, child: child, secret: self.secret).target
+    }
+
+    /// Tells the root that `child`'s link died; logs and returns the root's HTTP status (`nil`:
+    /// no answer).
+    @discardableResult
+    public func report(lostChild child: String) async -> Int? {
+        let status = await self.request(self.reportURL(lostChild: child))
+        self.logger.info("reported a lost child to the root", metadata: ["peer.name": "\(child)", "http.status": "\(status.map(String.init) ?? "none")"])
+        return status
+    }
+
+    /// The server's hooks of a mirror whose parent link is `parent`: a lost child is reported
+    /// (in a task of its own), and a stale place makes `parent` rejoin through the root.
+    public func hooks(relocating parent: any ParentSource) -> PeerHooks {
+        PeerHooks(
+            reportLoss: { child in
+                Task { await self.report(lostChild: child) }
+            },
+            relocateSelf: { parent.relocate() }
+        )
+    }
+}

@@ -1,0 +1,86 @@
+import CastyCore
+import CastyCurl
+import CastyServer
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A fleet's mirror: joins the tree through the root and re-serves its parent's stream to
+/// players and up to two children. Assembles the hub, the server, the ``ParentLinkService`` and
+/// the ``LossReporter`` from a ``Configuration`` and runs them until SIGTERM or SIGINT.
+public struct MirrorNode: Sendable {
+    /// What a mirror is, once its command line is read.
+    public struct Configuration: Sendable {
+        /// The mirror's name in the fleet file.
+        public var name: String
+        /// The fleet.
+        public var fleet: FleetFile
+        /// The hub's tunables.
+        public var hub: StreamHub.Configuration
+        /// Where and how to serve.
+        public var server: NodeServer.Configuration
+
+        /// Creates a configuration.
+        public init(name: String, fleet: FleetFile, hub: StreamHub.Configuration, server: NodeServer.Configuration) {
+            self.name = name
+            self.fleet = fleet
+            self.hub = hub
+            self.server = server
+        }
+
+        /// The root's base URL, `http://host:port`, where the mirror joins and reports.
+        public var rootURL: String { "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)" }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    let logger: Logger
+    let request: LossReporter.Request
+
+    /// Creates the node; nothing runs until ``run()``.
+    ///
+    /// - Parameter request: GETs a URL and returns the HTTP status, for loss reports.
+    public init(configuration: Configuration, logger: Logger, request: @escaping LossReporter.Request) {
+        self.configuration = configuration
+        self.logger = logger
+        self.request = request
+    }
+
+    /// Runs the node until SIGTERM or SIGINT.
+    public func run() async throws {
+        let (configuration, logger) = (self.configuration, self.logger)
+        let (name, fleet, rootURL) = (configuration.name, configuration.fleet, configuration.rootURL)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let hub = StreamHub(
+            identity: StreamIdentity(value: "none"),
+            nextSeq: nil,
+            configuration: configuration.hub,
+            group: group,
+            logger: logger
+        )
+        let directory = PeerDirectory(name: name, fleet: fleet)
+        let parentLink = ParentLink(name: name, rootURL: rootURL, secret: fleet.secret, logger: logger)
+        let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger, request: self.request)
+        let server = NodeServer(
+            configuration: configuration.server,
+            hub: hub,
+            directory: directory,
+            info: NodeInfo(role: "mirror", name: name, upstreamURL: rootURL),
+            group: group,
+            logger: logger,
+            hooks: reporter.hooks(relocating: parentLink)
+        )
+        let link = ParentLinkService(link: parentLink, hub: hub, directory: directory)
+        logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)"])
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server), .init(service: link)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
+        try await group.shutdownGracefully()
+    }
+}
