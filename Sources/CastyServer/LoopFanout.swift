@@ -2,47 +2,50 @@ import CastyCore
 import CastyPeerProtocol
 import NIOCore
 
-/// The players and child peers connected on one event loop. Confined to that loop: every method
-/// runs on it. It also sends the peers' heartbeats.
+/// The players and child peers connected on one event loop, and the segments it fanned out
+/// lately (their catch-up). It also sends the peers' heartbeats.
+///
+/// `@unchecked Sendable`: the hub holds one per loop and reaches it only through `loop.execute`
+/// or `loop.submit`, and its connections' handlers call it from their channel's loop, which is
+/// this one; every method runs on `loop` (the mutating ones check it), so its state is never
+/// touched from two threads.
 final class LoopFanout: @unchecked Sendable {
     let loop: EventLoop
-    private var players: [ObjectIdentifier: PlayerSink] = [:]
-    private var peers: [ObjectIdentifier: PeerSink] = [:]
+    private var players: [ObjectIdentifier: PlayerConnectionHandler] = [:]
+    private var peers: [ObjectIdentifier: PeerConnectionHandler] = [:]
     private var heartbeat: RepeatedTask?
+    /// What was fanned out lately: the catch-up of connections that missed segments.
+    private var recent: RecentSegments
 
-    init(loop: EventLoop) {
+    init(loop: EventLoop, catchUpBytes: Int) {
         self.loop = loop
+        self.recent = RecentSegments(capacityBytes: catchUpBytes)
     }
 
-    func add(_ player: PlayerSink) {
+    func add(_ player: PlayerConnectionHandler) {
         self.loop.preconditionInEventLoop()
         self.players[ObjectIdentifier(player)] = player
     }
 
-    func remove(_ player: PlayerSink) {
+    func remove(_ player: PlayerConnectionHandler) {
         self.loop.preconditionInEventLoop()
         self.players.removeValue(forKey: ObjectIdentifier(player))
     }
 
-    func add(_ peer: PeerSink, hub: StreamHub) {
+    func add(_ peer: PeerConnectionHandler) {
         self.loop.preconditionInEventLoop()
         self.peers[ObjectIdentifier(peer)] = peer
         if self.heartbeat == nil {
             let interval = TimeAmount.milliseconds(Int64(PeerProtocol.heartbeatIntervalMilliseconds))
             self.heartbeat = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
-                self?.beat(hub: hub)
+                self?.beat()
             }
         }
     }
 
-    func remove(_ peer: PeerSink) {
+    func remove(_ peer: PeerConnectionHandler) {
         self.loop.preconditionInEventLoop()
         self.peers.removeValue(forKey: ObjectIdentifier(peer))
-    }
-
-    /// The peer sinks whose node is called `name`.
-    func peers(named name: String) -> [PeerSink] {
-        self.peers.values.filter { $0.name == name }
     }
 
     /// Players written to in one go; then the loop reads and accepts before the next batch.
@@ -53,9 +56,10 @@ final class LoopFanout: @unchecked Sendable {
 
     /// Sends a new segment: to child peers first (their subtrees wait on it), then to players in
     /// batches, so that a listener who connects during the fan-out to thousands waits for one
-    /// batch, not for all of them.
+    /// batch, not for all of them. The hub is only counted into.
     func deliver(_ entry: StreamHub.Entry, hub: StreamHub) {
         self.loop.preconditionInEventLoop()
+        self.recent.append(entry)
         if !self.peers.isEmpty {
             // One frame header per segment for every peer on this loop; the audio is shared.
             let header = ByteBuffer.peerDataFrameHeader(
@@ -63,17 +67,19 @@ final class LoopFanout: @unchecked Sendable {
                 metadata: entry.numbered.segment.metadata,
                 audioBytes: entry.numbered.segment.audio.readableBytes
             )
+            var sent = Delivery()
             for peer in self.peers.values {
-                peer.deliver(entry, header: header, hub: hub)
+                sent += peer.deliver(entry, header: header, recent: self.recent)
             }
+            sent.count(in: hub)
         }
         self.deliver(entry, hub: hub, to: Array(self.players.values)[...])
     }
 
-    private func deliver(_ entry: StreamHub.Entry, hub: StreamHub, to players: ArraySlice<PlayerSink>) {
-        var sent = PlayerSink.Sent()
+    private func deliver(_ entry: StreamHub.Entry, hub: StreamHub, to players: ArraySlice<PlayerConnectionHandler>) {
+        var sent = Delivery()
         for player in players.prefix(Self.playerBatch) {
-            sent += player.deliver(entry, hub: hub)
+            sent += player.deliver(entry, recent: self.recent)
         }
         // One update of the shared counters per batch, not one per listener.
         sent.count(in: hub)
@@ -84,42 +90,42 @@ final class LoopFanout: @unchecked Sendable {
 
     func broadcast(_ change: TreeChange) {
         for peer in self.peers.values {
-            peer.send(.tree(change))
-            if case .evict(let node) = change, peer.name == node {
-                peer.leave(reason: "evicted by the root")
-            }
+            peer.treeChange(change)
         }
     }
 
     /// Closes every player announced another format than `format`: the stream's format changed.
     func closePlayers(notOf format: StreamFormat) {
-        for player in self.players.values where player.format != format {
-            player.close(reason: "the stream's format changed from \(player.format.name) to \(format.name); reconnect")
+        for player in self.players.values {
+            player.formatChanged(to: format)
         }
     }
 
     /// Tells every child peer that speaks version 2 the stream's new context.
     func contextChanged(_ context: StreamContext) {
-        for peer in self.peers.values where peer.version >= 2 {
-            peer.send(.context(context.headers))
+        for peer in self.peers.values {
+            peer.contextChanged(context)
         }
     }
 
+    /// The stream has a new identity: the window is emptied, players take the new stream's
+    /// segments whatever their numbers, child peers are told to rejoin.
     func streamChanged() {
-        for player in self.players.values { player.resync() }
+        self.recent.removeAll()
+        for player in self.players.values { player.streamChanged() }
         for peer in self.peers.values { peer.leave(reason: "the stream changed; rejoin to resync") }
     }
 
-    private func beat(hub: StreamHub) {
-        let newest = hub.newestSeq ?? .max
-        for peer in self.peers.values { peer.heartbeatIfIdle(newestSeq: newest) }
+    private func beat() {
+        let newest = self.recent.newestSeq ?? .max
+        for peer in self.peers.values { peer.heartbeatTick(newestSeq: newest) }
     }
 
     func closeAll() -> EventLoopFuture<Void> {
         self.heartbeat?.cancel()
         self.heartbeat = nil
-        for peer in self.peers.values { peer.send(.leave(reason: "node shutting down")) }
-        let futures = self.players.values.map { $0.channel.close() } + self.peers.values.map { $0.channel.close() }
+        for peer in self.peers.values { peer.shutdown() }
+        let futures = self.players.values.map { $0.close() } + self.peers.values.map { $0.close() }
         return EventLoopFuture.andAllComplete(futures, on: self.loop)
     }
 }

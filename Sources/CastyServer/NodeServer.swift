@@ -83,6 +83,10 @@ public final class NodeServer: Service {
         let monitor = self.monitor
         let metrics = NodeMetrics(role: info.role, name: info.name)
         let limiter = ConnectionLimiter(maxPerAddress: configuration.maxConnectionsPerAddress)
+        let services = ConnectionServices(
+            hub: hub, directory: directory, info: info, metrics: metrics, monitor: monitor, hooks: hooks,
+            requestTimeout: configuration.requestTimeout, maxListeners: configuration.maxListeners
+        )
         let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
@@ -94,9 +98,7 @@ public final class NodeServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(limiter: limiter))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        PlayerRequestHandler(hub: hub, directory: directory, info: info, requestTimeout: configuration.requestTimeout, maxListeners: configuration.maxListeners, hooks: hooks, metrics: metrics, monitor: monitor, logger: logger)
-                    )
+                    try channel.pipeline.syncOperations.addHandler(ConnectionRouter(services: services, logger: logger))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

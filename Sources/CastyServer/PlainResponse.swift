@@ -1,3 +1,4 @@
+import CastyCore
 import CastyICY
 import NIOCore
 import NIOHTTP1
@@ -51,16 +52,54 @@ struct PlainResponse: Equatable {
     }
 
     /// The head and (unless `headOnly`) the body, as sent: `HTTP/1.0`, a `Content-Length`,
-    /// `Connection: close`, and CORS for any origin unless the extra headers set it.
+    /// `Connection: close`, and CORS for any origin unless the extra headers set it (the head is
+    /// ``ReplyHead/plain(code:reason:contentType:contentLength:extraHeaders:)``'s).
     func write(to buffer: inout ByteBuffer) {
-        var headers: [(String, String)] = [("Content-Type", self.contentType), ("Content-Length", String(self.body.utf8.count)), ("Connection", "close")]
-        headers += self.extraHeaders.map { ($0.name, $0.value) }
-        if !self.extraHeaders.contains(where: { $0.name == "Access-Control-Allow-Origin" }) {
-            headers.append(("Access-Control-Allow-Origin", "*"))
-        }
-        buffer.writeICYResponseHead(
-            ICYResponseHead(status: ICYStatusLine(protocolName: "HTTP/1.0", code: self.code, reason: self.reason), headers: HTTPHeaders(headers))
-        )
+        ReplyHead.plain(
+            code: self.code,
+            reason: self.reason,
+            contentType: self.contentType,
+            contentLength: self.body.utf8.count,
+            extraHeaders: self.extraHeaders.map { ($0.name, $0.value) }
+        ).write(to: &buffer)
         if !self.headOnly { buffer.writeString(self.body) }
+    }
+
+    // MARK: Answers to peers
+
+    /// The status code that answers a refused join or loss report (see docs/PROTOCOL.md): `426`
+    /// for another protocol version, `503` while this node is not in the tree, `409` for an
+    /// ancestor, `404` for a loss report at a mirror, `403` for everything else.
+    static func statusCode(of refusal: JoinPolicy.Refusal) -> Int {
+        switch refusal {
+        case .unsupportedVersion: 426
+        case .notInTree: 503
+        case .ancestor: 409
+        case .notRoot: 404
+        case .badProof, .nonceTooLong, .staleNonce, .replayedNonce, .notAMirror, .coordinator: 403
+        }
+    }
+
+    /// The answer to a refused join or loss report at node `node`: its code and reason.
+    static func refusal(_ refusal: JoinPolicy.Refusal, node: String) -> PlainResponse {
+        PlainResponse(code: Self.statusCode(of: refusal), body: refusal.reason(node: node) + "\n")
+    }
+
+    /// A join sent on to another node: `307` to `url`, which libcurl follows by itself.
+    static func redirect(to url: String) -> PlainResponse {
+        PlainResponse(code: 307, body: "", extraHeaders: [Header(name: "Location", value: url)])
+    }
+
+    /// A redirect to a node the fleet file has no address for.
+    static func noAddress(for node: String) -> PlainResponse {
+        PlainResponse(code: 500, body: "no address for node \(node)\n")
+    }
+
+    /// Writes the answer on the handler's context and closes the connection once it is sent.
+    func answer(context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 256 + self.body.utf8.count)
+        self.write(to: &buffer)
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -123,7 +123,8 @@ public final class StreamHub: Sendable {
         var state = State(identity: identity, ring: SegmentRing<Entry>(capacityBytes: configuration.ringSeconds * 16_000), nextSeq: nextSeq)
         state.finder = nextSeq == nil ? ListenerStartFinder(format: .mp3, resumingWith: nil) : ListenerStartFinder(format: .mp3)
         self.state = NIOLockedValueBox(state)
-        self.fanouts = group.makeIterator().map { LoopFanout(loop: $0) }
+        // Each loop keeps about as much as the ring starts with, for its connections' catch-up.
+        self.fanouts = group.makeIterator().map { LoopFanout(loop: $0, catchUpBytes: configuration.ringSeconds * 16_000) }
     }
 
     /// This stream's identity.
@@ -412,10 +413,6 @@ public final class StreamHub: Sendable {
                 codecHeaders: headers?.pages
             )
         }
-    }
-
-    func entries(from seq: UInt64) -> [Entry]? {
-        self.state.withLockedValue { $0.ring.segments(from: seq) }
     }
 
     /// The newest segment number, if any.

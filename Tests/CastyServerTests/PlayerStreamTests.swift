@@ -8,8 +8,8 @@ import Testing
 
 @testable import CastyServer
 
-/// A player's stream from a hub, through the real request handler on an `EmbeddedChannel`: no
-/// sockets, no threads.
+/// A player's stream from a hub, through the real router and player handler on an
+/// `EmbeddedChannel`: no sockets, no threads.
 @Suite struct PlayerStreamTests {
     /// Logs nothing: the tests read what the player gets, not what the node says.
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -25,15 +25,7 @@ import Testing
         init(hub: (EmbeddedEventLoop) -> StreamHub) throws {
             self.hub = hub(self.loop)
             self.channel = EmbeddedChannel(loop: self.loop)
-            try self.channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder()))
-            try self.channel.pipeline.syncOperations.addHandler(
-                PlayerRequestHandler(
-                    hub: self.hub, directory: nil, info: NodeInfo(role: "mirror", name: "m1", upstreamURL: "http://root"),
-                    requestTimeout: .seconds(10), maxListeners: 10, hooks: PeerHooks(), metrics: NodeMetrics(role: "mirror", name: "m1"),
-                    monitor: nil, logger: PlayerStreamTests.quiet
-                )
-            )
-            try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+            try EmbeddedNode.serve(self.channel, hub: self.hub)
         }
 
         func request(metadata: Bool) throws {

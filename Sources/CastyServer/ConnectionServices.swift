@@ -1,0 +1,17 @@
+import NIOCore
+
+/// What a node's connection handlers share: the stream, the fleet, what the status reports read,
+/// the hooks into the rest of the node, and the limits.
+struct ConnectionServices: Sendable {
+    var hub: StreamHub
+    /// The node's directory; `nil` for a node without a fleet (it takes no peers).
+    var directory: PeerDirectory?
+    var info: NodeInfo
+    var metrics: NodeMetrics
+    var monitor: FleetMonitor?
+    var hooks: PeerHooks
+    /// How long a client may take to send its whole request.
+    var requestTimeout: TimeAmount
+    /// Players a node serves at most; more are answered `503`.
+    var maxListeners: Int
+}

@@ -1,0 +1,259 @@
+import CastyCore
+import CastyPeerProtocol
+import NIOCore
+
+/// A child peer's (or observer's) connection as a pure value: its join request, the directory's
+/// decision, then the link (data frames, heartbeats, tree changes, leave) until it closes. Every
+/// method takes an event and returns the action for ``PeerConnectionHandler`` to carry out; the
+/// time is passed in, so it is tested without a channel or a clock.
+struct PeerConnectionStateMachine {
+    /// An accepted link.
+    struct Link: Equatable {
+        var name: String
+        var observer: Bool
+        /// The link's protocol version: version 1 peers get no context or codec header frames.
+        var version: Int
+        /// The segment owed next (`nil`: whatever comes).
+        var nextSeq: UInt64?
+        /// When a frame was last written, for the heartbeats.
+        var lastWrite: NIODeadline
+    }
+
+    enum State: Equatable {
+        /// Waiting for the join request.
+        case idle
+        /// The request is valid; waiting for the directory's decision.
+        case deciding(JoinRequest)
+        /// Linked: frames flow.
+        case linked(Link)
+        /// This node ended the link with a leave; the channel closes shortly.
+        case leaving(Link)
+        /// Answered with a short reply (refused, redirected); the channel is closing.
+        case answered
+        /// The connection is closed.
+        case closed
+    }
+
+    private(set) var state = State.idle
+
+    /// The link, while linked or leaving.
+    var link: Link? {
+        switch self.state {
+        case .linked(let link), .leaving(let link): link
+        default: nil
+        }
+    }
+
+    // MARK: The join
+
+    /// What to do with the request head.
+    enum HeadAction: Equatable {
+        /// Not a join request: `400` with this reason.
+        case badRequest(String)
+        /// This node takes no peers (it is not in a fleet): `404`.
+        case takesNoPeers
+        /// Ask the directory, then call ``joinDecided(_:streamIdentity:)``.
+        case decide(JoinRequest)
+        /// A head after the first: ignored.
+        case ignore
+    }
+
+    /// The request head arrived: its target parsed as a join request, or the parse error.
+    mutating func headReceived(_ request: Result<JoinRequest, any Error>, takesPeers: Bool) -> HeadAction {
+        guard case .idle = self.state else { return .ignore }
+        switch request {
+        case .failure(let error):
+            self.state = .answered
+            return .badRequest("\(error)")
+        case .success(let request):
+            guard takesPeers else {
+                self.state = .answered
+                return .takesNoPeers
+            }
+            self.state = .deciding(request)
+            return .decide(request)
+        }
+    }
+
+    /// What to do with the directory's decision.
+    enum DecisionAction: Equatable {
+        /// Answer the refusal; `relocateSelf` when the joiner is an ancestor (this node's place
+        /// is stale: it rejoins through the root).
+        case refuse(JoinPolicy.Refusal, relocateSelf: Bool)
+        /// Answer `307` to this node.
+        case redirect(to: String)
+        /// Take the hub's peer join from segment `from` (`nil`: the newest), write the accept
+        /// head, then call ``accepted(nextSeq:codecHeadersKnown:now:)``.
+        case accept(depth: Int, path: [String], version: Int, from: UInt64?)
+    }
+
+    /// The directory decided; `streamIdentity` is the stream this node follows (the joiner's
+    /// `from` counts only within it).
+    mutating func joinDecided(_ decision: JoinPolicy.Decision, streamIdentity: String) -> DecisionAction {
+        guard case .deciding(let request) = self.state else { preconditionFailure("a decision without a join: \(self.state)") }
+        switch decision {
+        case .refuse(let refusal):
+            self.state = .answered
+            return .refuse(refusal, relocateSelf: refusal == .ancestor(request.name))
+        case .redirect(let node):
+            self.state = .answered
+            return .redirect(to: node)
+        case .accept(let depth, let path):
+            let version = min(request.version, PeerProtocol.version)
+            let link = Link(name: request.name, observer: request.observer, version: version, nextSeq: nil, lastWrite: .distantPast)
+            self.state = .linked(link)
+            return .accept(depth: depth, path: path, version: version, from: request.stream == streamIdentity ? request.from : nil)
+        }
+    }
+
+    /// What to do once the accept head is written.
+    enum AcceptedAction: Equatable {
+        /// Send the codec header pages (a version 2 link), then the catch-up.
+        case sendCodecHeadersThenCatchUp
+        /// Send the catch-up.
+        case catchUp
+    }
+
+    /// The accept head is written; the first data frame will be `nextSeq`.
+    mutating func accepted(nextSeq: UInt64?, codecHeadersKnown: Bool, now: NIODeadline) -> AcceptedAction {
+        guard case .linked(var link) = self.state else { preconditionFailure("accepted without a link: \(self.state)") }
+        link.nextSeq = nextSeq
+        link.lastWrite = now
+        self.state = .linked(link)
+        return link.version >= 2 && codecHeadersKnown ? .sendCodecHeadersThenCatchUp : .catchUp
+    }
+
+    /// Segments up to `lastSeq` were written (the catch-up; `nil`: none).
+    mutating func caughtUp(lastSeq: UInt64?, now: NIODeadline) {
+        guard case .linked(var link) = self.state else { return }
+        if let lastSeq { link.nextSeq = lastSeq + 1 }
+        link.lastWrite = now
+        self.state = .linked(link)
+    }
+
+    // MARK: The link
+
+    /// What to do with a new segment.
+    enum SegmentAction: Equatable {
+        /// Already sent, or not linked.
+        case skip
+        /// Write the segments from `catchUpFrom` that the loop still has, then this one; then
+        /// call ``written(isWritable:maxLagBytes:)``.
+        case write(catchUpFrom: UInt64?)
+    }
+
+    /// Segment `seq` is being fanned out.
+    mutating func segment(_ seq: UInt64, now: NIODeadline) -> SegmentAction {
+        guard case .linked(var link) = self.state else { return .skip }
+        var catchUpFrom: UInt64?
+        if let next = link.nextSeq {
+            if seq < next { return .skip }
+            if seq > next { catchUpFrom = next }
+        }
+        link.nextSeq = seq + 1
+        link.lastWrite = now
+        self.state = .linked(link)
+        return .write(catchUpFrom: catchUpFrom)
+    }
+
+    /// What to do after writing a segment.
+    enum WrittenAction: Equatable {
+        case none
+        /// The child cannot keep up: count it and end the link with a leave.
+        case leaveTooSlow(reason: String)
+    }
+
+    /// A segment was written and flushed; `isWritable` is the channel's writability after it.
+    mutating func written(isWritable: Bool, maxLagBytes: Int) -> WrittenAction {
+        guard case .linked = self.state, !isWritable else { return .none }
+        return .leaveTooSlow(reason: "too slow: more than \(maxLagBytes) bytes behind")
+    }
+
+    /// What to do with a frame other than data.
+    enum FrameAction: Equatable {
+        case none
+        /// Write and flush this frame.
+        case send(PeerFrame)
+    }
+
+    /// The heartbeat timer fired: a link idle for three quarters of the interval gets a
+    /// heartbeat naming `newestSeq`.
+    mutating func heartbeatTick(newestSeq: UInt64, now: NIODeadline) -> FrameAction {
+        guard case .linked(let link) = self.state,
+            now - link.lastWrite >= .milliseconds(Int64(PeerProtocol.heartbeatIntervalMilliseconds) * 3 / 4)
+        else { return .none }
+        return self.send(.heartbeat(newestSeq: newestSeq), now: now)
+    }
+
+    /// The stream's context changed: a version 2 link hears of it.
+    mutating func contextChanged(_ context: StreamContext, now: NIODeadline) -> FrameAction {
+        guard let link = self.link, link.version >= 2 else { return .none }
+        return self.send(.context(context.headers), now: now)
+    }
+
+    /// Sends `frame` if linked, noting the time.
+    mutating func send(_ frame: PeerFrame, now: NIODeadline) -> FrameAction {
+        guard case .linked(var link) = self.state else { return .none }
+        link.lastWrite = now
+        self.state = .linked(link)
+        return .send(frame)
+    }
+
+    /// What to do with a tree change.
+    enum TreeAction: Equatable {
+        case none
+        /// Pass the change on.
+        case send(PeerFrame)
+        /// Pass the change on, then end the link: this child is the evicted node.
+        case sendThenLeave(PeerFrame, reason: String)
+    }
+
+    /// The root announced `change`: passed on to the child; a child being evicted is sent away.
+    mutating func treeChange(_ change: TreeChange, now: NIODeadline) -> TreeAction {
+        guard case .send(let frame) = self.send(.tree(change), now: now) else { return .none }
+        if case .evict(let node) = change, node == self.link?.name {
+            return .sendThenLeave(frame, reason: "evicted by the root")
+        }
+        return .send(frame)
+    }
+
+    /// What to do to end the link.
+    enum LeaveAction: Equatable {
+        case none
+        /// Send a leave frame with this reason, log, and close shortly after.
+        case sendLeaveAndClose(reason: String)
+    }
+
+    /// This node ends the link (too slow, evicted, the stream changed): the child rejoins
+    /// through the root, without reporting this node lost.
+    mutating func leave(reason: String) -> LeaveAction {
+        guard case .linked(let link) = self.state else { return .none }
+        self.state = .leaving(link)
+        return .sendLeaveAndClose(reason: reason)
+    }
+
+    /// The node shuts down: a linked child gets a leave (the channel is closed for it).
+    mutating func shutdown(now: NIODeadline) -> FrameAction {
+        self.send(.leave(reason: "node shutting down"), now: now)
+    }
+
+    // MARK: The end
+
+    /// What to do when the connection closes.
+    enum CloseAction: Equatable {
+        case none
+        /// The link ends: leave the fan-out and uncount it; a mirror's slot is freed; if the
+        /// link died (this node did not end it), the child may be lost.
+        case unlink(name: String, observer: Bool, died: Bool)
+    }
+
+    /// The connection closed.
+    mutating func channelInactive() -> CloseAction {
+        defer { self.state = .closed }
+        switch self.state {
+        case .linked(let link): return .unlink(name: link.name, observer: link.observer, died: true)
+        case .leaving(let link): return .unlink(name: link.name, observer: link.observer, died: false)
+        case .idle, .deciding, .answered, .closed: return .none
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import CastyCore
+import CastyPeerProtocol
+import Foundation
+import Testing
+
+/// The join policy as a pure value: decisions, not HTTP codes.
+@Suite struct JoinPolicyTests {
+    static let fleet = FleetFile(
+        upstream: "http://127.0.0.1:1/",
+        secret: "s3cret",
+        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
+        mirrors: (1...7).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
+    )
+
+    static func join(_ name: String, from: UInt64? = nil, stream: String? = nil, lost: String? = nil, observer: Bool = false, secret: String = "s3cret") -> JoinRequest {
+        JoinRequest(name: name, from: from, stream: stream, lost: lost, observer: observer, secret: secret)
+    }
+
+    @Test func rootPlacesMirrorsByRedirectingToTheirParent() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        let decisions = (1...7).map { root.decide(Self.join("m\($0)"), now: Date()).0 }
+        #expect(decisions[0] == .accept(depth: 1, path: ["root"]))
+        #expect(decisions[1] == .accept(depth: 1, path: ["root"]))
+        #expect(decisions[2] == .redirect(to: "m1"))
+        #expect(decisions[6] == .redirect(to: "m3"))
+        #expect(root.tree?.count == 7)
+        #expect(root.isRoot && root.depth == 0 && root.parent == nil)
+    }
+
+    @Test func refusesWrongSecretVersionReplayStrangersAndStaleNonces() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        #expect(root.decide(Self.join("m1", secret: "guess"), now: Date()).0 == .refuse(.badProof))
+
+        var otherVersion = Self.join("m1")
+        otherVersion.version = 3
+        #expect(root.decide(otherVersion, now: Date()).0 == .refuse(.unsupportedVersion(3)))
+        let reason = JoinPolicy.Refusal.unsupportedVersion(3).reason(node: "root")
+        #expect(reason.contains("versions 1 to 2") && reason.contains("not 3"))
+
+        let good = Self.join("m1")
+        #expect(root.decide(good, now: Date()).0 == .accept(depth: 1, path: ["root"]))
+        #expect(root.decide(good, now: Date()).0 == .refuse(.replayedNonce))
+        #expect(JoinPolicy.Refusal.replayedNonce.reason(node: "root") == "this join was already used (replayed nonce)")
+
+        #expect(root.decide(Self.join("intruder"), now: Date()).0 == .refuse(.notAMirror("intruder")))
+        #expect(root.decide(Self.join("root"), now: Date()).0 == .refuse(.notAMirror("root")), "not itself")
+        #expect(root.decide(Self.join("m2"), now: Date().addingTimeInterval(3600)).0 == .refuse(.staleNonce), "an hour-old nonce")
+        #expect(root.children == ["m1"], "refused joiners take no slot")
+    }
+
+    @Test func refusesNoncesLongerThanTheLimitSoRememberedNoncesStayBounded() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        var long = Self.join("m1")
+        long.nonce += "-" + String(repeating: "a", count: PeerProtocol.maxNonceBytes)
+        long.proof = JoinRequest.proof(secret: "s3cret", name: "m1", nonce: long.nonce)
+        #expect(root.decide(long, now: Date()).0 == .refuse(.nonceTooLong))
+        #expect(JoinPolicy.Refusal.nonceTooLong.reason(node: "root") == "the join's nonce is longer than 64 bytes")
+        var longest = Self.join("m1")
+        longest.nonce += "-" + String(repeating: "b", count: PeerProtocol.maxNonceBytes - longest.nonce.utf8.count - 1)
+        longest.proof = JoinRequest.proof(secret: "s3cret", name: "m1", nonce: longest.nonce)
+        #expect(longest.nonce.utf8.count == PeerProtocol.maxNonceBytes)
+        #expect(root.decide(longest, now: Date()).0 == .accept(depth: 1, path: ["root"]))
+    }
+
+    @Test func aMirrorAlternatesRedirectsWhenFullAndAcceptsObservers() {
+        var mirror = JoinPolicy(name: "m1", fleet: Self.fleet)
+        #expect(mirror.decide(Self.join("m3"), now: Date()).0 == .refuse(.notInTree))
+        #expect(JoinPolicy.Refusal.notInTree.reason(node: "m1") == "node m1 is not in the tree yet; join through the root")
+        mirror.joined(parent: "root", depth: 1, path: ["root"])
+        #expect(mirror.decide(Self.join("m3"), now: Date()).0 == .accept(depth: 2, path: ["root", "m1"]))
+        #expect(mirror.decide(Self.join("m4"), now: Date()).0 == .accept(depth: 2, path: ["root", "m1"]))
+        let targets = [5, 6, 7, 2].compactMap { index -> String? in
+            if case .redirect(let to) = mirror.decide(Self.join("m\(index)"), now: Date()).0 { return to }
+            return nil
+        }
+        #expect(targets == ["m3", "m4", "m3", "m4"])
+        #expect(mirror.decide(Self.join("load-1", observer: true), now: Date()).0 == .accept(depth: 2, path: ["root", "m1"]))
+        #expect(mirror.children == ["m3", "m4"])
+        mirror.childLeft("m3")
+        #expect(mirror.decide(Self.join("m5"), now: Date()).0 == .accept(depth: 2, path: ["root", "m1"]), "a freed slot takes the next joiner")
+    }
+
+    @Test func anAncestorJoiningIsRefusedSoTheTreeNeverHasACycle() {
+        var mirror = JoinPolicy(name: "m1", fleet: Self.fleet)
+        mirror.joined(parent: "m6", depth: 2, path: ["root", "m6"])
+        #expect(mirror.decide(Self.join("m6"), now: Date()).0 == .refuse(.ancestor("m6")))
+        #expect(JoinPolicy.Refusal.ancestor("m6").reason(node: "m1") == "'m6' is an ancestor of m1; m1 rejoins first")
+        #expect(mirror.children.isEmpty)
+    }
+
+    @Test func aLostParentReportedByItsChildIsEvictedAndTheTreeStaysComplete() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        for index in 1...7 { _ = root.decide(Self.join("m\(index)"), now: Date()) }
+        // m3 sits under m1; it reports m1 failed.
+        let (decision, changes) = root.decide(Self.join("m3", from: 10, stream: "x", lost: "m1"), now: Date())
+        #expect(changes == [.evict(node: "m1"), .relocate(node: "m7")], "only the moved mirror is told; the orphans are rejoining")
+        #expect(decision == .redirect(to: "m7"), "m3 is sent to the mirror that took m1's place")
+        #expect(root.tree?["m1"] == nil)
+        #expect(root.tree?.count == 6)
+        // A false report (m5 is not m2's parent) changes nothing.
+        #expect(root.decide(Self.join("m2", lost: "m5"), now: Date()).1.isEmpty)
+    }
+
+    @Test func lossReportsFreeADeadLeafOnlyWhenTheReporterIsItsParent() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        for index in 1...7 { _ = root.decide(Self.join("m\(index)"), now: Date()) }
+        #expect(root.tree?["m7"] == "m3")
+        #expect(root.childLost(LossReport(reporter: "m1", child: "m7", secret: "s3cret"), now: Date()) == .success([]), "m1 is not m7's parent")
+        #expect(root.childLost(LossReport(reporter: "m3", child: "m7", secret: "wrong"), now: Date()) == .failure(.badProof))
+        let report = LossReport(reporter: "m3", child: "m7", secret: "s3cret")
+        #expect(root.childLost(report, now: Date()) == .success([.evict(node: "m7")]), "the last node: nothing moves")
+        #expect(root.childLost(report, now: Date()) == .failure(.replayedNonce))
+        #expect(root.tree?["m7"] == nil)
+        #expect(root.tree?.count == 6)
+        var mirror = JoinPolicy(name: "m1", fleet: Self.fleet)
+        #expect(mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret"), now: Date()) == .failure(.notRoot))
+    }
+
+    @Test func theNonceRecordIsBounded() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        let first = Self.join("load-0", observer: true)
+        #expect(root.admit(first).0 == .accept(depth: 1, path: ["root"]))
+        for index in 1...JoinPolicy.rememberedNonces {
+            var request = first
+            request.nonce = "n\(index)"
+            _ = root.admit(request)
+        }
+        #expect(root.admit(first).0 == .accept(depth: 1, path: ["root"]), "the oldest nonce was forgotten")
+    }
+}
