@@ -78,6 +78,6 @@ import Testing
         let forged = LossReporter(name: "m1", secret: "wrong", rootURL: "", logger: quiet) { _ in nil }.reportURL(lostChild: "m3")
         // m3 is no child of m1 in the root's (empty) tree: taken, and nothing changes.
         #expect(try root.childLost(try LossReport(target: signed)).get() == [])
-        #expect(throws: PeerDirectory.Refusal.self) { try root.childLost(try LossReport(target: forged)).get() }
+        #expect(throws: JoinPolicy.Refusal.self) { try root.childLost(try LossReport(target: forged)).get() }
     }
 }

@@ -46,15 +46,33 @@ import Testing
             await loop.shutdownGracefully()
         }
 
-        /// A child peer (protocol version 2) connected to this mirror now.
+        /// A child peer (protocol version 2) joined to this mirror now, through the peer
+        /// connection handler the server gives a join; its accept head is read already.
         func child() async throws -> Child {
             let channel = NIOAsyncTestingChannel(loop: self.loop)
-            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9))
-            try await self.loop.executeInContext { [hub, loop] in
-                let sink = PeerSink(channel: channel, name: "m2", observer: false, version: 2, nextSeq: nil, logger: quiet)
-                hub.fanout(for: loop).add(sink, hub: hub)
+            try await self.loop.executeInContext { [hub, directory] in
+                try channel.pipeline.syncOperations.addHandler(PeerConnectionHandler(hub: hub, directory: directory, hooks: PeerHooks(), logger: quiet))
             }
-            return Child(channel: channel, loop: self.loop)
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9))
+            let request = JoinRequest(name: "m2", from: nil, stream: nil, secret: ParentLinkServiceTests.fleet.secret)
+            try await channel.writeInbound(ICYRequestHead(target: request.target))
+            await self.loop.run()
+            var head = ByteBuffer()
+            while true {
+                guard let buffer = try await channel.readOutbound(as: ByteBuffer.self) else { break }
+                head.writeImmutableBuffer(buffer)
+                if String(buffer: head).contains("\r\n\r\n") { break }
+            }
+            let text = String(buffer: head)
+            #expect(text.hasPrefix("HTTP/1.0 200 OK"), "the child is accepted: \(text)")
+            var child = Child(channel: channel, loop: self.loop)
+            // Frames written with the head (none before the first segment) stay for frames().
+            if let end = text.range(of: "\r\n\r\n") {
+                var rest = head
+                rest.moveReaderIndex(forwardBy: text.utf8.distance(from: text.startIndex, to: end.upperBound))
+                child.pending = rest
+            }
+            return child
         }
     }
 
@@ -63,11 +81,14 @@ import Testing
         let channel: NIOAsyncTestingChannel
         let loop: NIOAsyncTestingEventLoop
         var decoder = PeerFrameDecoder()
+        /// Bytes read with the accept head that belong to frames.
+        var pending = ByteBuffer()
 
         /// The frames sent since the last call.
         mutating func frames() async throws -> [PeerFrame] {
             await self.loop.run()
-            var bytes = ByteBuffer()
+            var bytes = self.pending
+            self.pending = ByteBuffer()
             while let buffer = try await self.channel.readOutbound(as: ByteBuffer.self) { bytes.writeImmutableBuffer(buffer) }
             var frames: [PeerFrame] = []
             while let frame = try self.decoder.decode(buffer: &bytes) { frames.append(frame) }
