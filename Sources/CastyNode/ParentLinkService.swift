@@ -47,7 +47,7 @@ public struct ParentLinkService: Service {
     /// A parent accepted this node.
     func accepted(_ acceptance: ParentAcceptance) {
         let hub = self.hub
-        if self.joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.reconnects.wrappingIncrement(ordering: .relaxed) }
+        if self.joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
         if acceptance.stream != hub.identity.value {
             hub.resetStream(identity: StreamIdentity(value: acceptance.stream), nextSeq: acceptance.nextSeq)
         }

@@ -67,7 +67,7 @@ public struct UpstreamService: Service {
                 var policy = OnDemandPolicy(idle: idle)
                 var source: (any UpstreamSource)?
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    let listening = self.hub.listeners.load(ordering: .relaxed) + self.hub.peers.load(ordering: .relaxed) > 0
+                    let listening = self.hub.counters.listeners + self.hub.counters.peers > 0
                     switch policy.tick(listening: listening, now: .now) {
                     case .connect:
                         self.logger.info("a listener arrived: connecting upstream (on demand)")
@@ -106,7 +106,7 @@ public struct UpstreamService: Service {
                 switch status {
                 case .connecting: hub.setUpstreamState(.connecting)
                 case .connected:
-                    if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.reconnects.wrappingIncrement(ordering: .relaxed) }
+                    if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
                     hub.setUpstreamState(.connected)
                 case .retrying(let delay, let cause): hub.setUpstreamState(.retrying(after: delay, cause: cause))
                 case .stopped: hub.setUpstreamState(.stopped)

@@ -10,8 +10,6 @@ struct Delivery {
 
     /// Adds the sums to the hub's counters.
     func count(in hub: StreamHub) {
-        guard self.segments > 0 else { return }
-        hub.bytesOut.wrappingIncrement(by: self.bytes, ordering: .relaxed)
-        hub.segmentsOut.wrappingIncrement(by: self.segments, ordering: .relaxed)
+        hub.counters.sent(segments: self.segments, bytes: self.bytes)
     }
 }

@@ -2,16 +2,16 @@ import NIOConcurrencyHelpers
 import Prometheus
 
 /// `GET /metrics`: the node's counters and gauges in the Prometheus text format, through
-/// swift-prometheus. The hub's atomics stay the source of truth (the status report reads them
-/// too); each scrape moves the Prometheus counters forward by what the atomics gained since the
-/// last scrape, so counters only ever grow.
+/// swift-prometheus. The numbers live in the hub's ``NodeCounters`` (the status report reads them
+/// too); each scrape moves the Prometheus counters forward by what they gained since the last
+/// scrape, so counters only ever grow.
 final class NodeMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let listeners: Gauge
     private let peers: Gauge
     private let ring: Gauge
     private let lag: Gauge
-    private let counters: [(Counter, @Sendable (StreamHub) -> Int)]
+    private let counters: [(Counter, @Sendable (NodeCounters.Values) -> Int)]
     private let exported: NIOLockedValueBox<[Int]>
 
     init(role: String, name: String) {
@@ -24,15 +24,15 @@ final class NodeMetrics: Sendable {
         self.peers = registry.makeGauge(descriptor: descriptor("peers", unit: "", help: "Child peers and observers connected now"), labels: labels)
         self.ring = registry.makeGauge(descriptor: descriptor("ring", unit: "segments", help: "Segments kept in the ring buffer"), labels: labels)
         self.lag = registry.makeGauge(descriptor: descriptor("lag", unit: "segments", help: "Segments this node is behind its parent"), labels: labels)
-        let definitions: [(MetricNameDescriptor, @Sendable (StreamHub) -> Int)] = [
-            (descriptor("segments_in", unit: "total", help: "Segments taken in from the radio or the parent"), { $0.segmentsIn.load(ordering: .relaxed) }),
-            (descriptor("segments_out", unit: "total", help: "Segments sent, one per listener or peer per segment"), { $0.segmentsOut.load(ordering: .relaxed) }),
-            (descriptor("bytes_out", unit: "total", help: "Bytes sent to players and peers"), { $0.bytesOut.load(ordering: .relaxed) }),
-            (descriptor("dropped_slow_listeners", unit: "total", help: "Listeners dropped for falling too far behind"), { $0.droppedSlowListeners.load(ordering: .relaxed) }),
-            (descriptor("lost_segments", unit: "total", help: "Segments missing between the parent's and this node's"), { $0.lostSegments.load(ordering: .relaxed) }),
+        let definitions: [(MetricNameDescriptor, @Sendable (NodeCounters.Values) -> Int)] = [
+            (descriptor("segments_in", unit: "total", help: "Segments taken in from the radio or the parent"), { $0.segmentsIn }),
+            (descriptor("segments_out", unit: "total", help: "Segments sent, one per listener or peer per segment"), { $0.segmentsOut }),
+            (descriptor("bytes_out", unit: "total", help: "Bytes sent to players and peers"), { $0.bytesOut }),
+            (descriptor("dropped_slow_listeners", unit: "total", help: "Listeners dropped for falling too far behind"), { $0.droppedSlowListeners }),
+            (descriptor("lost_segments", unit: "total", help: "Segments missing between the parent's and this node's"), { $0.lostSegments }),
             (role == "ingest"
                 ? descriptor("upstream_reconnects", unit: "total", help: "Reconnects to the radio")
-                : descriptor("rejoins", unit: "total", help: "Rejoins of the tree"), { $0.reconnects.load(ordering: .relaxed) }),
+                : descriptor("rejoins", unit: "total", help: "Rejoins of the tree"), { $0.reconnects }),
         ]
         self.counters = definitions.map { (registry.makeCounter(descriptor: $0.0, labels: labels), $0.1) }
         self.exported = NIOLockedValueBox(Array(repeating: 0, count: definitions.count))
@@ -40,16 +40,17 @@ final class NodeMetrics: Sendable {
 
     /// The exposition text.
     func render(hub: StreamHub) -> [UInt8] {
-        self.exported.withLockedValue { exported in
+        let values = hub.counters.values
+        return self.exported.withLockedValue { exported in
             for (index, (counter, read)) in self.counters.enumerated() {
-                let value = read(hub)
+                let value = read(values)
                 if value > exported[index] {
                     counter.increment(by: Int64(value - exported[index]))
                     exported[index] = value
                 }
             }
-            self.listeners.set(Double(hub.listeners.load(ordering: .relaxed)))
-            self.peers.set(Double(hub.peers.load(ordering: .relaxed)))
+            self.listeners.set(Double(values.listeners))
+            self.peers.set(Double(values.peers))
             self.ring.set(Double(hub.ringCount))
             self.lag.set(Double(hub.lagSegments))
             var bytes: [UInt8] = []

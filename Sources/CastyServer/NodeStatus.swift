@@ -72,8 +72,8 @@ public struct NodeStatus: Codable, Sendable {
         self.listeners = snapshot.listeners
         self.uptimeSeconds = Double(snapshot.uptime.components.seconds) + Double(snapshot.uptime.components.attoseconds) / 1e18
         self.bytesOut = snapshot.bytesOut
-        self.droppedSlowListeners = hub.droppedSlowListeners.load(ordering: .relaxed)
-        self.lostSegments = hub.lostSegments.load(ordering: .relaxed)
+        self.droppedSlowListeners = hub.counters.values.droppedSlowListeners
+        self.lostSegments = hub.counters.values.lostSegments
         let place = directory?.place
         self.parent = Nullable(place?.parent)
         self.children = place?.children ?? []

@@ -81,7 +81,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
                 )
             )
             context.write(self.wrapOutboundOut(head.buffer(allocator: context.channel.allocator)), promise: nil)
-            self.hub.peers.wrappingIncrement(ordering: .relaxed)
+            self.hub.counters.peerJoined()
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",
                 metadata: ["peer.name": "\(request.name)", "peer.from": "\(join.nextSeq.map(String.init) ?? "newest")"]
@@ -115,7 +115,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             break
         case .unlink(let name, let observer, let died):
             self.hub.fanout(for: context.eventLoop).remove(self)
-            self.hub.peers.wrappingDecrement(ordering: .relaxed)
+            self.hub.counters.peerLeft()
             self.logger.info("peer left", metadata: ["peer.name": "\(name)"])
             if let directory = self.directory, !observer {
                 directory.childLeft(name)
@@ -157,7 +157,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             case .none:
                 break
             case .leaveTooSlow(let reason):
-                self.hub.droppedSlowListeners.wrappingIncrement(ordering: .relaxed)
+                self.hub.counters.droppedSlowListener()
                 self.leave(reason: reason)
             }
             return sent

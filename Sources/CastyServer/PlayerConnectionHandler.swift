@@ -38,7 +38,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
         let action = self.machine.headReceived(
             method: head.method,
             wantsMetadata: head.wantsMetadata,
-            listeners: self.hub.listeners.load(ordering: .relaxed),
+            listeners: self.hub.counters.listeners,
             maxListeners: self.maxListeners
         )
         switch action {
@@ -58,7 +58,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
                 context.write(self.wrapOutboundOut(ReplyHead.player(context: join.context, metaint: metaint).buffer(allocator: context.channel.allocator)), promise: nil)
                 self.framer = PlayerFramer(metaint: metaint)
                 self.joinedAt = .now()
-                self.hub.listeners.wrappingIncrement(ordering: .relaxed)
+                self.hub.counters.playerJoined()
                 self.logger.info(
                     "listener joined",
                     metadata: ["listener.metadata": "\(metaint != nil)", "listener.agent": "\(head.headers.first(name: "user-agent") ?? "")"]
@@ -84,7 +84,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
             break
         case .leave:
             self.hub.fanout(for: context.eventLoop).remove(self)
-            self.hub.listeners.wrappingDecrement(ordering: .relaxed)
+            self.hub.counters.playerLeft()
             let seconds = self.joinedAt.map { (NIODeadline.now() - $0).nanoseconds / 1_000_000_000 } ?? 0
             self.logger.info("listener left", metadata: ["listener.seconds": "\(seconds)"])
         }
@@ -109,7 +109,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
             case .none:
                 break
             case .dropTooSlow(let reason):
-                self.hub.droppedSlowListeners.wrappingIncrement(ordering: .relaxed)
+                self.hub.counters.droppedSlowListener()
                 self.logger.warning("dropping listener", metadata: ["reason": "\(reason)"])
                 channel.close(promise: nil)
             }

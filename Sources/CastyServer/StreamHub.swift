@@ -55,22 +55,8 @@ public final class StreamHub: Sendable {
     let fanouts: [LoopFanout]
     let logger: Logger
     let started = ContinuousClock.now
-    /// Players connected now.
-    public let listeners = ManagedAtomic(0)
-    /// Bytes written to players and peers since start.
-    public let bytesOut = ManagedAtomic(0)
-    /// Listeners dropped for falling too far behind.
-    public let droppedSlowListeners = ManagedAtomic(0)
-    /// Segments missing between what the parent sent and what this node had (a mirror's loss).
-    public let lostSegments = ManagedAtomic(0)
-    /// Segments taken in (from the radio or the parent).
-    public let segmentsIn = ManagedAtomic(0)
-    /// Segments sent to players and peers (one per listener per segment).
-    public let segmentsOut = ManagedAtomic(0)
-    /// Child peers and observers connected now.
-    public let peers = ManagedAtomic(0)
-    /// Times this node rejoined the tree (a mirror) or reconnected to the radio (the ingest).
-    public let reconnects = ManagedAtomic(0)
+    /// What the node counts (listeners, peers, segments, bytes, drops, losses, reconnects).
+    public let counters = NodeCounters()
     /// The newest segment number the parent announced (a mirror's heartbeats), for the lag.
     public let parentNewestSeq = ManagedAtomic(UInt64.max)
 
@@ -123,10 +109,7 @@ public final class StreamHub: Sendable {
 
     /// After the lock: counts and logs what taking a segment found, and sends it on.
     private func taken(_ entry: Entry, _ notes: StreamLedger.Notes) {
-        self.segmentsIn.wrappingIncrement(ordering: .relaxed)
-        if let lost = notes.lost {
-            self.lostSegments.wrappingIncrement(by: Int(min(lost.upperBound - lost.lowerBound, UInt64(Int.max))), ordering: .relaxed)
-        }
+        self.counters.segmentTaken(afterLosing: notes.lost.map { Int(min($0.upperBound - $0.lowerBound, UInt64(Int.max))) } ?? 0)
         self.handle(notes)
         for fanout in self.fanouts {
             fanout.loop.execute { fanout.deliver(entry, hub: self) }
@@ -254,8 +237,8 @@ public final class StreamHub: Sendable {
                 format: state.ledger.format,
                 context: state.ledger.context,
                 upstream: state.upstream,
-                listeners: self.listeners.load(ordering: .relaxed),
-                bytesOut: self.bytesOut.load(ordering: .relaxed),
+                listeners: self.counters.listeners,
+                bytesOut: self.counters.values.bytesOut,
                 uptime: ContinuousClock.now - self.started
             )
         }

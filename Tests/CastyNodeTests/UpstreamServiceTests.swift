@@ -75,13 +75,13 @@ import Testing
                 let source = try #require(sources.last)
                 source.report(.connecting)
                 source.report(.connected)
-                #expect(hub.reconnects.load(ordering: .relaxed) == 0, "the first connection is no reconnect")
+                #expect(hub.counters.values.reconnects == 0, "the first connection is no reconnect")
                 source.report(.retrying(after: .milliseconds(250), cause: "silent for 5 s"))
                 source.report(.connecting)
                 source.report(.connected)
-                #expect(hub.reconnects.load(ordering: .relaxed) == 1)
+                #expect(hub.counters.values.reconnects == 1)
                 source.report(.connected)
-                #expect(hub.reconnects.load(ordering: .relaxed) == 2)
+                #expect(hub.counters.values.reconnects == 2)
             }
         }
     }
@@ -115,23 +115,23 @@ import Testing
                 #expect(sources.all.isEmpty, "nobody listens: no connection")
 
                 // A player arrives.
-                hub.listeners.store(1, ordering: .relaxed)
+                hub.counters.playerJoined()
                 try await eventually("a connection") { sources.all.count == 1 && sources.last?.started == true }
                 let first = try #require(sources.last)
                 first.report(.connected)
                 #expect(hub.snapshot().upstream == .connected)
 
                 // It leaves: the radio is dropped after the idle time.
-                hub.listeners.store(0, ordering: .relaxed)
+                hub.counters.playerLeft()
                 try await eventually("the disconnection") { first.stopped }
                 try await eventually("the idle state again") { hub.snapshot().upstream == .idleOnDemand }
                 #expect(sources.all.count == 1)
 
                 // A child peer counts as a listener too; its connection is a reconnect.
-                hub.peers.store(1, ordering: .relaxed)
+                hub.counters.peerJoined()
                 try await eventually("a second connection") { sources.all.count == 2 && sources.last?.started == true }
                 sources.last?.report(.connected)
-                #expect(hub.reconnects.load(ordering: .relaxed) == 1)
+                #expect(hub.counters.values.reconnects == 1)
             }
             #expect(sources.last?.stopped == true, "graceful shutdown stops the running source")
         }
@@ -142,11 +142,11 @@ import Testing
             let sources = FakeUpstreams()
             let service = UpstreamService(makeSource: sources.make, hub: hub, onDemandIdle: .seconds(30), pollInterval: .milliseconds(5), logger: quiet)
             try await whileRunning(service) {
-                hub.listeners.store(1, ordering: .relaxed)
+                hub.counters.playerJoined()
                 try await eventually("a connection") { sources.last?.started == true }
-                hub.listeners.store(0, ordering: .relaxed)
+                hub.counters.playerLeft()
                 try await Task.sleep(for: .milliseconds(50))
-                hub.listeners.store(2, ordering: .relaxed)
+                hub.counters.playerJoined()
                 try await Task.sleep(for: .milliseconds(50))
                 #expect(sources.all.count == 1)
                 #expect(sources.last?.stopped == false)
@@ -160,7 +160,7 @@ import Testing
             let service = UpstreamService(makeSource: sources.make, hub: hub, onDemandIdle: .seconds(1), pollInterval: .milliseconds(5), logger: quiet)
             let group = ServiceGroup(services: [service], logger: quiet)
             let run = Task { try await group.run() }
-            hub.listeners.store(1, ordering: .relaxed)
+            hub.counters.playerJoined()
             try await eventually("a connection") { sources.last?.started == true }
             sources.last?.report(.refused("not a stream"))
             await #expect(throws: UpstreamRefused(message: "not a stream")) { try await run.value }
