@@ -99,7 +99,7 @@ struct CastyIngest: CastyCommand {
             info: NodeInfo(role: "ingest", name: name, upstreamURL: url),
             group: group,
             logger: logger,
-            monitor: fleetFile.map { FleetMonitor(fleet: $0) { url in CurlRequest.fetchBody(url, timeout: .milliseconds(400)) } }
+            monitor: fleetFile.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
         )
         let upstreamConfiguration = CurlTransfer.Configuration(
             url: url,
@@ -139,10 +139,10 @@ struct UpstreamService: Service {
         guard let idle = self.onDemandIdle else {
             let puller = self.start(connections: connections, refusal: refusal)
             for await message in refusals.cancelOnGracefulShutdown() {
-                puller.stop()
+                await puller.stop()
                 throw UpstreamRefused(message: message)
             }
-            puller.stop()
+            await puller.stop()
             return
         }
         self.hub.setUpstreamState("idle (on demand)")
@@ -156,13 +156,13 @@ struct UpstreamService: Service {
                 puller = self.start(connections: connections, refusal: refusal)
             } else if !listening, let running = puller, ContinuousClock.now - lastListener > idle {
                 self.logger.info("no listener for \(idle): disconnecting upstream (on demand)")
-                running.stop()
+                await running.stop()
                 puller = nil
                 self.hub.setUpstreamState("idle (on demand)")
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
-        puller?.stop()
+        await puller?.stop()
     }
 
     private func start(connections: ManagedAtomic<Int>, refusal: AsyncStream<String>.Continuation) -> UpstreamPuller {

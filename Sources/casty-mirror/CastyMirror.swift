@@ -72,7 +72,8 @@ struct CastyMirror: CastyCommand {
             hooks: PeerHooks(
                 reportLoss: { [name = self.name, secret = fleet.secret] child in
                     let report = LossReport(reporter: name, child: child, secret: secret)
-                    CurlRequest.get(rootURL + report.target) { status in
+                    Task {
+                        let status = try? await ControlClient(group: group).get(rootURL + report.target, timeout: .seconds(2)).status
                         logger.info("reported a lost child to the root", metadata: ["peer.name": "\(child)", "http.status": "\(status.map(String.init) ?? "none")"])
                     }
                 },
@@ -133,6 +134,6 @@ struct ParentLinkService: Service {
             onDown: { cause in hub.setUpstreamState("rejoining: \(cause)") }
         )
         try? await gracefulShutdown()
-        self.link.stop()
+        await self.link.stop()
     }
 }
