@@ -62,7 +62,7 @@ let package = Package(
         // The upstream transport: libcurl pulling a radio or a parent, with reconnects.
         .target(
             name: "CastyCurl",
-            dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", "CCurl", atomics, logging, nioCore]
+            dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", "CCurl", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
         // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
         .target(
@@ -87,11 +87,11 @@ let package = Package(
         .target(name: "CastyCommandLine", dependencies: ["CastyServer", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
-            dependencies: ["CastyCore", "CastyCurl", "CastyNode", "CastyCommandLine", argumentParser]
+            dependencies: ["CastyCore", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-mirror",
-            dependencies: ["CastyCore", "CastyCurl", "CastyNode", "CastyCommandLine", argumentParser]
+            dependencies: ["CastyCore", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-dummy",
@@ -116,9 +116,17 @@ let package = Package(
         .testTarget(name: "CastyICYTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1, nioTestUtils, propertyBased]),
         .testTarget(name: "CastyPeerProtocolTests", dependencies: ["CastyPeerProtocol", "CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
         .testTarget(name: "CastyCoreTests", dependencies: ["CastyCore", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        // The upstream transport without curl transfers: the worker, the puller and the link over
+        // fake transfers.
+        .testTarget(
+            name: "CastyCurlTests",
+            dependencies: ["CastyCurl", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore, nioConcurrencyHelpers]
+        ),
         .testTarget(
             name: "CastyServerTests",
-            dependencies: ["CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", nioCore, nioEmbedded, nioHTTP1, logging]
+            dependencies: [
+                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+            ]
         ),
         .testTarget(
             name: "CastyNodeTests",

@@ -1,13 +1,13 @@
 import Atomics
 import CastyCore
 import CastyPeerProtocol
-import Dispatch
-import Foundation
 import Logging
 
 /// A mirror's link to its parent: joins through the root (libcurl follows the redirects to the
 /// parent the tree has for it), receives frames, and when the link fails rejoins at once, asking
 /// for the first segment it misses and naming the parent it lost, so the root can heal the tree.
+/// Joins that fail one after another are spaced by a ``ReconnectBackoff`` (100 ms doubling to 2 s);
+/// the transfers run on the thread of a ``TransferWorker``.
 public final class ParentLink: Sendable {
     /// Where the mirror stands in the stream, asked before every join.
     public struct Position: Sendable {
@@ -19,31 +19,50 @@ public final class ParentLink: Sendable {
         }
     }
 
+    /// How long the link waits after consecutive failed joins: 100 ms, doubling up to 2 s.
+    static let rejoinBackoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2))
+
+    /// Runs one transfer to its end on the worker's thread: the real one is
+    /// ``CurlTransfer/run(stop:handler:)``; tests give a fake.
+    typealias PerformTransfer = @Sendable (CurlTransfer, ManagedAtomic<Bool>, PeerStreamHandler) -> UpstreamFailure?
+
     private let name: String
     private let rootURL: String
     private let secret: String
     private let logger: Logger
-    private let stopFlag = ManagedAtomic(false)
     private let relocateFlag = ManagedAtomic(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let worker: TransferWorker
+    private let perform: PerformTransfer
 
     /// Creates the link of mirror `name`, joining through the root at `rootURL` (`http://host:port`).
-    public init(name: String, rootURL: String, secret: String, logger: Logger) {
+    public convenience init(name: String, rootURL: String, secret: String, logger: Logger) {
+        self.init(name: name, rootURL: rootURL, secret: secret, logger: logger, backoff: Self.rejoinBackoff) {
+            $0.run(stop: $1, handler: $2)
+        }
+    }
+
+    /// Creates a link that waits as `backoff` says between failed joins and runs each transfer with
+    /// `perform`.
+    init(name: String, rootURL: String, secret: String, logger: Logger, backoff: ReconnectBackoff, perform: @escaping PerformTransfer) {
         self.name = name
         self.rootURL = rootURL
         self.secret = secret
         self.logger = logger
+        self.worker = TransferWorker(name: "casty-parent-link", backoff: backoff)
+        self.perform = perform
     }
 
-    /// Starts on a thread of its own; the callbacks run there.
+    /// Starts on a thread of its own; the callbacks run there. Does nothing when the link was
+    /// started or stopped before.
     public func start(
         position: @escaping @Sendable () -> Position,
         onAccepted: @escaping @Sendable (PeerStreamHandler.Acceptance) -> Void,
         onFrame: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
-        Thread { self.loop(position: position, onAccepted: onAccepted, onFrame: onFrame, onDown: onDown) }.start()
+        self.worker.start { context in
+            self.loop(context, position: position, onAccepted: onAccepted, onFrame: onFrame, onDown: onDown)
+        }
     }
 
     /// Ends the current link and rejoins through the root (this node's place is stale).
@@ -51,23 +70,22 @@ public final class ParentLink: Sendable {
         self.relocateFlag.store(true, ordering: .relaxed)
     }
 
-    /// Stops and waits for the thread.
-    public func stop() {
-        if self.stopFlag.exchange(true, ordering: .relaxed) { return }
-        self.wake.signal()
-        self.finished.wait()
+    /// Stops: ends the current link (within 50 ms) or the wait before the next join, and returns
+    /// once the thread has ended. Suspends the calling task without blocking its thread; safe to
+    /// call twice, or before ``start(position:onAccepted:onFrame:onDown:)``.
+    public func stop() async {
+        await self.worker.stop()
     }
 
     private func loop(
+        _ context: TransferWorker.Context,
         position: @escaping @Sendable () -> Position,
         onAccepted: @escaping @Sendable (PeerStreamHandler.Acceptance) -> Void,
         onFrame: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
-        defer { self.finished.signal() }
         var lost: String?
-        var failures = 0
-        while !self.stopFlag.load(ordering: .relaxed) {
+        context.runAttempts { context in
             self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
             let request = JoinRequest(name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, secret: self.secret)
@@ -86,19 +104,20 @@ public final class ParentLink: Sendable {
                 )
                 onAccepted(acceptance)
             }, onFrame: onFrame)
-            let failure = transfer.run(stop: self.stopFlag, handler: handler)
-            if self.stopFlag.load(ordering: .relaxed) { break }
+            let failure = self.perform(transfer, context.stopFlag, handler)
+            if context.isStopping { return .stop }
             let parent = handler.acceptance?.parent
             // Report a parent as lost only when it failed (reset or silence), never after a leave.
             lost = (parent != nil && !handler.endedOnPurpose) ? parent : nil
-            failures = handler.acceptance == nil ? failures + 1 : 0
             let cause = failure?.description ?? "link ended"
             self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
             onDown(cause)
-            if failures > 0 {
-                let delay = min(50 << min(failures, 6), 2000)
-                _ = self.wake.wait(timeout: .now() + .milliseconds(delay))
+            // A link that was accepted is rejoined at once; joins that keep failing back off.
+            guard handler.acceptance == nil else {
+                context.resetBackoff()
+                return .now
             }
+            return .backoff()
         }
     }
 }

@@ -1,14 +1,13 @@
 import Atomics
 import CastyCore
-import Dispatch
-import Foundation
 import Logging
 
-/// Keeps pulling an upstream: runs ``CurlTransfer`` after ``CurlTransfer`` on a thread of its own,
-/// and after every failure logs the cause and waits a capped exponential backoff before the next
-/// attempt. Nothing an upstream does stops it; only ``stop()`` does. Across a reconnect, a
-/// ``ReconnectSplicer`` drops the audio the radio sends again (its burst to a new client), so the
-/// segments it reports go on from exactly where the last connection stopped.
+/// Keeps pulling an upstream: runs ``CurlTransfer`` after ``CurlTransfer`` on the thread of a
+/// ``TransferWorker``, and after every failure logs the cause and waits a capped exponential backoff
+/// (``ReconnectBackoff``) before the next attempt. Nothing an upstream does stops it; only
+/// ``stop()`` does. Across a reconnect, a ``ReconnectSplicer`` drops the audio the radio sends again
+/// (its burst to a new client), so the segments it reports go on from exactly where the last
+/// connection stopped.
 public final class UpstreamPuller: Sendable {
     /// What the puller reports besides events.
     public enum Status: Sendable, Equatable {
@@ -24,13 +23,15 @@ public final class UpstreamPuller: Sendable {
         case refused(String)
     }
 
+    /// Runs one transfer to its end on the worker's thread: the real one is
+    /// ``CurlTransfer/run(stop:handler:)``; tests give a fake.
+    typealias PerformTransfer = @Sendable (CurlTransfer, ManagedAtomic<Bool>, CurlStreamHandler) -> UpstreamFailure?
+
     private let transfer: CurlTransfer
     private let makeHandler: @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
     private let logger: Logger
-    private let stopFlag = ManagedAtomic(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let started = ManagedAtomic(false)
+    private let worker: TransferWorker
+    private let perform: PerformTransfer
 
     /// Creates a puller for a radio: every transfer's body is decoded as ICY.
     public convenience init(configuration: CurlTransfer.Configuration, audioOnlySegmentSize: Int = 16_000, logger: Logger) {
@@ -42,45 +43,64 @@ public final class UpstreamPuller: Sendable {
 
     /// Creates a puller whose transfers' bodies are handled by what `makeHandler` returns for
     /// the URL of each transfer.
-    public init(
+    public convenience init(
         configuration: CurlTransfer.Configuration,
         logger: Logger,
         makeHandler: @escaping @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
     ) {
+        self.init(configuration: configuration, logger: logger, backoff: ReconnectBackoff(), makeHandler: makeHandler) {
+            $0.run(stop: $1, handler: $2)
+        }
+    }
+
+    /// Creates a puller that waits as `backoff` says between attempts and runs each transfer with
+    /// `perform`.
+    init(
+        configuration: CurlTransfer.Configuration,
+        logger: Logger,
+        backoff: ReconnectBackoff,
+        makeHandler: @escaping @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler,
+        perform: @escaping PerformTransfer
+    ) {
         self.transfer = CurlTransfer(configuration: configuration)
         self.makeHandler = makeHandler
         self.logger = logger
+        self.worker = TransferWorker(name: "casty-upstream", backoff: backoff)
+        self.perform = perform
     }
 
-    /// Starts pulling on a new thread. `onEvent` and `onStatus` are called on that thread.
+    /// Starts pulling on a new thread. `onEvent` and `onStatus` are called on that thread. Does
+    /// nothing when the puller was started or stopped before.
     public func start(
         onStatus: @escaping @Sendable (Status) -> Void,
         onEvent: @escaping @Sendable (UpstreamEvent) -> Void
     ) {
-        guard self.started.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
-        let thread = Thread { self.loop(onStatus: onStatus, onEvent: onEvent) }
-        thread.start()
-    }
-
-    /// Stops pulling: ends the running transfer (within about a second) and waits for the thread.
-    public func stop() {
-        guard self.started.load(ordering: .relaxed) else { return }
-        if self.stopFlag.exchange(true, ordering: .relaxed) { return }
-        self.wake.signal()
-        self.finished.wait()
-    }
-
-    private func loop(onStatus: @escaping @Sendable (Status) -> Void, onEvent: @escaping @Sendable (UpstreamEvent) -> Void) {
-        var refused = false
-        defer {
-            if !refused { onStatus(.stopped) }
-            self.finished.signal()
+        self.worker.start { context in
+            if self.loop(context, onStatus: onStatus, onEvent: onEvent) != .refused {
+                onStatus(.stopped)
+            }
         }
-        var backoff = ReconnectBackoff()
+    }
+
+    /// Stops pulling: ends the running transfer (within 50 ms) or the wait before the next one,
+    /// and returns once the thread has ended (after its last status, `.stopped`). Suspends the
+    /// calling task without blocking its thread; safe to call twice, or before ``start(onStatus:onEvent:)``.
+    public func stop() async {
+        await self.worker.stop()
+    }
+
+    private enum End { case stopped, refused }
+
+    private func loop(
+        _ context: TransferWorker.Context,
+        onStatus: @escaping @Sendable (Status) -> Void,
+        onEvent: @escaping @Sendable (UpstreamEvent) -> Void
+    ) -> End {
+        var end = End.stopped
         var splicer = ReconnectSplicer()
         var advised = false
         var playlist = PlaylistCursor(url: self.transfer.configuration.url)
-        while !self.stopFlag.load(ordering: .relaxed) {
+        context.runAttempts { context in
             let url = playlist.current
             onStatus(.connecting)
             self.logger.info("connecting to upstream", metadata: ["upstream.url": "\(url)"])
@@ -97,7 +117,7 @@ public final class UpstreamPuller: Sendable {
                     onEvent(event)
                 case .segment(let segment):
                     receivedSegments += 1
-                    if receivedSegments == 2 { backoff.reset() }
+                    if receivedSegments == 2 { context.resetBackoff() }
                     let deciding = splicer.lastOutcome == nil
                     for out in splicer.process(segment) { onEvent(.segment(out)) }
                     if deciding, let outcome = splicer.lastOutcome { self.logSplice(outcome, url: url) }
@@ -105,27 +125,26 @@ public final class UpstreamPuller: Sendable {
             }
             var transfer = self.transfer
             transfer.configuration.url = url
-            let failure = transfer.run(stop: self.stopFlag, handler: handler)
-            guard let failure, !self.stopFlag.load(ordering: .relaxed) else { break }
+            guard let failure = self.perform(transfer, context.stopFlag, handler), !context.isStopping else { return .stop }
             switch failure {
             case .notAStream(let message):
                 self.logger.error("\(message)", metadata: ["upstream.url": "\(url)"])
-                refused = true
+                end = .refused
                 onStatus(.refused(message))
-                return
+                return .stop
             case .playlist(let entries):
                 guard playlist.follow(entries) else {
                     let message = "\(url) is a playlist that lists playlists more than \(PlaylistCursor.maxDepth) deep; give a stream's URL"
                     self.logger.error("\(message)")
-                    refused = true
+                    end = .refused
                     onStatus(.refused(message))
-                    return
+                    return .stop
                 }
                 self.logger.notice(
                     "following a playlist",
                     metadata: ["upstream.playlist": "\(url)", "upstream.entries": "\(entries.joined(separator: " "))"]
                 )
-                continue
+                return .now
             default:
                 break
             }
@@ -135,21 +154,22 @@ public final class UpstreamPuller: Sendable {
                     "playlist entry unreachable; trying the next one",
                     metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.next": "\(next)"]
                 )
-                continue
+                return .now
             }
-            let delay = backoff.next()
-            // The first failure to reach an upstream says what to do, once.
-            if !advised, let advice = failure.firstAttemptAdvice(url: url) {
-                self.logger.error("\(advice)", metadata: ["upstream.url": "\(url)"])
+            return .backoff { delay in
+                // The first failure to reach an upstream says what to do, once.
+                if !advised, let advice = failure.firstAttemptAdvice(url: url) {
+                    self.logger.error("\(advice)", metadata: ["upstream.url": "\(url)"])
+                }
+                advised = true
+                self.logger.warning(
+                    "upstream lost; reconnecting",
+                    metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.retry_in_ms": "\(delay.milliseconds)"]
+                )
+                onStatus(.retrying(after: delay, cause: failure.description))
             }
-            advised = true
-            self.logger.warning(
-                "upstream lost; reconnecting",
-                metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.retry_in_ms": "\(delay.milliseconds)"]
-            )
-            onStatus(.retrying(after: delay, cause: failure.description))
-            _ = self.wake.wait(timeout: .now() + .milliseconds(Int(delay.milliseconds)))
         }
+        return end
     }
 
     private func logSplice(_ outcome: ReconnectSplicer.Outcome, url: String) {

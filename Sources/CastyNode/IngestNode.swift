@@ -56,16 +56,11 @@ public struct IngestNode: Sendable {
     /// The configuration.
     public let configuration: Configuration
     let logger: Logger
-    let fetchStatus: @Sendable (String) -> Data?
 
     /// Creates the node; nothing runs until ``run()``.
-    ///
-    /// - Parameter fetchStatus: GETs another node's `/status.json` (the root watches its
-    ///   fleet): the body of a `200` answer, or `nil`.
-    public init(configuration: Configuration, logger: Logger, fetchStatus: @escaping @Sendable (String) -> Data?) {
+    public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.fetchStatus = fetchStatus
     }
 
     /// Runs the node until SIGTERM or SIGINT; throws ``UpstreamRefused`` when the radio's URL is
@@ -82,7 +77,7 @@ public struct IngestNode: Sendable {
             info: NodeInfo(role: "ingest", name: configuration.name, upstreamURL: configuration.upstreamURL),
             group: group,
             logger: logger,
-            monitor: configuration.fleet.map { FleetMonitor(fleet: $0, fetch: self.fetchStatus) }
+            monitor: configuration.fleet.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
         )
         let transfer = CurlTransfer.Configuration(
             url: configuration.upstreamURL,

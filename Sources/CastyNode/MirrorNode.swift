@@ -36,15 +36,11 @@ public struct MirrorNode: Sendable {
     /// The configuration.
     public let configuration: Configuration
     let logger: Logger
-    let request: LossReporter.Request
 
     /// Creates the node; nothing runs until ``run()``.
-    ///
-    /// - Parameter request: GETs a URL and returns the HTTP status, for loss reports.
-    public init(configuration: Configuration, logger: Logger, request: @escaping LossReporter.Request) {
+    public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.request = request
     }
 
     /// Runs the node until SIGTERM or SIGINT.
@@ -61,7 +57,10 @@ public struct MirrorNode: Sendable {
         )
         let directory = PeerDirectory(name: name, fleet: fleet)
         let parentLink = ParentLink(name: name, rootURL: rootURL, secret: fleet.secret, logger: logger)
-        let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger, request: self.request)
+        let control = ControlClient(group: group)
+        let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger) { url in
+            try? await control.get(url, timeout: .seconds(2)).status
+        }
         let server = NodeServer(
             configuration: configuration.server,
             hub: hub,

@@ -1,25 +1,10 @@
 import CastyCurl
 import CastyPeerProtocol
-import Dispatch
 
-// The real transports, libcurl's, as the sources the node's services drive.
-//
-// `UpstreamPuller.stop()` and `ParentLink.stop()` block their caller until their thread ends
-// (up to about a second); the async `stop()` below runs them on a dispatch queue instead, so no
-// thread of Swift's cooperative pool waits. (Inside those closures, which are not async, `stop()`
-// is the transport's own blocking one.)
+// The real transports, libcurl's, as the sources the node's services drive. Their `stop()`
+// suspends until their worker's thread has ended, without blocking a thread.
 
-extension UpstreamPuller: UpstreamSource {
-    /// Stops pulling, as the blocking `stop()` does, without blocking the calling thread.
-    public func stop() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                self.stop()
-                continuation.resume()
-            }
-        }
-    }
-}
+extension UpstreamPuller: UpstreamSource {}
 
 extension ParentLink: ParentSource {
     /// Starts the link, handing its acceptances on as ``ParentAcceptance``s.
@@ -35,16 +20,6 @@ extension ParentLink: ParentSource {
             onFrame: onFrame,
             onDown: onDown
         )
-    }
-
-    /// Stops the link, as the blocking `stop()` does, without blocking the calling thread.
-    public func stop() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                self.stop()
-                continuation.resume()
-            }
-        }
     }
 }
 

@@ -1,10 +1,16 @@
 import CastyCore
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
 
 /// At the root: asks every mirror of the fleet file for its `/status.json` once a second, so that
 /// the root's status shows the whole fleet (listeners, segment number, lag) and which nodes are down.
-public final class FleetMonitor: Sendable {
+///
+/// Every round asks all mirrors at once through a ``ControlClient``, each request with its own
+/// timeout, so a mirror that never answers costs the others nothing. It runs as a task (``run()``,
+/// or ``start()`` and ``stop()``), with no thread of its own.
+public final class FleetMonitor: Service, Sendable {
     /// What the root last heard from a mirror.
     struct Seen: Sendable {
         var listeners: Int
@@ -13,42 +19,86 @@ public final class FleetMonitor: Sendable {
     }
 
     private let fleet: FleetFile
-    private let fetch: @Sendable (String) -> Data?
+    private let fetch: @Sendable (String) async -> ByteBuffer?
+    private let interval: Duration
     private let seen = NIOLockedValueBox<[String: Seen]>([:])
-    private let running = NIOLockedValueBox(false)
+    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    /// Creates a monitor; `fetch` GETs a URL and returns its body, or nil (within a short timeout).
-    public init(fleet: FleetFile, fetch: @escaping @Sendable (String) -> Data?) {
+    /// Creates a monitor that asks each mirror through `client`, every `interval`, giving each
+    /// request `timeout`.
+    public convenience init(fleet: FleetFile, client: ControlClient, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(800)) {
+        self.init(fleet: fleet, interval: interval) { url in
+            guard let reply = try? await client.get(url, timeout: timeout), reply.status == 200 else { return nil }
+            return reply.body
+        }
+    }
+
+    /// Creates a monitor; `fetch` GETs a URL and returns the body of a `200` reply, or nil (within
+    /// a short timeout, and at once when its task is cancelled).
+    init(fleet: FleetFile, interval: Duration = .seconds(1), fetch: @escaping @Sendable (String) async -> ByteBuffer?) {
         self.fleet = fleet
+        self.interval = interval
         self.fetch = fetch
     }
 
-    /// Starts polling on a thread of its own.
-    public func start() {
-        self.running.withLockedValue { $0 = true }
-        Thread {
-            while self.running.withLockedValue({ $0 }) {
-                let started = ContinuousClock.now
-                for mirror in self.fleet.mirrors {
-                    guard let data = self.fetch("http://\(mirror.host):\(mirror.port)/status.json"),
-                        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-                    else { continue }
-                    let view = Seen(
-                        listeners: object["listeners"] as? Int ?? 0,
-                        seq: (object["seq"] as? NSNumber).map { $0.uint64Value },
-                        at: .now
-                    )
-                    self.seen.withLockedValue { $0[mirror.name] = view }
-                }
-                let rest = Duration.seconds(1) - (ContinuousClock.now - started)
-                if rest > .zero { Thread.sleep(forTimeInterval: Double(rest.components.attoseconds) / 1e18 + Double(rest.components.seconds)) }
-            }
-        }.start()
+    /// Polls until the task is cancelled or the service group shuts down gracefully.
+    public func run() async {
+        await cancelWhenGracefulShutdown {
+            await self.poll()
+        }
     }
 
-    /// Stops polling (within a second).
+    /// Starts polling in a task of its own; does nothing when already polling.
+    public func start() {
+        self.task.withLockedValue { task in
+            guard task == nil else { return }
+            task = Task { await self.poll() }
+        }
+    }
+
+    /// Stops polling at once: the requests under way are abandoned.
     public func stop() {
-        self.running.withLockedValue { $0 = false }
+        self.task.withLockedValue { task in
+            task?.cancel()
+            task = nil
+        }
+    }
+
+    /// Asks every mirror, once per interval, until cancelled.
+    private func poll() async {
+        let clock = ContinuousClock()
+        var round = clock.now
+        while !Task.isCancelled {
+            await withTaskGroup(of: Void.self) { group in
+                for mirror in self.fleet.mirrors {
+                    group.addTask { await self.ask(mirror) }
+                }
+            }
+            round = max(round + self.interval, clock.now)
+            do {
+                try await Task.sleep(until: round, clock: clock)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Asks one mirror for its status and notes what it says.
+    private func ask(_ mirror: FleetFile.Node) async {
+        guard let body = await self.fetch("http://\(Self.authority(mirror))/status.json"),
+            let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        else { return }
+        let view = Seen(
+            listeners: object["listeners"] as? Int ?? 0,
+            seq: (object["seq"] as? NSNumber).map { $0.uint64Value },
+            at: .now
+        )
+        self.seen.withLockedValue { $0[mirror.name] = view }
+    }
+
+    /// `host:port`, with an IPv6 address in brackets.
+    private static func authority(_ node: FleetFile.Node) -> String {
+        node.host.contains(":") && !node.host.hasPrefix("[") ? "[\(node.host)]:\(node.port)" : "\(node.host):\(node.port)"
     }
 
     /// Every node of the fleet as the root sees it.

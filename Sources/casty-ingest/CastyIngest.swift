@@ -1,7 +1,6 @@
 import ArgumentParser
 import CastyCommandLine
 import CastyCore
-import CastyCurl
 import CastyNode
 
 /// `casty-ingest`: pulls a radio with libcurl, numbers its segments and serves them.
@@ -80,6 +79,6 @@ struct CastyIngest: CastyCommand {
             onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil
         )
         let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)
-        try await IngestNode(configuration: configuration, logger: logger) { url in CurlRequest.fetchBody(url, timeout: .milliseconds(400)) }.run()
+        try await IngestNode(configuration: configuration, logger: logger).run()
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import CastyCommandLine
 import CastyCore
-import CastyCurl
 import CastyNode
 
 /// `casty-mirror`: joins a Casty fleet and re-serves its stream.
@@ -51,8 +50,6 @@ struct CastyMirror: CastyCommand {
             hub: self.serving.hub,
             server: self.serving.server(host: self.listen ?? node.host, port: node.port)
         )
-        try await MirrorNode(configuration: configuration, logger: logger) { url in
-            await withCheckedContinuation { continuation in CurlRequest.get(url) { continuation.resume(returning: $0) } }
-        }.run()
+        try await MirrorNode(configuration: configuration, logger: logger).run()
     }
 }
