@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "CastyFuzzDrivers", dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", nioCore]),
         // The upstream transport: libcurl pulling a radio or a parent, with reconnects.
         .target(
-            name: "CastyCurl",
+            name: "CastyUpstream",
             dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", "CCurl", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
         // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "CastyNode",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyCurl", "CastyServer", atomics, logging, nioCore, nioPosix,
+                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyUpstream", "CastyServer", atomics, logging, nioCore, nioPosix,
                 serviceLifecycle,
             ]
         ),
@@ -119,8 +119,8 @@ let package = Package(
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         .testTarget(
-            name: "CastyCurlTests",
-            dependencies: ["CastyCurl", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore, nioConcurrencyHelpers]
+            name: "CastyUpstreamTests",
+            dependencies: ["CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
         .testTarget(
             name: "CastyServerTests",
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "CastyNodeTests",
             dependencies: [
-                "CastyNode", "CastyServer", "CastyCurl", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore,
+                "CastyNode", "CastyServer", "CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore,
                 nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),

@@ -1,5 +1,5 @@
 import CastyCore
-import CastyCurl
+import CastyUpstream
 import CastyServer
 import Logging
 import NIOCore

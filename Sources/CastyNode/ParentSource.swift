@@ -1,10 +1,10 @@
-import CastyCurl
+import CastyUpstream
 import CastyICY
 import CastyPeerProtocol
 import NIOCore
 
 /// Where a mirror takes its stream from: its link to a parent in the tree, which
-/// ``ParentLinkService`` drives. The real one is ``CastyCurl/ParentLink`` (joins through the
+/// ``ParentLinkService`` drives. The real one is ``CastyUpstream/ParentLink`` (joins through the
 /// root with libcurl and rejoins when the link fails); tests use fakes.
 public protocol ParentSource: Sendable {
     /// Starts joining. Before every join the source asks `position` where the mirror stands in

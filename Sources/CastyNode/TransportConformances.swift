@@ -1,4 +1,4 @@
-import CastyCurl
+import CastyUpstream
 import CastyPeerProtocol
 
 // The real transports, libcurl's, as the sources the node's services drive. Their `stop()`
@@ -24,7 +24,7 @@ extension ParentLink: ParentSource {
 }
 
 extension ParentAcceptance {
-    /// The acceptance a ``CastyCurl/PeerStreamHandler`` decoded.
+    /// The acceptance a ``CastyUpstream/PeerStreamHandler`` decoded.
     init(_ acceptance: PeerStreamHandler.Acceptance) {
         self.init(
             parent: acceptance.parent,

@@ -1,7 +1,7 @@
-import CastyCurl
+import CastyUpstream
 
 /// Where an ingest pulls its radio from: the transport ``UpstreamService`` drives. The real one
-/// is ``CastyCurl/UpstreamPuller`` (libcurl on a thread of its own); tests use fakes.
+/// is ``CastyUpstream/UpstreamPuller`` (libcurl on a thread of its own); tests use fakes.
 ///
 /// A source is started at most once; after ``stop()`` a new one is made.
 public protocol UpstreamSource: Sendable {

@@ -1,5 +1,5 @@
 import CastyCore
-import CastyCurl
+import CastyUpstream
 import CastyNode
 import CastyPeerProtocol
 import Logging

@@ -1,6 +1,6 @@
 import Atomics
 import CastyCore
-import CastyCurl
+import CastyUpstream
 import CastyICY
 import CastyNode
 import CastyServer

@@ -4,7 +4,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import Testing
 
-@testable import CastyCurl
+@testable import CastyUpstream
 
 /// The worker under the puller and the parent link, with fake transfers: no curl, no sockets.
 @Suite struct TransferWorkerTests {

@@ -5,7 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 import Testing
 
-@testable import CastyCurl
+@testable import CastyUpstream
 
 /// The puller and the parent link on their worker, over fake transfers: their statuses, their
 /// backoff and their stop, without curl or sockets.
