@@ -117,7 +117,10 @@ extension ControlClient {
     }
 }
 
-/// One request's state: its promise, its deadline, its channel. Used on its event loop only.
+/// One request's state: its promise, its deadline, its channel.
+///
+/// `@unchecked Sendable`: it is used on its event loop only (each method checks it), so its
+/// mutable state is never touched from two threads.
 private final class Exchange: @unchecked Sendable {
     let loop: any EventLoop
     let timeout: Duration
