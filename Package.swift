@@ -118,14 +118,17 @@ let package = Package(
         .testTarget(name: "CastyCoreTests", dependencies: ["CastyCore", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", nioCore, nioHTTP1]),
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
+        // What several test targets share (a task executor with a thread of its own, for tests
+        // that measure how soon something happens); not a product.
+        .target(name: "CastyTestSupport", path: "Tests/CastyTestSupport"),
         .testTarget(
             name: "CastyUpstreamTests",
-            dependencies: ["CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore, nioConcurrencyHelpers]
+            dependencies: ["CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
         .testTarget(
             name: "CastyServerTests",
             dependencies: [
-                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
             ]
         ),
         .testTarget(

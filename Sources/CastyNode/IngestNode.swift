@@ -91,14 +91,6 @@ public struct IngestNode: Sendable {
             onDemandIdle: configuration.onDemandIdle,
             logger: logger
         )
-        let services = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server), .init(service: upstream)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await services.run()
-        try await group.shutdownGracefully()
+        try await NodeLifecycle.run([server, upstream], group: group, logger: logger)
     }
 }

@@ -72,14 +72,6 @@ public struct MirrorNode: Sendable {
         )
         let link = ParentLinkService(link: parentLink, hub: hub, directory: directory)
         logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)"])
-        let services = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server), .init(service: link)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        try await services.run()
-        try await group.shutdownGracefully()
+        try await NodeLifecycle.run([server, link], group: group, logger: logger)
     }
 }

@@ -56,7 +56,7 @@ public final class ParentLink: Sendable {
     /// started or stopped before.
     public func start(
         position: @escaping @Sendable () -> Position,
-        onAccepted: @escaping @Sendable (PeerStreamHandler.Acceptance) -> Void,
+        onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
         onFrame: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
@@ -80,7 +80,7 @@ public final class ParentLink: Sendable {
     private func loop(
         _ context: TransferWorker.Context,
         position: @escaping @Sendable () -> Position,
-        onAccepted: @escaping @Sendable (PeerStreamHandler.Acceptance) -> Void,
+        onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
         onFrame: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {

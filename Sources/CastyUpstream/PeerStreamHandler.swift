@@ -7,17 +7,7 @@ import NIOCore
 /// told to relocate.
 public final class PeerStreamHandler: CurlStreamHandler {
     /// What an accepted join says.
-    public struct Acceptance: Sendable {
-        public var parent: String
-        public var stream: String
-        public var nextSeq: UInt64?
-        public var depth: Int
-        /// The ancestors, root first.
-        public var path: [String]
-        /// The metadata text in force at segment `nextSeq` (the current title), if the parent had one.
-        public var metadata: ByteBuffer?
-        public var head: ICYResponseHead
-    }
+    public typealias Acceptance = ParentAcceptance
 
     private let name: String
     private let onAccepted: (Acceptance) -> Void

@@ -2,6 +2,7 @@ import CastyCore
 import NIOCore
 import NIOPosix
 import Testing
+import CastyTestSupport
 
 @testable import CastyServer
 

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import Testing
+import CastyTestSupport
 
 @testable import CastyUpstream
 

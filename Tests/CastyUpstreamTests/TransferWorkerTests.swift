@@ -3,6 +3,7 @@ import CastyCore
 import Foundation
 import NIOConcurrencyHelpers
 import Testing
+import CastyTestSupport
 
 @testable import CastyUpstream
 
