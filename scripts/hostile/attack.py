@@ -146,6 +146,21 @@ def metric(dst, name):
     return None
 
 
+def settled_metric(dst, name, seconds=3.0):
+    """A gauge once it holds still (two readings 0.3 s apart agree, within `seconds`): a
+    connection the previous attack just closed may still be counted by the node for a moment,
+    and must not be taken for part of the baseline."""
+    last = metric(dst, name)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        value = metric(dst, name)
+        if value == last:
+            return value
+        last = value
+    return last
+
+
 # --- the node's memory --------------------------------------------------------------------------
 
 
@@ -638,7 +653,7 @@ def never_reading(mirror, target, secret, observers, players, timeout_s):
         else:
             sent = "players (GET / with Icy-MetaData: 1); receive buffer 4 KiB, never read"
         attack = Attack(f"a valid {kind} that never reads", target, sent, n)
-        baseline = metric(mirror, gauges[kind]) or 0
+        baseline = settled_metric(mirror, gauges[kind]) or 0
         socks, opened = [], time.monotonic()
         for i in range(n):
             if kind == "observer":
