@@ -42,6 +42,9 @@ public struct JoinPolicy: Sendable {
         case coordinator(reason: String)
         /// A loss report reached a node other than the root.
         case notRoot
+        /// The root takes too many joins at once (a storm, after many mirrors failed together):
+        /// a join would be admitted again after this many milliseconds.
+        case busy(retryAfterMilliseconds: Int)
     }
 
     /// This node's name.
@@ -52,6 +55,8 @@ public struct JoinPolicy: Sendable {
     private let mirrors: Set<String>
     private var slots: ChildSlots
     private var coordinator: TreeCoordinator?
+    /// At the root: the pace at which mirrors' joins are admitted.
+    private var admission: JoinAdmission?
     private var nonces: Set<String> = []
     private var nonceOrder: Deque<String> = []
     /// This node's depth, once it is in the tree (0 at the root).
@@ -72,6 +77,7 @@ public struct JoinPolicy: Sendable {
         self.isRoot = name == fleet.ingest.name
         self.slots = ChildSlots(fanout: fleet.fanout)
         self.coordinator = self.isRoot ? TreeCoordinator(root: name, fanout: fleet.fanout, members: self.mirrors) : nil
+        self.admission = self.isRoot ? JoinAdmission.rootDefault : nil
         self.depth = self.isRoot ? 0 : nil
     }
 
@@ -80,7 +86,7 @@ public struct JoinPolicy: Sendable {
     /// Decides on a join: ``verify(_:secret:now:)``, then ``admit(_:)``.
     public mutating func decide(_ request: JoinRequest, now: Date) -> (Decision, [TreeChange]) {
         if let refusal = Self.verify(request, secret: self.secret, now: now) { return (.refuse(refusal), []) }
-        return self.admit(request)
+        return self.admit(request, now: now)
     }
 
     /// Checks version, proof and the nonce's length and time: what needs no state (and costs an
@@ -95,9 +101,14 @@ public struct JoinPolicy: Sendable {
         return nil
     }
 
-    /// Decides on a verified join: refuses a replayed nonce, then places the joiner. Returns the
-    /// tree changes to announce too (at the root, when the joiner reports that its parent failed).
-    public mutating func admit(_ request: JoinRequest) -> (Decision, [TreeChange]) {
+    /// Decides on a verified join arriving at `now`: at the root, refuses a mirror's join beyond
+    /// the pace of its ``JoinAdmission`` (``Refusal/busy(retryAfterMilliseconds:)``); refuses a
+    /// replayed nonce, then places the joiner. Returns the tree changes to announce too (at the
+    /// root, when the joiner reports that its parent failed).
+    public mutating func admit(_ request: JoinRequest, now: Date) -> (Decision, [TreeChange]) {
+        if !request.observer, case .retry(let seconds) = self.admission?.admit(at: now.timeIntervalSince1970) {
+            return (.refuse(.busy(retryAfterMilliseconds: max(1, Int((seconds * 1000).rounded(.up))))), [])
+        }
         guard self.remember(request.nonce) else { return (.refuse(.replayedNonce), []) }
         return self.place(request)
     }
@@ -206,6 +217,7 @@ extension JoinPolicy.Refusal {
         case .ancestor(let name): "'\(name)' is an ancestor of \(node); \(node) rejoins first"
         case .coordinator(let reason): reason
         case .notRoot: "only the root takes loss reports"
+        case .busy(let milliseconds): "the root \(node) is taking too many joins at once; retry in \(milliseconds) ms"
         }
     }
 }

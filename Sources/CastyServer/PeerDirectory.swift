@@ -23,7 +23,7 @@ public final class PeerDirectory: Sendable {
     /// reports that its parent failed). The proof is checked outside the lock.
     public func decide(_ request: JoinRequest, now: Date = Date()) -> (JoinPolicy.Decision, [TreeChange]) {
         if let refusal = JoinPolicy.verify(request, secret: self.fleet.secret, now: now) { return (.refuse(refusal), []) }
-        return self.policy.withLockedValue { $0.admit(request) }
+        return self.policy.withLockedValue { $0.admit(request, now: now) }
     }
 
     /// Where a redirect to node `name` sends `request`: the same join at that node's address;

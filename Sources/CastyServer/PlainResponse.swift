@@ -68,12 +68,13 @@ struct PlainResponse: Equatable {
     // MARK: Answers to peers
 
     /// The status code that answers a refused join or loss report (see docs/PROTOCOL.md): `426`
-    /// for another protocol version, `503` while this node is not in the tree, `409` for an
-    /// ancestor, `404` for a loss report at a mirror, `403` for everything else.
+    /// for another protocol version, `503` while this node is not in the tree or the root takes
+    /// too many joins, `409` for an ancestor, `404` for a loss report at a mirror, `403` for
+    /// everything else.
     static func statusCode(of refusal: JoinPolicy.Refusal) -> Int {
         switch refusal {
         case .unsupportedVersion: 426
-        case .notInTree: 503
+        case .notInTree, .busy: 503
         case .ancestor: 409
         case .notRoot: 404
         case .badProof, .nonceTooLong, .staleNonce, .replayedNonce, .notAMirror, .coordinator: 403
@@ -81,8 +82,13 @@ struct PlainResponse: Equatable {
     }
 
     /// The answer to a refused join or loss report at node `node`: its code and reason.
+    /// A busy root says when to come back in `Retry-After` (whole seconds, at least 1).
     static func refusal(_ refusal: JoinPolicy.Refusal, node: String) -> PlainResponse {
-        PlainResponse(code: Self.statusCode(of: refusal), body: refusal.reason(node: node) + "\n")
+        var headers: [Header] = []
+        if case .busy(let milliseconds) = refusal {
+            headers.append(Header(name: "Retry-After", value: String(max(1, (milliseconds + 999) / 1000))))
+        }
+        return PlainResponse(code: Self.statusCode(of: refusal), body: refusal.reason(node: node) + "\n", extraHeaders: headers)
     }
 
     /// A join sent on to another node: `307` to `url`, which libcurl follows by itself.

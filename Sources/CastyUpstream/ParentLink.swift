@@ -19,8 +19,9 @@ public final class ParentLink: Sendable {
         }
     }
 
-    /// How long the link waits after consecutive failed joins: 100 ms, doubling up to 2 s.
-    static let rejoinBackoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2))
+    /// How long the link waits after consecutive failed joins: 100 ms, doubling up to 2 s, each
+    /// delay jittered by up to half (so that joiners a busy root refused together spread out).
+    static let rejoinBackoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2), jitter: 0.5)
 
     /// Runs one transfer to its end on the worker's thread: the real one is
     /// ``CurlTransfer/run(stop:handler:)``; tests give a fake.

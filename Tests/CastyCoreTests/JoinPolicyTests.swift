@@ -119,12 +119,43 @@ import Testing
     @Test func theNonceRecordIsBounded() {
         var root = JoinPolicy(name: "root", fleet: Self.fleet)
         let first = Self.join("load-0", observer: true)
-        #expect(root.admit(first).0 == .accept(depth: 1, path: ["root"]))
+        #expect(root.admit(first, now: Date()).0 == .accept(depth: 1, path: ["root"]))
         for index in 1...JoinPolicy.rememberedNonces {
             var request = first
             request.nonce = "n\(index)"
-            _ = root.admit(request)
+            _ = root.admit(request, now: Date())
         }
-        #expect(root.admit(first).0 == .accept(depth: 1, path: ["root"]), "the oldest nonce was forgotten")
+        #expect(root.admit(first, now: Date()).0 == .accept(depth: 1, path: ["root"]), "the oldest nonce was forgotten")
+    }
+
+    /// A storm of joins at the root (every mirror's children rejoining at once) is let in at the
+    /// admission's pace: the first burst at once, the rest told to come back, observers never.
+    @Test func theRootRefusesJoinsBeyondItsBurstWithATimeToComeBack() {
+        let fleet = FleetFile(
+            upstream: "http://127.0.0.1:1/",
+            secret: "s3cret",
+            ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
+            mirrors: (1...300).map { .init(name: "m\($0)", host: "127.0.0.1", port: 10000 + $0) }
+        )
+        var root = JoinPolicy(name: "root", fleet: fleet)
+        let now = Date()
+        let decisions = (1...300).map { root.decide(Self.join("m\($0)"), now: now).0 }
+        let burst = JoinAdmission.rootDefault.burst
+        #expect(decisions.prefix(burst).allSatisfy { if case .refuse = $0 { false } else { true } })
+        for decision in decisions.dropFirst(burst) {
+            guard case .refuse(.busy(let milliseconds)) = decision else {
+                Issue.record("expected busy, got \(decision)")
+                continue
+            }
+            #expect(milliseconds >= 1 && milliseconds <= 2)
+        }
+        #expect(root.decide(Self.join("watcher", observer: true), now: now).0 != .refuse(.busy(retryAfterMilliseconds: 1)))
+        // A refused mirror that comes back later is placed.
+        if case .refuse = root.decide(Self.join("m300"), now: now.addingTimeInterval(0.5)).0 { Issue.record("m300 refused after 0.5 s") }
+        // A mirror's node never paces the joins it takes.
+        var mirror = JoinPolicy(name: "m1", fleet: fleet)
+        mirror.joined(parent: "root", depth: 1, path: ["root"])
+        let atMirror = (2...300).map { mirror.decide(Self.join("m\($0)"), now: now).0 }
+        #expect(!atMirror.contains { if case .refuse(.busy) = $0 { true } else { false } })
     }
 }

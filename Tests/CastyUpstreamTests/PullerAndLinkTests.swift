@@ -77,12 +77,20 @@ import CastyTestSupport
         await puller.stop()
     }
 
-    /// The link's rejoin backoff is the one it had before it used ``ReconnectBackoff``:
-    /// `min(50 << min(failures, 6), 2000)` ms after `failures` failed joins in a row.
-    @Test func theLinksRejoinBackoffKeepsItsSchedule() {
-        var backoff = ParentLink.rejoinBackoff
-        let schedule = (1...9).map { _ in backoff.next() }
-        #expect(schedule == (1...9).map { failures in Duration.milliseconds(min(50 << min(failures, 6), 2000)) })
+    /// The link's rejoin backoff: after `failures` failed joins in a row, a delay between half of
+    /// `min(50 << min(failures, 6), 2000)` ms and all of it, different from link to link.
+    @Test func theLinksRejoinBackoffIsJitteredWithinItsSchedule() {
+        var delays: Set<Duration> = []
+        for _ in 0..<20 {
+            var backoff = ParentLink.rejoinBackoff
+            for failures in 1...9 {
+                let delay = backoff.next()
+                let full = Duration.milliseconds(min(50 << min(failures, 6), 2000))
+                #expect(delay > full / 2 && delay <= full, "delay \(delay) after \(failures) failures")
+                if failures == 1 { delays.insert(delay) }
+            }
+        }
+        #expect(delays.count > 10, "links refused together come back at different times")
     }
 
     @Test func aLinkWhoseJoinsFailBacksOffAndStopsPromptly() async throws {
