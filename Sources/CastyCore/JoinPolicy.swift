@@ -57,6 +57,8 @@ public struct JoinPolicy: Sendable {
     private var coordinator: TreeCoordinator?
     /// At the root: the pace at which mirrors' joins are admitted.
     private var admission: JoinAdmission?
+    /// At the root: the mirrors expected to join again after a change of the tree.
+    private var pending = PendingRejoins()
     private var nonces: Set<String> = []
     private var nonceOrder: Deque<String> = []
     /// This node's depth, once it is in the tree (0 at the root).
@@ -107,10 +109,11 @@ public struct JoinPolicy: Sendable {
     /// root, when the joiner reports that its parent failed).
     public mutating func admit(_ request: JoinRequest, now: Date) -> (Decision, [TreeChange]) {
         if !request.observer, case .retry(let seconds) = self.admission?.admit(at: now.timeIntervalSince1970) {
+            self.pending.heardFrom(request.name, now: now)
             return (.refuse(.busy(retryAfterMilliseconds: max(1, Int((seconds * 1000).rounded(.up))))), [])
         }
         guard self.remember(request.nonce) else { return (.refuse(.replayedNonce), []) }
-        return self.place(request)
+        return self.place(request, now: now)
     }
 
     /// Records `nonce`; false if it was seen before.
@@ -121,7 +124,7 @@ public struct JoinPolicy: Sendable {
         return true
     }
 
-    private mutating func place(_ request: JoinRequest) -> (Decision, [TreeChange]) {
+    private mutating func place(_ request: JoinRequest, now: Date) -> (Decision, [TreeChange]) {
         guard let depth = self.depth else { return (.refuse(.notInTree), []) }
         let path = self.path + [self.name]
         if request.observer { return (.accept(depth: depth + 1, path: path), []) }
@@ -130,16 +133,18 @@ public struct JoinPolicy: Sendable {
         }
         // Never make a cycle: an ancestor joining here means this node's own place is stale.
         if self.path.contains(request.name) { return (.refuse(.ancestor(request.name)), []) }
-        if var coordinator = self.coordinator {
+        if self.coordinator != nil {
             var changes: [TreeChange] = []
-            if let lost = request.lost, coordinator.parent(of: request.name) == lost, lost != self.name {
-                let moves = coordinator.failed(lost)
-                changes.append(.evict(node: lost))
-                // The moved node must come; the failed node's children are rejoining already.
-                if let moved = moves.first, moved.node != request.name { changes.append(.relocate(node: moved.node)) }
+            // A joiner that reports its parent lost, or that comes back soon after being sent to a
+            // mirror the root still expects (it could not reach it): that parent failed.
+            let lost = request.lost ?? self.pending.cameBack(request.name, now: now)
+            if let lost, self.coordinator?.parent(of: request.name) == lost, lost != self.name {
+                // The joiner itself may be the mirror moved into the hole: it is joining already.
+                changes = self.fail(lost, now: now).filter { $0 != .relocate(node: request.name) }
             }
-            let decision = coordinator.join(request.name)
-            self.coordinator = coordinator
+            let decision = self.coordinator!.join(request.name)
+            self.pending.forget(request.name)
+            if case .redirect(let target) = decision { self.pending.sent(request.name, to: target, now: now) }
             switch decision {
             case .accept:
                 _ = self.slots.join(request.name)
@@ -167,15 +172,58 @@ public struct JoinPolicy: Sendable {
         if let refusal = Self.verify(join, secret: self.secret, now: now) { return .failure(refusal) }
         guard self.remember(join.nonce) else { return .failure(.replayedNonce) }
         guard self.isRoot else { return .failure(.notRoot) }
-        return .success(self.childLost(report.child, reporter: report.reporter))
+        return .success(self.childLost(report.child, reporter: report.reporter, now: now))
     }
 
-    /// At the root: `reporter`'s child `child` died. Returns the tree changes to announce.
-    public mutating func childLost(_ child: String, reporter: String) -> [TreeChange] {
-        guard var coordinator = self.coordinator, coordinator.parent(of: child) == reporter else { return [] }
-        let moves = coordinator.failed(child)
+    /// At the root: `reporter`'s child `child` died. Believed when `reporter` is `child`'s parent in
+    /// the coordinator's tree, or the parent it had before the coordinator moved it (which still
+    /// holds its link until it rejoins). Returns the tree changes to announce.
+    public mutating func childLost(_ child: String, reporter: String, now: Date) -> [TreeChange] {
+        guard let coordinator = self.coordinator, coordinator.isPlaced(child) else { return [] }
+        guard coordinator.parent(of: child) == reporter || self.pending.formerParent(of: child) == reporter else { return [] }
+        return self.fail(child, now: now)
+    }
+
+    /// At the root: what is due at `now` in the tree's repair (call it a few times a second): a
+    /// mirror expected after a change that has not rejoined is told to (`relocate`), once a
+    /// second, and one that gave no sign of life for ``PendingRejoins/deadline`` is declared
+    /// failed; a mirror declared failed is evicted again once a second until it rejoins (if it
+    /// lives) or the deadline passes.
+    /// Returns the tree changes to announce.
+    public mutating func repair(now: Date) -> [TreeChange] {
+        guard self.coordinator != nil else { return [] }
+        let due = self.pending.due(now: now)
+        var changes = due.evict.map { TreeChange.evict(node: $0) } + due.relocate.map { TreeChange.relocate(node: $0) }
+        for node in due.failed where self.coordinator?.isPlaced(node) == true {
+            changes += self.fail(node, now: now)
+        }
+        return changes
+    }
+
+    /// The mirrors the root expects to rejoin after a change of the tree.
+    public var expectedRejoins: Int { self.pending.count }
+
+    /// At the root: `node` failed. The coordinator frees its place and moves the last mirror into
+    /// it; that mirror is told to rejoin (`relocate`) and, with the failed node's children, is
+    /// expected. Returns the tree changes to announce.
+    private mutating func fail(_ node: String, now: Date) -> [TreeChange] {
+        guard var coordinator = self.coordinator else { return [] }
+        let last = coordinator.members.last
+        let lastParent = last.flatMap { coordinator.parent(of: $0) }
+        let moves = coordinator.failed(node)
         self.coordinator = coordinator
-        return [.evict(node: child)] + moves.prefix(1).map { .relocate(node: $0.node) }
+        // Should it live (only late), its eviction is announced again until it rejoins.
+        self.pending.expect(node, reason: .evicted, formerParent: nil, now: now)
+        var changes: [TreeChange] = [.evict(node: node)]
+        if let moved = moves.first {
+            // The moved node must come; the failed node's children are rejoining already.
+            changes.append(.relocate(node: moved.node))
+            self.pending.expect(moved.node, reason: .moved, formerParent: moved.node == last ? lastParent : nil, now: now)
+        }
+        for orphan in moves.dropFirst() {
+            self.pending.expect(orphan.node, reason: .orphaned, formerParent: node, now: now)
+        }
+        return changes
     }
 
     /// A child's link closed: its slot is free.

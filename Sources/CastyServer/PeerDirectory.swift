@@ -42,8 +42,14 @@ public final class PeerDirectory: Sendable {
     }
 
     /// At the root: `reporter`'s child `child` died. Returns the tree changes to announce.
-    public func childLost(_ child: String, reporter: String) -> [TreeChange] {
-        self.policy.withLockedValue { $0.childLost(child, reporter: reporter) }
+    public func childLost(_ child: String, reporter: String, now: Date = Date()) -> [TreeChange] {
+        self.policy.withLockedValue { $0.childLost(child, reporter: reporter, now: now) }
+    }
+
+    /// At the root: the tree's repair that is due (``JoinPolicy/repair(now:)``); the changes to
+    /// announce.
+    public func repair(now: Date = Date()) -> [TreeChange] {
+        self.policy.withLockedValue { $0.repair(now: now) }
     }
 
     /// Whether this node is the root.
