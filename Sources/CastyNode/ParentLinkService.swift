@@ -65,7 +65,9 @@ public struct ParentLinkService: Service {
         let hub = self.hub
         switch frame {
         case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
-        case .tree(let change): hub.broadcast(change)
+        case .tree(let change):
+            _ = self.directory.treeChanged(change)
+            hub.broadcast(change)
         case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
         case .context(let headers): hub.setContext(StreamContext(headers: headers))
         case .codecHeaders(let pages): hub.resume(codecHeaders: pages)
