@@ -77,8 +77,9 @@ public struct FleetReloader: Service {
             ]
         )
         self.monitor?.update(fleet: self.directory.fleet)
+        if reload.drains { self.hub.startDraining() }
         for treeChange in reload.treeChanges {
-            self.logger.notice("tree change", metadata: ["tree.change": "\(treeChange)", "peer.name": "\(self.directory.name)"])
+            self.logger.notice("tree change", metadata: ["tree.change": "\(treeChange)", "cause": "fleet file reloaded"])
             self.hub.broadcast(treeChange)
         }
         return true

@@ -161,6 +161,26 @@ extension IntegrationTests {
             let m5Port = fleet.port(of: "m5")
             let onM5 = try await onThread { try StreamClient.fetch(port: m5Port, request: StreamClient.playerRequest(metadata: false), seconds: 3) }
             #expect(onM5.body.count > 16_000, "the fleet still plays after the bad files: \(onM5.body.count) bytes")
+
+            // A secret rotation: the reloaded nodes take the new secret at once and the old one during the grace.
+            try fleet.rewrite(mirrors: remaining, extra: ["drainSeconds": 3, "secret": "rotated-\(UUID().uuidString)", "secretGraceSeconds": 60])
+            fleet.reload(everyone)
+            try await eventually(within: 5, "every node to take the new secret") {
+                everyone.allSatisfy { (fleet.process($0)?.output() ?? "").contains("fleet.secret=rotated") }
+            }
+            #expect(fleet.process("m5")?.stop() == 0)
+            try fleet.startMirror("m5")
+            try await eventually(within: 15, "m5, restarted with the new secret, back under m2") {
+                guard await fleet.tree()["m5"] == "m2" else { return false }
+                return ((await fleet.status("m5"))?["upstream"] as? [String: Any])?["state"] as? String == "connected to m2"
+            }
+            let m6URL = "http://127.0.0.1:\(fleet.port(of: "m6"))/"
+            let oldSecret = try await onThread {
+                try runCommand(Paths.binary("casty-dummy").path, [m6URL, "--clients", "2", "--seconds", "2", "--fleet", oldFile.path], timeout: 20)
+            }
+            #expect(oldSecret.status == 0, "observers signing with the old secret are accepted during the grace: \(oldSecret.output.suffix(500))")
+            #expect(oldSecret.output.contains("connected=2"), "\(oldSecret.output.suffix(500))")
+            for name in remaining { #expect(fleet.process(name)?.isRunning == true, "\(name) still runs") }
         }
     }
 }
