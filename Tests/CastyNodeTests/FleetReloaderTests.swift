@@ -77,4 +77,18 @@ import Testing
         #expect(log.all.last?.metadata["drain.timed_out"] == "false")
         await loop.shutdownGracefully()
     }
+
+    @Test func aDrainFrameFreesAChildsSlotOrDrainsTheMirrorItNames() async throws {
+        try await ParentLinkServiceTests.Mirror.running { mirror in
+            mirror.parent.accept(ParentLinkServiceTests.acceptance(stream: "s1", nextSeq: 5))
+            var child = try await mirror.child()
+            #expect(mirror.directory.place.children == ["m2"])
+            mirror.parent.send(.tree(.drain(node: "m2")))
+            #expect(mirror.directory.place.children.isEmpty, "the drained child's slot is free")
+            #expect(!mirror.hub.isDraining && !mirror.directory.isDraining)
+            #expect(try await child.frames() == [.tree(.drain(node: "m2"))], "passed on to the children, whose link stays")
+            mirror.parent.send(.tree(.drain(node: "m1")))
+            #expect(mirror.hub.isDraining && mirror.directory.isDraining, "m1 itself drains: no new players")
+        }
+    }
 }
