@@ -80,7 +80,7 @@ let package = Package(
             name: "CastyNode",
             dependencies: [
                 "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyUpstream", "CastyServer", atomics, logging, nioCore, nioPosix,
-                serviceLifecycle,
+                serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // What the executables share: logging and common options.

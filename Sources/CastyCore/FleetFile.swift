@@ -26,14 +26,35 @@ public struct FleetFile: Codable, Equatable, Sendable {
     public var ingest: Node
     /// Every mirror.
     public var mirrors: [Node]
+    /// Optional: how long a mirror removed from the file (on a reload) may keep its players
+    /// before it leaves; ``defaultDrainSeconds`` when absent.
+    public var drainSeconds: Int?
+    /// Optional: how long the old `secret` is still accepted after a reload changed it;
+    /// ``defaultSecretGraceSeconds`` when absent.
+    public var secretGraceSeconds: Int?
 
-    public init(upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node]) {
+    /// How long a removed mirror drains when the file does not say.
+    public static let defaultDrainSeconds = 30
+    /// How long an old secret stays accepted when the file does not say.
+    public static let defaultSecretGraceSeconds = 300
+
+    public init(
+        upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node], drainSeconds: Int? = nil,
+        secretGraceSeconds: Int? = nil
+    ) {
         self.upstream = upstream
         self.fanout = fanout
         self.secret = secret
         self.ingest = ingest
         self.mirrors = mirrors
+        self.drainSeconds = drainSeconds
+        self.secretGraceSeconds = secretGraceSeconds
     }
+
+    /// How long a removed mirror drains, in seconds.
+    public var drainTime: Int { self.drainSeconds ?? Self.defaultDrainSeconds }
+    /// How long an old secret stays accepted after a rotation, in seconds.
+    public var secretGraceTime: Int { self.secretGraceSeconds ?? Self.defaultSecretGraceSeconds }
 
     /// Every node, the ingest first.
     public var nodes: [Node] { [self.ingest] + self.mirrors }
@@ -81,6 +102,11 @@ public struct FleetFile: Codable, Equatable, Sendable {
             throw FleetFileError(message: "\"fanout\" must be between 1 and 64, not \(self.fanout)")
         }
         guard !self.secret.isEmpty else { throw FleetFileError(message: "\"secret\" must not be empty") }
+        for (key, value) in [("drainSeconds", self.drainSeconds), ("secretGraceSeconds", self.secretGraceSeconds)] {
+            if let value, !(0...86_400).contains(value) {
+                throw FleetFileError(message: "\"\(key)\" must be between 0 and 86400 seconds, not \(value)")
+            }
+        }
         guard let scheme = self.upstream.split(separator: ":").first?.lowercased(), scheme == "http" || scheme == "https" else {
             throw FleetFileError(message: "\"upstream\" must be an http:// or https:// URL, not '\(self.upstream)'")
         }
@@ -128,4 +154,9 @@ public struct FleetFileError: Error, Equatable, Sendable, CustomStringConvertibl
     /// What is wrong, naming the problem.
     public var message: String
     public var description: String { self.message }
+
+    /// An error saying `message`.
+    public init(message: String) {
+        self.message = message
+    }
 }

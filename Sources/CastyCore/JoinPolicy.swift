@@ -45,14 +45,16 @@ public struct JoinPolicy: Sendable {
         /// The root takes too many joins at once (a storm, after many mirrors failed together):
         /// a join would be admitted again after this many milliseconds.
         case busy(retryAfterMilliseconds: Int)
+        /// This node was removed from the fleet file and is draining: it takes no new child.
+        case draining
     }
 
     /// This node's name.
     public let name: String
     /// Whether this node is the root (it runs the coordinator).
     public let isRoot: Bool
-    private let secret: String
-    private let mirrors: Set<String>
+    private var secrets: FleetSecrets
+    private var mirrors: Set<String>
     private var slots: ChildSlots
     private var coordinator: TreeCoordinator?
     /// At the root: the pace at which mirrors' joins are admitted.
@@ -67,6 +69,8 @@ public struct JoinPolicy: Sendable {
     public private(set) var parent: String?
     /// This node's ancestors, root first.
     public private(set) var path: [String] = []
+    /// Whether this node was removed from the fleet and is draining (it refuses joins).
+    public private(set) var draining = false
 
     /// The nonces a node remembers against replays.
     public static let rememberedNonces = 100_000
@@ -74,7 +78,7 @@ public struct JoinPolicy: Sendable {
     /// The policy of node `name` in `fleet`.
     public init(name: String, fleet: FleetFile) {
         self.name = name
-        self.secret = fleet.secret
+        self.secrets = FleetSecrets(current: fleet.secret)
         self.mirrors = Set(fleet.mirrors.map(\.name))
         self.isRoot = name == fleet.ingest.name
         self.slots = ChildSlots(fanout: fleet.fanout)
@@ -87,15 +91,21 @@ public struct JoinPolicy: Sendable {
 
     /// Decides on a join: ``verify(_:secret:now:)``, then ``admit(_:)``.
     public mutating func decide(_ request: JoinRequest, now: Date) -> (Decision, [TreeChange]) {
-        if let refusal = Self.verify(request, secret: self.secret, now: now) { return (.refuse(refusal), []) }
+        if let refusal = Self.verify(request, secrets: self.secrets.accepted(at: now), now: now) { return (.refuse(refusal), []) }
         return self.admit(request, now: now)
     }
 
     /// Checks version, proof and the nonce's length and time: what needs no state (and costs an
     /// HMAC, so a caller may run it outside its lock). Returns the refusal, if any.
     public static func verify(_ request: JoinRequest, secret: String, now: Date) -> Refusal? {
+        Self.verify(request, secrets: [secret], now: now)
+    }
+
+    /// ``verify(_:secret:now:)`` with any of `secrets` (the current one and those still in their
+    /// grace period after a rotation, see ``acceptedSecrets(at:)``).
+    public static func verify(_ request: JoinRequest, secrets: [String], now: Date) -> Refusal? {
         guard PeerProtocol.acceptedVersions.contains(request.version) else { return .unsupportedVersion(request.version) }
-        guard request.hasValidProof(secret: secret) else { return .badProof }
+        guard secrets.contains(where: { request.hasValidProof(secret: $0) }) else { return .badProof }
         guard request.nonce.utf8.count <= PeerProtocol.maxNonceBytes else { return .nonceTooLong }
         guard let time = request.nonceTime, abs(Int64(now.timeIntervalSince1970 * 1000) - time) <= Int64(PeerProtocol.maxClockSkewSeconds) * 1000 else {
             return .staleNonce
@@ -125,6 +135,7 @@ public struct JoinPolicy: Sendable {
     }
 
     private mutating func place(_ request: JoinRequest, now: Date) -> (Decision, [TreeChange]) {
+        guard !self.draining else { return (.refuse(.draining), []) }
         guard let depth = self.depth else { return (.refuse(.notInTree), []) }
         let path = self.path + [self.name]
         if request.observer { return (.accept(depth: depth + 1, path: path), []) }
@@ -169,7 +180,7 @@ public struct JoinPolicy: Sendable {
     /// - Returns: the tree changes to announce, or the refusal.
     public mutating func childLost(_ report: LossReport, now: Date) -> Result<[TreeChange], Refusal> {
         let join = report.asJoin
-        if let refusal = Self.verify(join, secret: self.secret, now: now) { return .failure(refusal) }
+        if let refusal = Self.verify(join, secrets: self.secrets.accepted(at: now), now: now) { return .failure(refusal) }
         guard self.remember(join.nonce) else { return .failure(.replayedNonce) }
         guard self.isRoot else { return .failure(.notRoot) }
         return .success(self.childLost(report.child, reporter: report.reporter, now: now))
@@ -238,6 +249,61 @@ public struct JoinPolicy: Sendable {
         self.path = path
     }
 
+    // MARK: A reloaded fleet file
+
+    /// The fleet file was reloaded and `change` is what it changes (see ``FleetChange``); `fleet`
+    /// is the new file. Added mirrors may join from now on; removed ones are refused, and the
+    /// slot of one that is this node's child is freed (its link stays, to feed its players while
+    /// it drains); this node drains if it is removed itself; a rotated secret stays accepted
+    /// for the file's grace time.
+    ///
+    /// - Returns: at the root, the tree changes to announce: for each removed mirror,
+    ///   `drain` of it, then `relocate` of each node the coordinator moves (the one moved into
+    ///   its place and its children, which are still linked to it and must rejoin). Elsewhere,
+    ///   none.
+    public mutating func apply(_ change: FleetChange, fleet: FleetFile, now: Date) -> [TreeChange] {
+        self.mirrors = Set(fleet.mirrors.map(\.name))
+        if change.retiredSecret != nil {
+            self.secrets.rotate(to: fleet.secret, now: now, grace: TimeInterval(fleet.secretGraceTime))
+        }
+        var changes: [TreeChange] = []
+        if var coordinator = self.coordinator {
+            coordinator.allow(change.added.map(\.name))
+            for removed in change.removed {
+                let moves = coordinator.remove(removed.name)
+                changes.append(.drain(node: removed.name))
+                changes.append(contentsOf: moves.map { .relocate(node: $0.node) })
+                // Told again by the repair until they rejoin.
+                self.pending.forget(removed.name)
+                for move in moves { self.pending.expect(move.node, reason: .moved, formerParent: nil, now: now) }
+            }
+            self.coordinator = coordinator
+        }
+        for removed in change.removed {
+            _ = self.treeChanged(.drain(node: removed.name))
+        }
+        return changes
+    }
+
+    /// A tree change from the root reached this node. A `drain` of a child frees its slot (the
+    /// link stays); a `drain` of this node makes it drain. Returns whether this node started
+    /// draining.
+    public mutating func treeChanged(_ change: TreeChange) -> Bool {
+        guard case .drain(let node) = change else { return false }
+        self.mirrors.remove(node)
+        self.slots.remove(node)
+        guard node == self.name, !self.isRoot, !self.draining else { return false }
+        self.draining = true
+        return true
+    }
+
+    /// The secrets accepted at `now`: the fleet file's, then those a reload replaced, until their
+    /// grace time ends.
+    public func acceptedSecrets(at now: Date) -> [String] { self.secrets.accepted(at: now) }
+
+    /// The secret this node signs its joins and reports with: the fleet file's current one.
+    public var signingSecret: String { self.secrets.current }
+
     // MARK: Queries
 
     /// This node's children, in slot order.
@@ -266,6 +332,7 @@ extension JoinPolicy.Refusal {
         case .coordinator(let reason): reason
         case .notRoot: "only the root takes loss reports"
         case .busy(let milliseconds): "the root \(node) is taking too many joins at once; retry in \(milliseconds) ms"
+        case .draining: "node \(node) was removed from the fleet and is draining; join through the root"
         }
     }
 }

@@ -36,8 +36,9 @@ public struct TreeCoordinator: Sendable {
     public let root: String
     /// The most children of a node.
     public let fanout: Int
-    /// Every mirror allowed to join.
-    public let allowed: Set<String>
+    /// Every mirror allowed to join (the fleet file's mirrors; see ``allow(_:)`` and
+    /// ``remove(_:)`` for a reloaded file).
+    public private(set) var allowed: Set<String>
     /// The node at each position; `nodes[0]` is the root.
     private var nodes: [String]
     /// The position of each placed node, the root included.
@@ -97,6 +98,23 @@ public struct TreeCoordinator: Sendable {
     /// `name` left cleanly; the same as ``failed(_:)``.
     public mutating func left(_ name: String) -> [Move] {
         self.failed(name)
+    }
+
+    // MARK: Membership
+
+    /// The fleet file now names `names` too: they may join from now on.
+    public mutating func allow(_ names: some Sequence<String>) {
+        self.allowed.formUnion(names)
+        self.allowed.remove(self.root)
+    }
+
+    /// The fleet file no longer names `name`: it may not join again, and if it is placed its
+    /// position is freed as by ``failed(_:)``. Returns the same moves; the caller also moves
+    /// the removed node's children, which (unlike after a failure) are still linked to it.
+    public mutating func remove(_ name: String) -> [Move] {
+        guard name != self.root else { return [] }
+        self.allowed.remove(name)
+        return self.failed(name)
     }
 
     // MARK: Queries

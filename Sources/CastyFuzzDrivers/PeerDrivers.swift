@@ -29,7 +29,7 @@ public func fuzzPeerFrames(_ data: [UInt8], _ check: FuzzCheck) {
         case .leave(let reason):
             // The writer cuts a reason to 1 KiB, so only shorter ones read back.
             guard reason.utf8.count <= 1024 else { continue }
-        case .tree(.evict(let node)), .tree(.relocate(let node)):
+        case .tree(.evict(let node)), .tree(.relocate(let node)), .tree(.drain(let node)):
             guard node.utf8.count <= 255 else { continue }
         case .context(let headers):
             // The writer stops before the line that would pass the limit (Latin-1 read as UTF-8 grows).

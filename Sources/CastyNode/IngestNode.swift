@@ -30,6 +30,8 @@ public struct IngestNode: Sendable {
         /// `nil` to pull the radio all the time; else, on demand, how long nobody may listen
         /// before the radio is dropped.
         public var onDemandIdle: Duration?
+        /// Where `fleet` was read from: re-read on SIGHUP (``FleetReloader``).
+        public var fleetPath: String?
 
         /// Creates a configuration.
         public init(
@@ -40,7 +42,8 @@ public struct IngestNode: Sendable {
             server: NodeServer.Configuration,
             silenceTimeout: Duration,
             caFile: String?,
-            onDemandIdle: Duration?
+            onDemandIdle: Duration?,
+            fleetPath: String? = nil
         ) {
             self.name = name
             self.upstreamURL = upstreamURL
@@ -50,6 +53,7 @@ public struct IngestNode: Sendable {
             self.silenceTimeout = silenceTimeout
             self.caFile = caFile
             self.onDemandIdle = onDemandIdle
+            self.fleetPath = fleetPath
         }
     }
 
@@ -70,14 +74,16 @@ public struct IngestNode: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let hub = StreamHub(configuration: configuration.hub, group: group, logger: logger)
         logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(configuration.upstreamURL)"])
+        let directory = configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0) }
+        let monitor = configuration.fleet.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
         let server = NodeServer(
             configuration: configuration.server,
             hub: hub,
-            directory: configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0) },
+            directory: directory,
             info: NodeInfo(role: "ingest", name: configuration.name, upstreamURL: configuration.upstreamURL),
             group: group,
             logger: logger,
-            monitor: configuration.fleet.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
+            monitor: monitor
         )
         let transfer = CurlTransfer.Configuration(
             url: configuration.upstreamURL,
@@ -91,6 +97,10 @@ public struct IngestNode: Sendable {
             onDemandIdle: configuration.onDemandIdle,
             logger: logger
         )
-        try await NodeLifecycle.run([server, upstream], group: group, logger: logger)
+        var services: [any Service] = [server, upstream]
+        if let path = configuration.fleetPath, let directory {
+            services.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))
+        }
+        try await NodeLifecycle.run(services, group: group, logger: logger)
     }
 }

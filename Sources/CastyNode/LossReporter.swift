@@ -13,8 +13,9 @@ public struct LossReporter: Sendable {
 
     /// The reporting mirror's name.
     public let name: String
-    /// The fleet's secret, which signs reports.
-    public let secret: String
+    /// The fleet's secret, which signs reports (read at each report: a reload may rotate it).
+    public var secret: String { self.currentSecret() }
+    let currentSecret: @Sendable () -> String
     /// The root's base URL, `http://host:port`.
     public let rootURL: String
     let request: Request
@@ -22,8 +23,13 @@ public struct LossReporter: Sendable {
 
     /// Creates the reporter of mirror `name`, reporting to the root at `rootURL`.
     public init(name: String, secret: String, rootURL: String, logger: Logger, request: @escaping Request) {
+        self.init(name: name, secret: { secret }, rootURL: rootURL, logger: logger, request: request)
+    }
+
+    /// Creates the reporter of mirror `name`, signing with what `secret` returns at each report.
+    public init(name: String, secret: @escaping @Sendable () -> String, rootURL: String, logger: Logger, request: @escaping Request) {
         self.name = name
-        self.secret = secret
+        self.currentSecret = secret
         self.rootURL = rootURL
         self.logger = logger
         self.request = request

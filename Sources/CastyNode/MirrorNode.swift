@@ -20,13 +20,16 @@ public struct MirrorNode: Sendable {
         public var hub: StreamHub.Configuration
         /// Where and how to serve.
         public var server: NodeServer.Configuration
+        /// Where `fleet` was read from: re-read on SIGHUP (``FleetReloader``).
+        public var fleetPath: String?
 
         /// Creates a configuration.
-        public init(name: String, fleet: FleetFile, hub: StreamHub.Configuration, server: NodeServer.Configuration) {
+        public init(name: String, fleet: FleetFile, hub: StreamHub.Configuration, server: NodeServer.Configuration, fleetPath: String? = nil) {
             self.name = name
             self.fleet = fleet
             self.hub = hub
             self.server = server
+            self.fleetPath = fleetPath
         }
 
         /// The root's base URL, `http://host:port`, where the mirror joins and reports.
@@ -56,10 +59,17 @@ public struct MirrorNode: Sendable {
             logger: logger
         )
         let directory = PeerDirectory(name: name, fleet: fleet)
-        let parentLink = ParentLink(name: name, rootURL: rootURL, secret: fleet.secret, logger: logger)
+        let parentLink = ParentLink(name: name, rootURL: rootURL, secret: { directory.secret }, logger: logger)
         let control = ControlClient(group: group)
-        let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger) { url in
+        let reporter = LossReporter(name: name, secret: { directory.secret }, rootURL: rootURL, logger: logger) { url in
             try? await control.get(url, timeout: .seconds(2)).status
+        }
+        var hooks = reporter.hooks(relocating: parentLink)
+        // A draining mirror's children leave on purpose: the root must not hear of them as lost.
+        if let report = hooks.reportLoss {
+            hooks.reportLoss = { @Sendable child in
+                if !directory.isDraining { report(child) }
+            }
         }
         let server = NodeServer(
             configuration: configuration.server,
@@ -68,10 +78,11 @@ public struct MirrorNode: Sendable {
             info: NodeInfo(role: "mirror", name: name, upstreamURL: rootURL),
             group: group,
             logger: logger,
-            hooks: reporter.hooks(relocating: parentLink)
+            hooks: hooks
         )
         let link = ParentLinkService(link: parentLink, hub: hub, directory: directory)
         logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)"])
-        try await NodeLifecycle.run([server, link], group: group, logger: logger)
+        let reloader = configuration.fleetPath.map { FleetReloader(path: $0, directory: directory, hub: hub, monitor: nil, logger: logger) }
+        try await NodeLifecycle.run([server, link], ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
     }
 }

@@ -6,11 +6,13 @@ import ServiceLifecycle
 /// fails), then its event loops shut down.
 enum NodeLifecycle {
     /// Runs `services` in a `ServiceGroup` that stops gracefully on SIGTERM and SIGINT, then
-    /// shuts `group` down, also when a service failed.
-    static func run(_ services: [any Service], group: MultiThreadedEventLoopGroup, logger: Logger) async throws {
+    /// shuts `group` down, also when a service failed. A service in `ending` that returns stops
+    /// the group gracefully too (a drained mirror leaving the fleet).
+    static func run(_ services: [any Service], ending: [any Service] = [], group: MultiThreadedEventLoopGroup, logger: Logger) async throws {
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) },
+                services: services.map { .init(service: $0) }
+                    + ending.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -65,7 +65,10 @@ public struct ParentLinkService: Service {
         let hub = self.hub
         switch frame {
         case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
-        case .tree(let change): hub.broadcast(change)
+        case .tree(let change):
+            // A drain of this node: new players are refused from now on (the FleetReloader does the rest).
+            if self.directory.treeChanged(change) { hub.startDraining() }
+            hub.broadcast(change)
         case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
         case .context(let headers): hub.setContext(StreamContext(headers: headers))
         case .codecHeaders(let pages): hub.resume(codecHeaders: pages)

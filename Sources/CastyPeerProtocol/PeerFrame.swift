@@ -15,7 +15,9 @@ public enum PeerFrame: Equatable, Sendable {
     /// The parent ends the link; the child must rejoin through the root. Payload: UTF-8 reason.
     case leave(reason: String)
     /// A change of the tree, passed down to every node: `evict` tells the parents of `node` to
-    /// close their link to it; `relocate` tells `node` to rejoin through the root.
+    /// close their link to it; `relocate` tells `node` to rejoin through the root; `drain` says
+    /// that `node` was removed from the fleet file (its parent frees its slot but keeps feeding
+    /// it; `node` stops taking players and children, then leaves).
     /// Payload: `operation (1 byte) | UTF-8 node name`.
     case tree(TreeChange)
     /// The stream's context changed (the ingest reached the radio, or reconnected to it): the
@@ -46,6 +48,8 @@ public enum TreeChange: Equatable, Sendable {
     case evict(node: String)
     /// This node must rejoin through the root (its place in the tree changed).
     case relocate(node: String)
+    /// This node was removed from the fleet: it drains, then leaves (operation 3).
+    case drain(node: String)
 }
 
 /// A peer protocol violation, saying what was wrong.
@@ -77,6 +81,7 @@ extension ByteBuffer {
             let (operation, name): (UInt8, String) = switch change {
             case .evict(let node): (1, node)
             case .relocate(let node): (2, node)
+            case .drain(let node): (3, node)
             }
             let bytes = Array(name.utf8.prefix(255))
             self.writeInteger(PeerFrame.Kind.tree.rawValue)

@@ -44,6 +44,7 @@ public struct PeerFrameDecoder: NIOSingleStepByteToMessageDecoder {
             switch operation {
             case 1: return .tree(.evict(node: name))
             case 2: return .tree(.relocate(node: name))
+            case 3: return .tree(.drain(node: name))
             default: throw PeerProtocolError("unknown tree operation \(operation)")
             }
         case .context:

@@ -18,7 +18,7 @@ public final class FleetMonitor: Service, Sendable {
         var at: ContinuousClock.Instant
     }
 
-    private let fleet: FleetFile
+    private let current: NIOLockedValueBox<FleetFile>
     private let fetch: @Sendable (String) async -> ByteBuffer?
     private let interval: Duration
     private let seen = NIOLockedValueBox<[String: Seen]>([:])
@@ -36,9 +36,17 @@ public final class FleetMonitor: Service, Sendable {
     /// Creates a monitor; `fetch` GETs a URL and returns the body of a `200` reply, or nil (within
     /// a short timeout, and at once when its task is cancelled).
     init(fleet: FleetFile, interval: Duration = .seconds(1), fetch: @escaping @Sendable (String) async -> ByteBuffer?) {
-        self.fleet = fleet
+        self.current = NIOLockedValueBox(fleet)
         self.interval = interval
         self.fetch = fetch
+    }
+
+    /// The fleet file in use.
+    private var fleet: FleetFile { self.current.withLockedValue { $0 } }
+
+    /// A reloaded fleet file: the next round asks its mirrors, and the status lists them.
+    public func update(fleet: FleetFile) {
+        self.current.withLockedValue { $0 = fleet }
     }
 
     /// Polls until the task is cancelled or the service group shuts down gracefully.
@@ -104,11 +112,12 @@ public final class FleetMonitor: Service, Sendable {
     /// Every node of the fleet as the root sees it.
     func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?)) -> [NodeStatus.FleetNode] {
         let seen = self.seen.withLockedValue { $0 }
+        let fleet = self.fleet
         let now = ContinuousClock.now
         func depth(_ name: String) -> Int? {
             var depth = 0
             var node = name
-            while node != self.fleet.ingest.name {
+            while node != fleet.ingest.name {
                 guard let parent = tree[node], depth < 64 else { return nil }
                 node = parent
                 depth += 1
@@ -117,11 +126,11 @@ public final class FleetMonitor: Service, Sendable {
         }
         var nodes = [
             NodeStatus.FleetNode(
-                name: self.fleet.ingest.name, parent: Nullable(nil), depth: 0, listeners: root.listeners,
-                seq: root.seq, lag: 0, state: "up", url: "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)/"
+                name: fleet.ingest.name, parent: Nullable(nil), depth: 0, listeners: root.listeners,
+                seq: root.seq, lag: 0, state: "up", url: "http://\(fleet.ingest.host):\(fleet.ingest.port)/"
             )
         ]
-        for mirror in self.fleet.mirrors {
+        for mirror in fleet.mirrors {
             let view = seen[mirror.name]
             let fresh = view.map { now - $0.at < .milliseconds(2500) } ?? false
             let up = fresh && tree[mirror.name] != nil

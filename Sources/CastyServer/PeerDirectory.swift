@@ -9,20 +9,54 @@ import NIOConcurrencyHelpers
 public final class PeerDirectory: Sendable {
     /// This node's name.
     public let name: String
-    let fleet: FleetFile
+    private let current: NIOLockedValueBox<FleetFile>
     let policy: NIOLockedValueBox<JoinPolicy>
 
     /// Creates the directory of node `name` in `fleet`.
     public init(name: String, fleet: FleetFile) {
         self.name = name
-        self.fleet = fleet
+        self.current = NIOLockedValueBox(fleet)
         self.policy = NIOLockedValueBox(JoinPolicy(name: name, fleet: fleet))
     }
+
+    /// The fleet file in use (the last one a reload accepted).
+    public var fleet: FleetFile { self.current.withLockedValue { $0 } }
+
+    /// What a reload did.
+    public struct Reload: Sendable {
+        /// What the new file changes.
+        public var change: FleetChange
+        /// At the root, the tree changes to announce (see ``JoinPolicy/apply(_:fleet:now:)``).
+        public var treeChanges: [TreeChange]
+        /// Whether this node is removed by the new file and starts draining.
+        public var drains: Bool
+    }
+
+    /// Takes `new` as the fleet file if a running fleet can (see ``FleetChange/between(_:_:)``);
+    /// throws, keeping the file in use, if not.
+    public func reload(_ new: FleetFile, now: Date = Date()) throws(FleetFileError) -> Reload {
+        let old = self.fleet
+        let change = try FleetChange.between(old, new)
+        let wasDraining = self.isDraining
+        let changes = self.policy.withLockedValue { $0.apply(change, fleet: new, now: now) }
+        self.current.withLockedValue { $0 = new }
+        return Reload(change: change, treeChanges: changes, drains: !wasDraining && self.isDraining)
+    }
+
+    /// A tree change from the root reached this node (see ``JoinPolicy/treeChanged(_:)``);
+    /// returns whether this node starts draining.
+    public func treeChanged(_ change: TreeChange) -> Bool {
+        self.policy.withLockedValue { $0.treeChanged(change) }
+    }
+
+    /// Whether this node was removed from the fleet and is draining.
+    public var isDraining: Bool { self.policy.withLockedValue { $0.draining } }
 
     /// Decides on a join; returns the tree changes to announce too (at the root, when a joiner
     /// reports that its parent failed). The proof is checked outside the lock.
     public func decide(_ request: JoinRequest, now: Date = Date()) -> (JoinPolicy.Decision, [TreeChange]) {
-        if let refusal = JoinPolicy.verify(request, secret: self.fleet.secret, now: now) { return (.refuse(refusal), []) }
+        let secrets = self.policy.withLockedValue { $0.acceptedSecrets(at: now) }
+        if let refusal = JoinPolicy.verify(request, secrets: secrets, now: now) { return (.refuse(refusal), []) }
         return self.policy.withLockedValue { $0.admit(request, now: now) }
     }
 
@@ -58,8 +92,8 @@ public final class PeerDirectory: Sendable {
     /// The root's address, `http://host:port`.
     public var rootURL: String { "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)" }
 
-    /// The fleet's secret, for signing reports.
-    var secret: String { self.fleet.secret }
+    /// The fleet's secret, for signing joins and reports: the current file's.
+    public var secret: String { self.policy.withLockedValue { $0.signingSecret } }
 
     /// A child's link closed.
     public func childLeft(_ name: String) {

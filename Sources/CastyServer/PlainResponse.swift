@@ -74,7 +74,7 @@ struct PlainResponse: Equatable {
     static func statusCode(of refusal: JoinPolicy.Refusal) -> Int {
         switch refusal {
         case .unsupportedVersion: 426
-        case .notInTree, .busy: 503
+        case .notInTree, .draining, .busy: 503
         case .ancestor: 409
         case .notRoot: 404
         case .badProof, .nonceTooLong, .staleNonce, .replayedNonce, .notAMirror, .coordinator: 403

@@ -39,11 +39,14 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
             method: head.method,
             wantsMetadata: head.wantsMetadata,
             listeners: self.hub.counters.listeners,
-            maxListeners: self.maxListeners
+            maxListeners: self.hub.isDraining ? 0 : self.maxListeners
         )
         switch action {
         case .ignore:
             return  // players send nothing after their request
+        case .refuseFull where self.hub.isDraining:
+            self.logger.info("listener refused: this node is draining")
+            PlainResponse(code: 503, body: "this node is leaving the fleet; try another\n").answer(context: context)
         case .refuseFull(let max):
             self.logger.warning("listener refused: node full", metadata: ["listeners.max": "\(max)"])
             PlainResponse(code: 503, body: "this node is full (\(max) listeners); try another\n").answer(context: context)

@@ -29,7 +29,7 @@ public final class ParentLink: Sendable {
 
     private let name: String
     private let rootURL: String
-    private let secret: String
+    private let secret: @Sendable () -> String
     private let logger: Logger
     private let relocateFlag = ManagedAtomic(false)
     private let worker: TransferWorker
@@ -37,6 +37,12 @@ public final class ParentLink: Sendable {
 
     /// Creates the link of mirror `name`, joining through the root at `rootURL` (`http://host:port`).
     public convenience init(name: String, rootURL: String, secret: String, logger: Logger) {
+        self.init(name: name, rootURL: rootURL, secret: { secret }, logger: logger)
+    }
+
+    /// Creates the link of mirror `name`; each join is signed with what `secret` returns then (the
+    /// fleet file's secret, which a reload may rotate).
+    public convenience init(name: String, rootURL: String, secret: @escaping @Sendable () -> String, logger: Logger) {
         self.init(name: name, rootURL: rootURL, secret: secret, logger: logger, backoff: Self.rejoinBackoff) {
             $0.run(stop: $1, handler: $2)
         }
@@ -44,7 +50,15 @@ public final class ParentLink: Sendable {
 
     /// Creates a link that waits as `backoff` says between failed joins and runs each transfer with
     /// `perform`.
-    init(name: String, rootURL: String, secret: String, logger: Logger, backoff: ReconnectBackoff, perform: @escaping PerformTransfer) {
+    convenience init(name: String, rootURL: String, secret: String, logger: Logger, backoff: ReconnectBackoff, perform: @escaping PerformTransfer) {
+        self.init(name: name, rootURL: rootURL, secret: { secret }, logger: logger, backoff: backoff, perform: perform)
+    }
+
+    /// The same with a secret read at each join.
+    init(
+        name: String, rootURL: String, secret: @escaping @Sendable () -> String, logger: Logger, backoff: ReconnectBackoff,
+        perform: @escaping PerformTransfer
+    ) {
         self.name = name
         self.rootURL = rootURL
         self.secret = secret
@@ -89,7 +103,7 @@ public final class ParentLink: Sendable {
         context.runAttempts { context in
             self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
-            let request = JoinRequest(name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, secret: self.secret)
+            let request = JoinRequest(name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, secret: self.secret())
             let transfer = CurlTransfer(
                 configuration: .init(
                     url: self.rootURL + request.target,
@@ -111,7 +125,16 @@ public final class ParentLink: Sendable {
             // Report a parent as lost only when it failed (reset or silence), never after a leave.
             lost = (parent != nil && !handler.endedOnPurpose) ? parent : nil
             let cause = failure?.description ?? "link ended"
-            self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
+            if case .status(403, _) = failure {
+                // A mirror added to the fleet file before the root (or its parent) reloaded it, or
+                // one removed from it, or a secret that differs.
+                self.logger.warning(
+                    "join refused (403): this mirror is not in the fleet file of the node that answered, or its secret differs; if it was just added, send that node SIGHUP; retrying",
+                    metadata: ["cause": "\(cause)"]
+                )
+            } else {
+                self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
+            }
             onDown(cause)
             // A link that was accepted is rejoined at once; joins that keep failing back off.
             guard handler.acceptance == nil else {

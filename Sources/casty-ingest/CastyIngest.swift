@@ -76,7 +76,8 @@ struct CastyIngest: CastyCommand {
             server: self.serving.server(host: host, port: port),
             silenceTimeout: .seconds(self.silenceTimeout),
             caFile: self.caFile,
-            onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil
+            onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil,
+            fleetPath: self.fleet
         )
         let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)
         try await IngestNode(configuration: configuration, logger: logger).run()

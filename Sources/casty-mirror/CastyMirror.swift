@@ -48,7 +48,8 @@ struct CastyMirror: CastyCommand {
             name: self.name,
             fleet: fleet,
             hub: self.serving.hub,
-            server: self.serving.server(host: self.listen ?? node.host, port: node.port)
+            server: self.serving.server(host: self.listen ?? node.host, port: node.port),
+            fleetPath: self.fleet
         )
         try await MirrorNode(configuration: configuration, logger: logger).run()
     }

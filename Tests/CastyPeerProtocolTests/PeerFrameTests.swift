@@ -13,6 +13,7 @@ import Testing
         .leave(reason: "shutting down"),
         .tree(.evict(node: "m3")),
         .tree(.relocate(node: "m7")),
+        .tree(.drain(node: "m2")),
         .context(["Content-Type": "audio/ogg", "icy-name": "Café Radio", "icy-genre": "Jazz: Modal"]),
         .context([:]),
         .codecHeaders(ByteBuffer(bytes: Array("OggS".utf8) + [0, 2] + Array(repeating: 9, count: 4000))),
@@ -94,5 +95,18 @@ import Testing
         #expect(PeerProtocol.percentDecode(PeerProtocol.percentEncode(every)) == every)
         #expect(PeerProtocol.percentDecode("%E") == nil)
         #expect(PeerProtocol.percentDecode("%zz") == nil)
+    }
+}
+
+extension PeerFrameTests {
+    /// Operation 3 of a tree frame: `drain`.
+    @Test func aDrainTreeFrameIsOperationThree() throws {
+        var buffer = ByteBuffer()
+        buffer.writePeerFrame(.tree(.drain(node: "m2")))
+        #expect(Array(buffer.readableBytesView) == [0x04, 0, 0, 0, 3, 3] + Array("m2".utf8))
+        let processor = NIOSingleStepByteToMessageProcessor(PeerFrameDecoder())
+        var out: [PeerFrame] = []
+        try processor.process(buffer: buffer) { out.append($0) }
+        #expect(out == [.tree(.drain(node: "m2"))])
     }
 }
