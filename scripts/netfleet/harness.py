@@ -15,6 +15,13 @@ faults run one after the other, each with players attached throughout:
   upstream-drop        the radio drops the ingest's connection and stays up (Icecast killclient)
   upstream-restart     the radio stopped and started again
   ingest-restart       the ingest stopped (SIGTERM) and started again
+  mass-kill            a quarter of the mirrors (rounded up), inner ones, killed at the same
+                       instant (SIGKILL), restarted after the measurement; joins per second at
+                       the root reported (only with --faults mass-kill)
+
+--faults K1,K2,… runs those faults instead of the usual schedule (`none`: none, to measure how the
+fleet forms and a run without faults). Every run reports how long the tree took to form and each
+mirror's memory (VmRSS) once formed.
 
 For each: segments lost and repeated at every observer and player, time until every one of them
 is whole again (has every segment the root has, within 250 ms), rejoins, and the tree's depth
@@ -261,6 +268,8 @@ class Harness:
         self.mirrors = [f"m{i}" for i in range(1, args.mirrors + 1)]
         self.faults = []
         self.started = time.time()
+        self.formed_s = None
+        self.memory_kib = {}
         self.ogg = args.format in OGG_FORMATS
         # The real players: ffmpeg, and mpg123 where it can decode the stream (MP3).
         self.real_players = ["ffmpeg", "mpg123"] if args.format in ("mp3", "mp3-vbr") else ["ffmpeg", "ffmpeg-2"]
@@ -293,11 +302,28 @@ class Harness:
         self.start_radio()
         self.start_node("root")
         self.wait(lambda: self.status("root") is not None and self.status("root").get("seq") is not None, 30, "the ingest's first segment")
+        forming = time.monotonic()
         for name in self.mirrors:
             self.start_node(name)
             time.sleep(0.2)  # joins in order, so the tree's places follow the names
-        self.wait_for_tree(40)
+        self.wait_for_tree(40 + len(self.mirrors))
+        self.formed_s = round(time.monotonic() - forming, 2)
+        self.memory_kib = {name: self.rss_kib(name) for name in ["root", *self.mirrors]}
+        mirrors_rss = [kib for name, kib in self.memory_kib.items() if name != "root" and kib]
+        log(f"tree formed in {self.formed_s} s (mirrors started 0.2 s apart), depth {max(self.tree_depths(self.tree()).values())}; "
+            f"mirror memory (VmRSS) median {sorted(mirrors_rss)[len(mirrors_rss) // 2] / 1024:.1f} MiB, max {max(mirrors_rss) / 1024:.1f} MiB")
         log(f"tree: {self.tree_text()}")
+
+    def rss_kib(self, name):
+        """The resident memory of a node's process, in KiB (VmRSS), or None."""
+        try:
+            with open(f"/proc/{self.processes[name].popen.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            return None
+        return None
 
     def start_radio(self):
         env = ["env", "TRACK_NOISE=1", f"TRACK_SECONDS={self.args.track_seconds}"]
@@ -433,11 +459,26 @@ class Harness:
             raise RuntimeError(f"no inner mirror without listeners to fault in {tree}")
         return candidates[0]
 
+    def mass_targets(self):
+        """A quarter of the mirrors (rounded up), all inner ones without listeners, spread over
+        the levels: every other inner mirror by position, then the rest."""
+        tree = self.tree()
+        inner = sorted(set(tree.values()) - {"root"} - set(self.leaves), key=lambda name: int(name[1:]))
+        count = (len(self.mirrors) + 3) // 4
+        if len(inner) < count:
+            raise RuntimeError(f"only {len(inner)} inner mirrors without listeners, {count} needed, in {tree}")
+        ordered = inner[::2] + inner[1::2]
+        return sorted(ordered[:count], key=lambda name: int(name[1:]))
+
     def fault(self, kind, seconds=0.0):
-        target = {"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root"}.get(kind) or self.inner_target()
+        restart = None
+        if kind == "mass-kill":
+            victims = self.mass_targets()
+            target = "+".join(victims)
+        else:
+            target = {"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root"}.get(kind) or self.inner_target()
         log(f"fault {kind} on {target} ({seconds:g} s)")
         start = time.time()
-        restart = None
         if kind.startswith("cable"):
             self.net.cable(target, up=False)
             time.sleep(seconds)
@@ -462,11 +503,21 @@ class Harness:
         elif kind == "ingest-restart":
             self.processes["root"].stop()
             self.start_node("root")
+        elif kind == "mass-kill":
+            for victim in victims:  # one signal each, back to back: the same instant to the fleet
+                self.processes[victim].signal(signal.SIGKILL)
+            for victim in victims:
+                self.processes[victim].popen.wait(5)
+            restart = victims
         end = time.time()
         time.sleep(self.args.settle)
         measured_until = time.time()
-        if restart:
+        joins = self.root_joins(start, measured_until)
+        if isinstance(restart, str):
             self.start_node(restart)
+        elif restart:
+            for victim in restart:
+                self.start_node(victim)
         try:
             self.wait_for_tree(30)
             healed = True
@@ -475,11 +526,27 @@ class Harness:
         tree = self.tree()
         depth = max(self.tree_depths(tree).values()) if tree else None
         self.faults.append({"kind": kind, "target": target, "seconds": round(end - start, 2), "start": start, "end": end,
-                            "until": measured_until, "depth_after": depth, "tree_whole_after": healed, "tree_after": tree})
-        log(f"  done: depth {depth}, tree whole again: {healed}; {self.tree_text()}")
+                            "until": measured_until, "depth_after": depth, "tree_whole_after": healed, "tree_after": tree, "root_joins": joins})
+        log(f"  done: depth {depth}, tree whole again: {healed}; joins at the root {joins['total']} (most in a second: {joins['peak_per_second']}); "
+            f"{self.tree_text()}")
         time.sleep(self.args.gap)
 
+    def root_joins(self, start, until):
+        """The mirrors' joins the root answered between `start` and `until` (taken, redirected or
+        refused), from its log: the total and the most in any second."""
+        pattern = re.compile(r"peer joined|join redirected|join refused")
+        times = [t for t, line in self.processes["root"].lines if start <= t <= until and pattern.search(line) and "observer" not in line]
+        peak, low = 0, 0
+        for high in range(len(times)):
+            while times[high] - times[low] >= 1.0:
+                low += 1
+            peak = max(peak, high - low + 1)
+        return {"total": len(times), "peak_per_second": peak}
+
     def schedule(self):
+        if self.args.faults is not None:
+            return [(kind, int(kind.rstrip("s").split("-")[-1]) if kind.startswith("cable-") else 4 if kind == "freeze" else
+                     self.args.loss_seconds if kind.startswith("loss") else 0) for kind in self.args.faults]
         loss = self.args.loss_seconds
         if self.args.short_ogg:
             return [("kill", 0), ("freeze", 4)]
@@ -864,7 +931,7 @@ class Harness:
         return row
 
     def report(self, rows, dummies, decode):
-        mode = "short Ogg" if self.args.short_ogg else "short" if self.args.short else "full"
+        mode = ("faults " + (",".join(self.args.faults) or "none")) if self.args.faults is not None else "short Ogg" if self.args.short_ogg else "short" if self.args.short else "full"
         stream = "" if self.args.format == "mp3" else f"{self.args.format}, "
         lines = [f"### {len(self.mirrors)} mirrors ({stream}{mode} run, {len(self.leaves)} leaves, {len(self.leaves) * 2} probe listeners + "
                  f"{self.args.dummies} dummy clients + {' + '.join(self.real_players)})", "",
@@ -882,6 +949,15 @@ class Harness:
             lines.append(f"| {row['fault']} | {row['target']} | {row['seconds']:.1f} s | {lost}{extra} | {row['repeated']} | {recovery} | {delay} | "
                          f"{row['rejoins']} | {row['depth_after']} ({row['min_depth']}) | {sum(row[name + '_errors'] for name in self.real_players)} | "
                          f"{'yes' if row['pass'] else 'NO'} |")
+        if any(row["fault"] == "mass-kill" for row in rows):
+            for row, fault in zip(rows, self.faults):
+                if fault["kind"] == "mass-kill":
+                    lines.append(f"mass-kill: joins answered by the root from the kill to {self.args.settle:g} s after: {fault['root_joins']['total']}, "
+                                 f"most in one second {fault['root_joins']['peak_per_second']}")
+        rss = [kib for name, kib in self.memory_kib.items() if name != "root" and kib]
+        lines += ["", f"tree formed in {self.formed_s} s ({len(self.mirrors)} mirrors started 0.2 s apart), depth {self.min_depth()} (minimum); "
+                  f"memory per mirror once formed (VmRSS): median {sorted(rss)[len(rss) // 2] / 1024:.1f} MiB, max {max(rss) / 1024:.1f} MiB; "
+                  f"ingest {self.memory_kib.get('root', 0) / 1024:.1f} MiB" if rss else "tree formed; memory not read"]
         lines += ["", f"casty-dummy: `{dummies}`",
                   "real players, decode errors over the whole run: " + ", ".join(f"{name} {decode[name]}" for name in self.real_players)]
         ogg_clean = True
@@ -920,7 +996,7 @@ class Harness:
         with open(os.path.join(self.out, "report.md"), "w") as file:
             file.write(text)
         with open(os.path.join(self.out, "report.json"), "w") as file:
-            json.dump({"mirrors": len(self.mirrors), "mode": mode, "format": self.args.format, "leaves": self.leaves, "faults": rows,
+            json.dump({"mirrors": len(self.mirrors), "formed_s": self.formed_s, "memory_kib": self.memory_kib, "mode": mode, "format": self.args.format, "leaves": self.leaves, "faults": rows,
                        "dummies": dummies, "decode_errors": decode, "ogg": self.ogg_result, "seconds": round(self.finished - self.started, 1)},
                       file, indent=2)
         print(text)
@@ -934,7 +1010,9 @@ class Harness:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Run it through scripts/netfleet.sh.")
     parser.add_argument("--bin", required=True, help="folder with casty-ingest, casty-mirror and casty-dummy")
-    parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..60, default 7)")
+    parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..63, default 7)")
+    parser.add_argument("--faults", type=lambda text: [] if text == "none" else text.split(","),
+                        help="comma-separated faults to run instead of the usual schedule (`none` for none), e.g. mass-kill")
     parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
     parser.add_argument("--format", choices=FORMATS, default="mp3", help="the test radio's format (scripts/test-radio.sh --format; default mp3)")
     parser.add_argument("--short-ogg", action="store_true", help="Ogg formats: one kill and one freeze, with a new chain every 12 s")
@@ -946,8 +1024,12 @@ def main():
     parser.add_argument("--dummies", type=int, default=40, help="casty-dummy clients spread over the leaves (default 40)")
     parser.add_argument("--out", required=True, help="folder for logs, recordings and the report")
     args = parser.parse_args()
-    if not 1 <= args.mirrors <= 60:
-        parser.error("--mirrors must be 1..60")
+    if not 1 <= args.mirrors <= 63:
+        parser.error("--mirrors must be 1..63")
+    kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill")
+    for kind in args.faults or []:
+        if kind not in kinds:
+            parser.error(f"unknown fault {kind!r}; the faults are {', '.join(kinds)}")
     if args.short_ogg and args.format not in OGG_FORMATS:
         parser.error(f"--short-ogg needs an Ogg --format ({', '.join(OGG_FORMATS)})")
     if args.short_ogg and args.short:
