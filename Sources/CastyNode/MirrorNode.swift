@@ -70,7 +70,10 @@ public struct MirrorNode: Sendable {
             logger: logger,
             hooks: reporter.hooks(relocating: parentLink)
         )
-        let link = ParentLinkService(link: parentLink, hub: hub, directory: directory)
+        let link = ParentLinkService(link: parentLink, hub: hub, directory: directory) {
+            // Shut down after the link, before the server sends the children their leave.
+            await reporter.announceLeave()
+        }
         logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)"])
         try await NodeLifecycle.run([server, link], group: group, logger: logger)
     }

@@ -94,6 +94,13 @@ final class LoopFanout: @unchecked Sendable {
         }
     }
 
+    /// This node's place changed: every child peer hears its own new place.
+    func placeChanged() {
+        for peer in self.peers.values {
+            peer.placeChanged()
+        }
+    }
+
     /// Closes every player announced another format than `format`: the stream's format changed.
     func closePlayers(notOf format: StreamFormat) {
         for player in self.players.values {

@@ -142,6 +142,14 @@ public final class StreamHub: Sendable {
         }
     }
 
+    /// This node's place in the tree changed (it joined a new parent, or an ancestor moved):
+    /// every child peer is told its own new place, computed when the frame is written.
+    public func placeChanged() {
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.placeChanged() }
+        }
+    }
+
     /// Sets what the upstream said about the stream; sizes the ring to `ringSeconds` of its
     /// bitrate. The format follows the `Content-Type`; with `checkBytes` (the ingest, at every
     /// connection to the radio) the next segment's bytes confirm or correct it. Child peers hear
