@@ -10,7 +10,8 @@ import ServiceLifecycle
 ///
 /// A parent that serves another stream identity (a restarted ingest) resets the hub; the
 /// acceptance's context, title and this node's place are taken; frames go where they belong
-/// (segments into the hub, heartbeats to the lag, tree changes on to the children, context and
+/// (segments into the hub, heartbeats to the lag, tree changes on to the children (an evicted
+/// node also sends its child mirrors away), context and
 /// Ogg header updates into the hub, a new place into the directory and on to the children).
 /// Every join after the first counts as a reconnect.
 public struct ParentLinkService: Service {
@@ -72,7 +73,13 @@ public struct ParentLinkService: Service {
         let hub = self.hub
         switch frame {
         case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
-        case .tree(let change): hub.broadcast(change)
+        case .tree(let change):
+            hub.broadcast(change)
+            // Evicted: the root placed this node's children elsewhere (under the mirror it moved
+            // into the hole); they must go there, or they stay below a node the root thinks has none.
+            if case .evict(let node) = change, node == self.directory.name {
+                hub.sendChildMirrorsAway(reason: "this node was evicted by the root; rejoin")
+            }
         case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
         case .context(let headers): hub.setContext(StreamContext(headers: headers))
         case .codecHeaders(let pages): hub.resume(codecHeaders: pages)

@@ -94,6 +94,13 @@ final class LoopFanout: @unchecked Sendable {
         }
     }
 
+    /// This node was evicted by the root: every child mirror is sent away (observers stay).
+    func sendChildMirrorsAway(reason: String) {
+        for peer in self.peers.values {
+            peer.leaveIfMirror(reason: reason)
+        }
+    }
+
     /// This node's place changed: every child peer hears its own new place.
     func placeChanged() {
         for peer in self.peers.values {

@@ -207,6 +207,12 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         channel.eventLoop.scheduleTask(in: .milliseconds(50)) { channel.close(promise: nil) }
     }
 
+    /// Ends the link with a leave if the child is a mirror (not an observer).
+    func leaveIfMirror(reason: String) {
+        guard let link = self.machine.link, !link.observer else { return }
+        self.leave(reason: reason)
+    }
+
     /// The node shuts down: a linked child gets a leave.
     func shutdown() {
         if case .send(let frame) = self.machine.shutdown(now: self.now) { self.write(frame) }

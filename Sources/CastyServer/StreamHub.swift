@@ -142,6 +142,14 @@ public final class StreamHub: Sendable {
         }
     }
 
+    /// The root evicted this node: its child mirrors get a `leave` and rejoin through the root,
+    /// which has placed them elsewhere (observers stay).
+    public func sendChildMirrorsAway(reason: String) {
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.sendChildMirrorsAway(reason: reason) }
+        }
+    }
+
     /// This node's place in the tree changed (it joined a new parent, or an ancestor moved):
     /// every child peer is told its own new place, computed when the frame is written.
     public func placeChanged() {

@@ -244,6 +244,20 @@ import Testing
         }
     }
 
+    /// The root moved an evicted node's children under another mirror: they must go there.
+    @Test func anEvictedNodeSendsItsChildMirrorsAway() async throws {
+        try await Mirror.running { mirror in
+            mirror.parent.accept(Self.acceptance(stream: "s1", nextSeq: 5))
+            var child = try await mirror.child()
+            _ = try await child.frames()
+            mirror.parent.send(.tree(.evict(node: "m9")))
+            #expect(try await child.frames() == [.tree(.evict(node: "m9"))], "another node's eviction is only passed on")
+            mirror.parent.send(.tree(.evict(node: "m1")))
+            #expect(try await child.frames() == [.tree(.evict(node: "m1")), .leave(reason: "this node was evicted by the root; rejoin")])
+            #expect(mirror.directory.place.children.isEmpty)
+        }
+    }
+
     @Test func gracefulShutdownStopsTheLinkThenTellsTheRoot() async throws {
         let loop = NIOAsyncTestingEventLoop()
         let parent = FakeParent()
