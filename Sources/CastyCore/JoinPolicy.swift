@@ -40,7 +40,7 @@ public struct JoinPolicy: Sendable {
         case ancestor(String)
         /// The root's coordinator refused the joiner.
         case coordinator(reason: String)
-        /// A loss report reached a node other than the root.
+        /// A loss report or leave notice reached a node other than the root.
         case notRoot
         /// The root takes too many joins at once (a storm, after many mirrors failed together):
         /// a join would be admitted again after this many milliseconds.
@@ -237,16 +237,63 @@ public struct JoinPolicy: Sendable {
         return changes
     }
 
+    /// At the root: a mirror says it is shutting down (a signed ``LeaveNotice``). Its place is
+    /// freed as for a failure (its parent drops it, the last mirror moves into the hole), so that
+    /// no joiner is sent to it any more. A mirror that holds no place changes nothing.
+    ///
+    /// - Returns: the tree changes to announce, or the refusal.
+    public mutating func left(_ notice: LeaveNotice, now: Date) -> Result<[TreeChange], Refusal> {
+        let join = notice.asJoin
+        if let refusal = Self.verify(join, secrets: self.secrets.accepted(at: now), now: now) { return .failure(refusal) }
+        guard self.remember(join.nonce) else { return .failure(.replayedNonce) }
+        guard let coordinator = self.coordinator else { return .failure(.notRoot) }
+        guard coordinator.isPlaced(notice.name), notice.name != self.name else { return .success([]) }
+        let changes = self.fail(notice.name, now: now)
+        self.pending.forget(notice.name)  // gone on purpose: no eviction to repeat
+        return .success(changes)
+    }
+
     /// A child's link closed: its slot is free.
     public mutating func childLeft(_ name: String) {
         self.slots.remove(name)
     }
 
-    /// Records this node's place once its parent accepted it.
-    public mutating func joined(parent: String, depth: Int, path: [String]) {
+    /// Records this node's place once its parent accepted it. Returns whether its depth or path
+    /// changed (its children must then hear their new places).
+    @discardableResult
+    public mutating func joined(parent: String, depth: Int, path: [String]) -> Bool {
+        let changed = self.depth != depth || self.path != path
         self.parent = parent
         self.depth = depth
         self.path = path
+        return changed
+    }
+
+    /// What a `place` frame from the parent does to this node's place.
+    public enum PlaceUpdate: Equatable, Sendable {
+        /// Nothing changed, or the frame does not come from this node's parent: ignored.
+        case unchanged
+        /// Depth and path changed: this node's children must hear their new places.
+        case changed
+        /// The new path names this node: its place is stale (a cycle); it must rejoin.
+        case stale
+    }
+
+    /// The parent says that this node's place is now `depth` and `path` (an ancestor moved). The
+    /// parent stays the same: a path that does not end with it is ignored.
+    public mutating func moved(depth: Int, path: [String]) -> PlaceUpdate {
+        guard !self.isRoot, let parent = self.parent, path.last == parent, depth == path.count else { return .unchanged }
+        guard !path.contains(self.name) else { return .stale }
+        guard self.depth != depth || self.path != path else { return .unchanged }
+        self.depth = depth
+        self.path = path
+        return .changed
+    }
+
+    /// The place this node gives its children: its depth + 1, and its path followed by itself;
+    /// `nil` while it has no place.
+    public var childPlace: (depth: Int, path: [String])? {
+        self.depth.map { ($0 + 1, self.path + [self.name]) }
     }
 
     // MARK: A reloaded fleet file
@@ -330,7 +377,7 @@ extension JoinPolicy.Refusal {
         case .notAMirror(let name): "'\(name)' is not a mirror of this fleet"
         case .ancestor(let name): "'\(name)' is an ancestor of \(node); \(node) rejoins first"
         case .coordinator(let reason): reason
-        case .notRoot: "only the root takes loss reports"
+        case .notRoot: "only the root takes loss reports and leave notices"
         case .busy(let milliseconds): "the root \(node) is taking too many joins at once; retry in \(milliseconds) ms"
         case .draining: "node \(node) was removed from the fleet and is draining; join through the root"
         }

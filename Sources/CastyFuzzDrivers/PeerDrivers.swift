@@ -36,6 +36,9 @@ public func fuzzPeerFrames(_ data: [UInt8], _ check: FuzzCheck) {
             guard headers.reduce(0, { $0 + "\($1.name): \($1.value)\r\n".utf8.count }) <= PeerFrame.maxContextBytes else { continue }
         case .codecHeaders:
             break
+        case .place(_, let path):
+            // Invalid UTF-8 read as replacement characters grows; the writer cuts at the limit.
+            guard path.joined(separator: ",").utf8.count <= PeerFrame.maxPlaceBytes - 2 else { continue }
         }
         check(
             again.error == nil && again.outputs == [frame],

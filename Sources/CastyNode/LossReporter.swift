@@ -3,7 +3,8 @@ import CastyServer
 import Logging
 
 /// What a mirror tells the root when the tree needs it: a child whose link died (a signed
-/// ``CastyPeerProtocol/LossReport``), and, for its own stale place, a rejoin through the root.
+/// ``CastyPeerProtocol/LossReport``), its own shutdown (a signed ``CastyPeerProtocol/LeaveNotice``),
+/// and, for its own stale place, a rejoin through the root.
 ///
 /// The request is injected: `request` GETs a URL and returns the HTTP status (`nil` when there
 /// was none), so tests need no network.
@@ -46,6 +47,20 @@ public struct LossReporter: Sendable {
     public func report(lostChild child: String) async -> Int? {
         let status = await self.request(self.reportURL(lostChild: child))
         self.logger.info("reported a lost child to the root", metadata: ["peer.name": "\(child)", "http.status": "\(status.map(String.init) ?? "none")"])
+        return status
+    }
+
+    /// The URL of a freshly signed notice that this mirror leaves.
+    public func leaveURL() -> String {
+        self.rootURL + LeaveNotice(name: self.name, secret: self.secret).target
+    }
+
+    /// Tells the root that this mirror shuts down, so that it sends no more joiners here; logs
+    /// and returns the root's HTTP status (`nil`: no answer).
+    @discardableResult
+    public func announceLeave() async -> Int? {
+        let status = await self.request(self.leaveURL())
+        self.logger.info("told the root this mirror leaves", metadata: ["http.status": "\(status.map(String.init) ?? "none")"])
         return status
     }
 

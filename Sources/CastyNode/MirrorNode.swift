@@ -80,7 +80,10 @@ public struct MirrorNode: Sendable {
             logger: logger,
             hooks: hooks
         )
-        let link = ParentLinkService(link: parentLink, hub: hub, directory: directory)
+        let link = ParentLinkService(link: parentLink, hub: hub, directory: directory) {
+            // Shut down after the link, before the server sends the children their leave.
+            await reporter.announceLeave()
+        }
         logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)"])
         let reloader = configuration.fleetPath.map { FleetReloader(path: $0, directory: directory, hub: hub, monitor: nil, logger: logger) }
         try await NodeLifecycle.run([server, link], ending: reloader.map { [$0] } ?? [], group: group, logger: logger)

@@ -10,23 +10,28 @@ import ServiceLifecycle
 ///
 /// A parent that serves another stream identity (a restarted ingest) resets the hub; the
 /// acceptance's context, title and this node's place are taken; frames go where they belong
-/// (segments into the hub, heartbeats to the lag, tree changes on to the children, context and
-/// Ogg header updates into the hub). Every join after the first counts as a reconnect.
+/// (segments into the hub, heartbeats to the lag, tree changes on to the children (an evicted
+/// node also sends its child mirrors away), context and
+/// Ogg header updates into the hub, a new place into the directory and on to the children).
+/// Every join after the first counts as a reconnect.
 public struct ParentLinkService: Service {
     let link: any ParentSource
     let hub: StreamHub
     let directory: PeerDirectory
+    let leaving: (@Sendable () async -> Void)?
     /// Joins accepted so far.
     let joins = ManagedAtomic(0)
 
-    /// Creates the service of a mirror whose parent link is `link`.
-    public init(link: any ParentSource, hub: StreamHub, directory: PeerDirectory) {
+    /// Creates the service of a mirror whose parent link is `link`; `leaving`, if given, runs
+    /// once the link is stopped at graceful shutdown (a mirror tells the root it leaves).
+    public init(link: any ParentSource, hub: StreamHub, directory: PeerDirectory, leaving: (@Sendable () async -> Void)? = nil) {
         self.link = link
         self.hub = hub
         self.directory = directory
+        self.leaving = leaving
     }
 
-    /// Starts the link, and stops it on graceful shutdown.
+    /// Starts the link, and stops it on graceful shutdown; then runs `leaving`.
     public func run() async throws {
         self.link.start(
             position: { self.position() },
@@ -35,7 +40,9 @@ public struct ParentLinkService: Service {
             onDown: { self.hub.setUpstreamState(.rejoining($0)) }
         )
         try? await gracefulShutdown()
+        // The link first: a tree change that the root sends on our notice must not make it rejoin.
         await self.link.stop()
+        await self.leaving?()
     }
 
     /// Where the hub stands: the next segment it wants, in the stream it follows (none yet: `nil`).
@@ -56,7 +63,8 @@ public struct ParentLinkService: Service {
         let context = StreamContext(upstream: acceptance.head)
         if !context.headers.isEmpty || hub.context.headers.isEmpty { hub.setContext(context) }
         if let metadata = acceptance.metadata { hub.resume(metadata: metadata) }
-        self.directory.joined(parent: acceptance.parent, depth: acceptance.depth, path: acceptance.path)
+        // A new place (the root moved this node) is passed on: each child hears its own.
+        if self.directory.joined(parent: acceptance.parent, depth: acceptance.depth, path: acceptance.path) { hub.placeChanged() }
         hub.setUpstreamState(.connectedTo(acceptance.parent))
     }
 
@@ -69,9 +77,20 @@ public struct ParentLinkService: Service {
             // A drain of this node: new players are refused from now on (the FleetReloader does the rest).
             if self.directory.treeChanged(change) { hub.startDraining() }
             hub.broadcast(change)
+            // Evicted: the root placed this node's children elsewhere (under the mirror it moved
+            // into the hole); they must go there, or they stay below a node the root thinks has none.
+            if case .evict(let node) = change, node == self.directory.name {
+                hub.sendChildMirrorsAway(reason: "this node was evicted by the root; rejoin")
+            }
         case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
         case .context(let headers): hub.setContext(StreamContext(headers: headers))
         case .codecHeaders(let pages): hub.resume(codecHeaders: pages)
+        case .place(let depth, let path):
+            switch self.directory.moved(depth: depth, path: path) {
+            case .unchanged: break
+            case .changed: hub.placeChanged()
+            case .stale: self.link.relocate()
+            }
         case .leave: break
         }
     }

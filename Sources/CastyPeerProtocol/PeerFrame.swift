@@ -27,6 +27,10 @@ public enum PeerFrame: Equatable, Sendable {
     /// logical stream) that a listener must get before the audio that follows. Version 2.
     /// Payload: the pages exactly as the radio sent them.
     case codecHeaders(ByteBuffer)
+    /// The receiver's place in the tree changed because one of its ancestors moved: `depth` and
+    /// `path` (its ancestors, root first, its parent last) are its new ones. Version 3.
+    /// Payload: `depth (2 bytes BE) | path, comma-separated UTF-8`.
+    case place(depth: Int, path: [String])
 
     /// Frame type bytes.
     public enum Kind: UInt8, Sendable {
@@ -36,10 +40,13 @@ public enum PeerFrame: Equatable, Sendable {
         case tree = 0x04
         case context = 0x05
         case codecHeaders = 0x06
+        case place = 0x07
     }
 
     /// The longest payload of a context frame.
     public static let maxContextBytes = 16 * 1024
+    /// The longest payload of a place frame.
+    public static let maxPlaceBytes = 16 * 1024
 }
 
 /// A change of the tree announced by the root.
@@ -102,6 +109,12 @@ extension ByteBuffer {
             self.writeInteger(PeerFrame.Kind.codecHeaders.rawValue)
             self.writeInteger(UInt32(pages.readableBytes))
             self.writeImmutableBuffer(pages)
+        case .place(let depth, let path):
+            let bytes = Array(path.joined(separator: ",").utf8.prefix(PeerFrame.maxPlaceBytes - 2))
+            self.writeInteger(PeerFrame.Kind.place.rawValue)
+            self.writeInteger(UInt32(2 + bytes.count))
+            self.writeInteger(UInt16(clamping: depth))
+            self.writeBytes(bytes)
         }
         return self.writerIndex - start
     }

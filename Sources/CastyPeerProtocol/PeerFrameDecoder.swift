@@ -62,6 +62,18 @@ public struct PeerFrameDecoder: NIOSingleStepByteToMessageDecoder {
             return .context(headers)
         case .codecHeaders:
             return .codecHeaders(payload)
+        case .place:
+            guard length <= PeerFrame.maxPlaceBytes else {
+                throw PeerProtocolError("place frame of \(length) bytes is longer than the limit of \(PeerFrame.maxPlaceBytes)")
+            }
+            guard let depth = payload.readInteger(as: UInt16.self), payload.readableBytes > 0 else {
+                throw PeerProtocolError("place frame without a depth and a path")
+            }
+            let path = String(decoding: payload.readableBytesView, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard path.count == Int(depth), !path.contains(where: \.isEmpty) else {
+                throw PeerProtocolError("place frame's depth \(depth) does not match its path of \(path.count) names")
+            }
+            return .place(depth: Int(depth), path: path)
         }
     }
 

@@ -1,10 +1,10 @@
-/// Constants of Casty's peer protocol, version 2 (docs/PROTOCOL.md).
+/// Constants of Casty's peer protocol, version 3 (docs/PROTOCOL.md).
 public enum PeerProtocol {
     /// The protocol version this build speaks.
-    public static let version = 2
-    /// The versions this build accepts from a joiner (a version 1 joiner gets no version 2
-    /// frames), and from a parent's reply.
-    public static let acceptedVersions = 1...2
+    public static let version = 3
+    /// The versions this build accepts from a joiner (a joiner gets no frame of a later version
+    /// than its own), and from a parent's reply.
+    public static let acceptedVersions = 1...3
     /// The path of a join request.
     public static let joinPath = "/casty/v1/join"
     /// The media type of an accepted join's body: a stream of ``PeerFrame``s.

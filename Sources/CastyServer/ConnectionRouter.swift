@@ -49,6 +49,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.handOver(context: context, head: data, to: PeerConnectionHandler(hub: services.hub, directory: services.directory, hooks: services.hooks, logger: self.logger))
         case .lossReport:
             self.lossReport(head).answer(context: context)
+        case .leaveNotice:
+            self.leaveNotice(head).answer(context: context)
         case .metrics:
             let body = String(decoding: services.metrics.render(hub: services.hub), as: UTF8.self)
             PlainResponse(code: 200, body: body, contentType: "text/plain; version=0.0.4; charset=utf-8").answer(context: context)
@@ -86,6 +88,24 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .success(let changes):
             for change in changes {
                 self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.reporter": "\(report.reporter)"])
+                self.services.hub.broadcast(change)
+            }
+            return PlainResponse(code: 204, body: "")
+        case .failure(let refusal):
+            return .refusal(refusal, node: directory.name)
+        }
+    }
+
+    /// Answers a leave notice: acted on at the root (`204`), refused anywhere else.
+    private func leaveNotice(_ head: ICYRequestHead) -> PlainResponse {
+        guard let directory = self.services.directory, let notice = try? LeaveNotice(target: head.target) else {
+            return PlainResponse(code: 400, body: "not a leave notice this node takes\n")
+        }
+        switch directory.left(notice) {
+        case .success(let changes):
+            self.logger.info("mirror left", metadata: ["peer.name": "\(notice.name)"])
+            for change in changes {
+                self.logger.notice("tree change", metadata: ["tree.change": "\(change)", "peer.name": "\(notice.name)"])
                 self.services.hub.broadcast(change)
             }
             return PlainResponse(code: 204, body: "")

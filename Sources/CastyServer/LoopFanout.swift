@@ -94,6 +94,20 @@ final class LoopFanout: @unchecked Sendable {
         }
     }
 
+    /// This node was evicted by the root: every child mirror is sent away (observers stay).
+    func sendChildMirrorsAway(reason: String) {
+        for peer in self.peers.values {
+            peer.leaveIfMirror(reason: reason)
+        }
+    }
+
+    /// This node's place changed: every child peer hears its own new place.
+    func placeChanged() {
+        for peer in self.peers.values {
+            peer.placeChanged()
+        }
+    }
+
     /// Closes every player announced another format than `format`: the stream's format changed.
     func closePlayers(notOf format: StreamFormat) {
         for player in self.players.values {

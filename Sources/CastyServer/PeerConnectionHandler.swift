@@ -97,6 +97,8 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             self.machine.caughtUp(lastSeq: join.entries.last?.seq, now: self.now)
             sent.count(in: self.hub)
             self.hub.fanout(for: context.eventLoop).add(self)
+            // This node may have moved since the decision: the child hears its place now.
+            self.placeChanged()
         }
     }
 
@@ -117,9 +119,10 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             self.hub.fanout(for: context.eventLoop).remove(self)
             self.hub.counters.peerLeft()
             self.logger.info("peer left", metadata: ["peer.name": "\(name)"])
-            if let directory = self.directory, !observer {
+            // A link this node ended (a leave) freed its slot then.
+            if let directory = self.directory, !observer, died {
                 directory.childLeft(name)
-                if died { self.childLinkDied(name, directory: directory, loop: context.eventLoop) }
+                self.childLinkDied(name, directory: directory, loop: context.eventLoop)
             }
         }
         context.fireChannelInactive()
@@ -174,6 +177,12 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         if case .send(let frame) = self.machine.contextChanged(context, now: self.now) { self.write(frame) }
     }
 
+    /// This node's place changed: the child hears its own new place (version 3 links).
+    func placeChanged() {
+        guard let place = self.directory?.childPlace else { return }
+        if case .send(let frame) = self.machine.placeChanged(depth: place.depth, path: place.path, now: self.now) { self.write(frame) }
+    }
+
     /// Passes a tree change on; ends the link of the node it evicts.
     func treeChange(_ change: TreeChange) {
         switch self.machine.treeChange(change, now: self.now) {
@@ -190,9 +199,18 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     /// Ends the link with a leave frame; the child rejoins through the root.
     func leave(reason: String) {
         guard case .sendLeaveAndClose(let reason) = self.machine.leave(reason: reason), let channel = self.channel else { return }
+        // The slot is free at once: the child is no redirect target while its link closes, and
+        // a quick rejoin of it is not undone when the old connection closes.
+        if let link = self.machine.link, !link.observer { self.directory?.childLeft(link.name) }
         self.write(.leave(reason: reason))
         self.logger.info("peer link ended", metadata: ["peer.name": "\(self.machine.link?.name ?? "")", "reason": "\(reason)"])
         channel.eventLoop.scheduleTask(in: .milliseconds(50)) { channel.close(promise: nil) }
+    }
+
+    /// Ends the link with a leave if the child is a mirror (not an observer).
+    func leaveIfMirror(reason: String) {
+        guard let link = self.machine.link, !link.observer else { return }
+        self.leave(reason: reason)
     }
 
     /// The node shuts down: a linked child gets a leave.

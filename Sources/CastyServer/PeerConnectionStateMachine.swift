@@ -17,6 +17,9 @@ struct PeerConnectionStateMachine {
         var nextSeq: UInt64?
         /// When a frame was last written, for the heartbeats.
         var lastWrite: NIODeadline
+        /// The depth and path the child was last told (in the accept head or a place frame).
+        var depth = 0
+        var path: [String] = []
     }
 
     enum State: Equatable {
@@ -100,7 +103,9 @@ struct PeerConnectionStateMachine {
             return .redirect(to: node)
         case .accept(let depth, let path):
             let version = min(request.version, PeerProtocol.version)
-            let link = Link(name: request.name, observer: request.observer, version: version, nextSeq: nil, lastWrite: .distantPast)
+            let link = Link(
+                name: request.name, observer: request.observer, version: version, nextSeq: nil, lastWrite: .distantPast, depth: depth, path: path
+            )
             self.state = .linked(link)
             return .accept(depth: depth, path: path, version: version, from: request.stream == streamIdentity ? request.from : nil)
         }
@@ -189,6 +194,17 @@ struct PeerConnectionStateMachine {
     mutating func contextChanged(_ context: StreamContext, now: NIODeadline) -> FrameAction {
         guard let link = self.link, link.version >= 2 else { return .none }
         return self.send(.context(context.headers), now: now)
+    }
+
+    /// This node's place changed, so the child's is now `depth` and `path`: a version 3 link
+    /// told another place hears its new one (a version 1 or 2 link cannot parse the frame; its
+    /// child keeps a stale place until it rejoins).
+    mutating func placeChanged(depth: Int, path: [String], now: NIODeadline) -> FrameAction {
+        guard case .linked(var link) = self.state, link.version >= 3, link.depth != depth || link.path != path else { return .none }
+        link.depth = depth
+        link.path = path
+        self.state = .linked(link)
+        return self.send(.place(depth: depth, path: path), now: now)
     }
 
     /// Sends `frame` if linked, noting the time.

@@ -100,9 +100,27 @@ public final class PeerDirectory: Sendable {
         self.policy.withLockedValue { $0.childLeft(name) }
     }
 
-    /// Records this node's place once its parent accepted it.
-    public func joined(parent: String, depth: Int, path: [String]) {
+    /// Records this node's place once its parent accepted it. Returns whether its depth or path
+    /// changed.
+    @discardableResult
+    public func joined(parent: String, depth: Int, path: [String]) -> Bool {
         self.policy.withLockedValue { $0.joined(parent: parent, depth: depth, path: path) }
+    }
+
+    /// The parent told this node its new place (an ancestor moved).
+    public func moved(depth: Int, path: [String]) -> JoinPolicy.PlaceUpdate {
+        self.policy.withLockedValue { $0.moved(depth: depth, path: path) }
+    }
+
+    /// The place this node gives its children (depth and ancestors), once it has one.
+    public var childPlace: (depth: Int, path: [String])? {
+        self.policy.withLockedValue { $0.childPlace }
+    }
+
+    /// At the root: mirror `name` says it is shutting down. Returns the tree changes to
+    /// announce, or the refusal to answer.
+    public func left(_ notice: LeaveNotice, now: Date = Date()) -> Result<[TreeChange], JoinPolicy.Refusal> {
+        self.policy.withLockedValue { $0.left(notice, now: now) }
     }
 
     /// This node's parent, depth and children, for the status report.

@@ -151,6 +151,22 @@ public final class StreamHub: Sendable {
         }
     }
 
+    /// The root evicted this node: its child mirrors get a `leave` and rejoin through the root,
+    /// which has placed them elsewhere (observers stay).
+    public func sendChildMirrorsAway(reason: String) {
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.sendChildMirrorsAway(reason: reason) }
+        }
+    }
+
+    /// This node's place in the tree changed (it joined a new parent, or an ancestor moved):
+    /// every child peer is told its own new place, computed when the frame is written.
+    public func placeChanged() {
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.placeChanged() }
+        }
+    }
+
     /// Sets what the upstream said about the stream; sizes the ring to `ringSeconds` of its
     /// bitrate. The format follows the `Content-Type`; with `checkBytes` (the ingest, at every
     /// connection to the radio) the next segment's bytes confirm or correct it. Child peers hear

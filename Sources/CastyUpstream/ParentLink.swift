@@ -100,6 +100,7 @@ public final class ParentLink: Sendable {
         onDown: @escaping @Sendable (String) -> Void
     ) {
         var lost: String?
+        var rule = LostParentRule()
         context.runAttempts { context in
             self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
@@ -122,8 +123,10 @@ public final class ParentLink: Sendable {
             let failure = self.perform(transfer, context.stopFlag, handler)
             if context.isStopping { return .stop }
             let parent = handler.acceptance?.parent
-            // Report a parent as lost only when it failed (reset or silence), never after a leave.
-            lost = (parent != nil && !handler.endedOnPurpose) ? parent : nil
+            // Report a parent as lost only when it failed (reset or silence), never after a leave,
+            // and after a protocol error only when the same parent sent one twice in a row.
+            let end: LostParentRule.LinkEnd = handler.endedOnPurpose ? .onPurpose : handler.endedOnProtocolError ? .protocolError : .failed
+            lost = rule.linkEnded(parent: parent, end: end)
             let cause = failure?.description ?? "link ended"
             if case .status(403, _) = failure {
                 // A mirror added to the fleet file before the root (or its parent) reloaded it, or

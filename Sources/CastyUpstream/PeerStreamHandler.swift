@@ -18,6 +18,8 @@ public final class PeerStreamHandler: CurlStreamHandler {
     public private(set) var acceptance: Acceptance?
     /// Whether the parent ended the link on purpose (so it did not fail).
     public private(set) var endedOnPurpose = false
+    /// Whether the link ended on a frame that could not be decoded.
+    public private(set) var endedOnProtocolError = false
 
     /// Creates a handler for node `name`.
     public init(name: String, shouldLeave: @escaping () -> Bool = { false }, onAccepted: @escaping (Acceptance) -> Void, onFrame: @escaping (PeerFrame) -> Void) {
@@ -74,6 +76,7 @@ public final class PeerStreamHandler: CurlStreamHandler {
                 }
             }
         } catch {
+            self.endedOnProtocolError = true
             throw .transport(code: -1, message: "\(error)")
         }
         if let ended { throw ended }

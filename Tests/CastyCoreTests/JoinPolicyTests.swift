@@ -32,10 +32,10 @@ import Testing
         #expect(root.decide(Self.join("m1", secret: "guess"), now: Date()).0 == .refuse(.badProof))
 
         var otherVersion = Self.join("m1")
-        otherVersion.version = 3
-        #expect(root.decide(otherVersion, now: Date()).0 == .refuse(.unsupportedVersion(3)))
-        let reason = JoinPolicy.Refusal.unsupportedVersion(3).reason(node: "root")
-        #expect(reason.contains("versions 1 to 2") && reason.contains("not 3"))
+        otherVersion.version = 4
+        #expect(root.decide(otherVersion, now: Date()).0 == .refuse(.unsupportedVersion(4)))
+        let reason = JoinPolicy.Refusal.unsupportedVersion(4).reason(node: "root")
+        #expect(reason.contains("versions 1 to 3") && reason.contains("not 4"))
 
         let good = Self.join("m1")
         #expect(root.decide(good, now: Date()).0 == .accept(depth: 1, path: ["root"]))
@@ -114,6 +114,62 @@ import Testing
         #expect(root.tree?.count == 6)
         var mirror = JoinPolicy(name: "m1", fleet: Self.fleet)
         #expect(mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret"), now: Date()) == .failure(.notRoot))
+    }
+
+    /// Issue 14: m1 fails; m7 (the last mirror, under m3, under m1) takes m1's place, but the
+    /// relocate cannot reach it through dead m1, so m1's orphan m4 is sent to m7 while m7 still
+    /// has its old place, and inherits it. Once m7 joins its new place, m4 must learn its own, or
+    /// it refuses a legitimate child (m3) as "an ancestor".
+    @Test func aMovedMirrorsChildLearnsItsNewPlaceAndRefusesNoLegitimateChild() {
+        var m7 = JoinPolicy(name: "m7", fleet: Self.fleet)
+        let first = m7.joined(parent: "m3", depth: 3, path: ["root", "m1", "m3"])
+        #expect(first)
+        #expect(m7.decide(Self.join("m4", lost: "m1"), now: Date()).0 == .accept(depth: 4, path: ["root", "m1", "m3", "m7"]))
+        var m4 = JoinPolicy(name: "m4", fleet: Self.fleet)
+        m4.joined(parent: "m7", depth: 4, path: ["root", "m1", "m3", "m7"])
+        var stale = m4
+        #expect(stale.decide(Self.join("m3"), now: Date()).0 == .refuse(.ancestor("m3")), "the defect: a stale path refuses m3")
+
+        // m7 takes its new place under the root; its child hears its own.
+        let moved = m7.joined(parent: "root", depth: 1, path: ["root"])
+        #expect(moved, "the place changed")
+        let again = m7.joined(parent: "root", depth: 1, path: ["root"])
+        #expect(!again, "the same place again is no change")
+        let place = m7.childPlace
+        #expect(place?.depth == 2 && place?.path == ["root", "m7"])
+        #expect(m4.moved(depth: 2, path: ["root", "m7"]) == .changed)
+        #expect(m4.depth == 2 && m4.path == ["root", "m7"] && m4.parent == "m7")
+        #expect(m4.moved(depth: 2, path: ["root", "m7"]) == .unchanged, "told twice, changed once")
+        #expect(m4.childPlace?.depth == 3 && m4.childPlace?.path == ["root", "m7", "m4"], "and so on down its subtree")
+        #expect(m4.decide(Self.join("m3"), now: Date()).0 == .accept(depth: 3, path: ["root", "m7", "m4"]))
+    }
+
+    @Test func aPlaceFromAnotherParentIsIgnoredAndOneNamingThisNodeIsStale() {
+        var m4 = JoinPolicy(name: "m4", fleet: Self.fleet)
+        #expect(m4.moved(depth: 1, path: ["root"]) == .unchanged, "no parent yet")
+        m4.joined(parent: "m2", depth: 2, path: ["root", "m2"])
+        #expect(m4.moved(depth: 2, path: ["root", "m5"]) == .unchanged, "m5 is not m4's parent")
+        #expect(m4.moved(depth: 3, path: ["root", "m2"]) == .unchanged, "depth and path disagree")
+        #expect(m4.moved(depth: 3, path: ["root", "m4", "m2"]) == .stale, "a cycle: m4 must rejoin")
+        #expect(m4.depth == 2 && m4.path == ["root", "m2"])
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        #expect(root.moved(depth: 1, path: ["root"]) == .unchanged)
+        #expect(root.childPlace?.depth == 1 && root.childPlace?.path == ["root"])
+    }
+
+    @Test func aLeavingMirrorsPlaceIsFreedAtOnce() {
+        var root = JoinPolicy(name: "root", fleet: Self.fleet)
+        for index in 1...7 { _ = root.decide(Self.join("m\(index)"), now: Date()) }
+        #expect(root.left(LeaveNotice(name: "m2", secret: "wrong"), now: Date()) == .failure(.badProof))
+        let notice = LeaveNotice(name: "m2", secret: "s3cret")
+        #expect(root.left(notice, now: Date()) == .success([.evict(node: "m2"), .relocate(node: "m7")]))
+        #expect(root.left(notice, now: Date()) == .failure(.replayedNonce))
+        #expect(root.tree?["m2"] == nil)
+        #expect(root.tree?["m7"] == "root", "the last mirror took m2's place")
+        #expect(root.decide(Self.join("m5"), now: Date()).0 == .redirect(to: "m7"), "m2's children are sent to m7, not to m2's closed port")
+        #expect(root.left(LeaveNotice(name: "m2", secret: "s3cret"), now: Date()) == .success([]), "a mirror without a place changes nothing")
+        var mirror = JoinPolicy(name: "m1", fleet: Self.fleet)
+        #expect(mirror.left(LeaveNotice(name: "m2", secret: "s3cret"), now: Date()) == .failure(.notRoot))
     }
 
     @Test func theNonceRecordIsBounded() {

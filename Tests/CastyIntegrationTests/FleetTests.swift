@@ -63,6 +63,9 @@ extension IntegrationTests {
                 #expect(fleet.joins(of: name) == joinsBefore[name], "grandchild \(name) must not rejoin: its parent stayed up")
             }
             #expect(relocated.count <= 1, "one mirror moves per failure: \(relocated)")
+            // Every mirror's own place (parent and depth) agrees with the root's tree (issue 14: the
+            // moved mirror's children kept its old depth and path).
+            try await eventually(within: 2, "every mirror's own place to agree with the root's tree after the kill") { await Self.placesAgree(fleet) }
 
             // Freeze another inner mirror for 4 s, then let it go on.
             let frozen = healed.values.filter { $0 != "root" && $0 != victim }.sorted().first!
@@ -85,6 +88,7 @@ extension IntegrationTests {
                 let status = await fleet.status(name)
                 #expect(status?["parent"] as? String == healed[name], "\(name) disagrees with the root")
             }
+            try await eventually(within: 2, "every mirror's own place to agree with the root's tree after the freeze") { await Self.placesAgree(fleet) }
 
             // The observers saw every segment, in order, exactly once.
             try await eventually(within: 40, "the dummies to finish") { !dummy.isRunning }
@@ -101,6 +105,24 @@ extension IntegrationTests {
             let final = await fleet.tree()
             #expect(final.count == 5)
             #expect(final.keys.map { TestFleet.depth(of: $0, in: final) }.max() == 2, "5 mirrors fit in depth 2: \(final)")
+
+            // A mirror stopped on purpose tells the root before it exits: its place is free at
+            // once, not 1.5 s later on its parent's loss report.
+            let leaving = try #require(final.keys.sorted().first)
+            _ = fleet.process(leaving)?.stop(signal: SIGTERM)
+            #expect(await fleet.tree()[leaving] == nil, "the root dropped \(leaving) before it exited")
+            try await eventually(within: 5, "the 4 others placed again") { await fleet.tree().count == 4 }
+            try await eventually(within: 2, "every mirror's own place to agree after the leave") { await Self.placesAgree(fleet) }
+        }
+
+        /// Whether every placed mirror's own `/status.json` has the parent and depth of the root's tree.
+        static func placesAgree(_ fleet: TestFleet) async -> Bool {
+            let tree = await fleet.tree()
+            for name in tree.keys {
+                let status = await fleet.status(name)
+                guard status?["parent"] as? String == tree[name], status?["depth"] as? Int == TestFleet.depth(of: name, in: tree) else { return false }
+            }
+            return !tree.isEmpty
         }
     }
 

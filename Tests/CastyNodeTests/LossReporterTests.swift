@@ -49,6 +49,20 @@ import Testing
         #expect(record.metadata["http.status"] == "200")
     }
 
+    @Test func aLeaveNoticeIsSignedSentAndLogged() async throws {
+        let requests = Requests(status: 204)
+        let log = LogRecorder()
+        let reporter = LossReporter(name: "m1", secret: "s3cret", rootURL: "http://root:8000", logger: log.logger, request: requests.get)
+        #expect(await reporter.announceLeave() == 204)
+        let url = try #require(requests.all.first)
+        #expect(url.hasPrefix("http://root:8000" + LeaveNotice.path + "?"))
+        let notice = try LeaveNotice(target: String(url.dropFirst("http://root:8000".count)))
+        #expect(notice.name == "m1" && notice.version == PeerProtocol.version)
+        #expect(notice.asJoin.hasValidProof(secret: "s3cret"))
+        #expect(log.all.last?.message == "told the root this mirror leaves")
+        #expect(log.all.last?.metadata["http.status"] == "204")
+    }
+
     @Test func aReportWithoutAnswerIsLoggedAsSuch() async {
         let log = LogRecorder()
         let reporter = LossReporter(name: "m1", secret: "s3cret", rootURL: "http://root:8000", logger: log.logger, request: Requests(status: nil).get)

@@ -46,7 +46,7 @@ import Testing
             await loop.shutdownGracefully()
         }
 
-        /// A child peer (protocol version 2) joined to this mirror now, through the peer
+        /// A child peer (protocol version 3) joined to this mirror now, through the peer
         /// connection handler the server gives a join; its accept head is read already.
         func child() async throws -> Child {
             let channel = NIOAsyncTestingChannel(loop: self.loop)
@@ -206,6 +206,72 @@ import Testing
             mirror.parent.send(.codecHeaders(ByteBuffer(bytes: OggOpus.headerPages(artist: "Artist", title: "Song"))))
             #expect(mirror.hub.snapshot().title == "Artist - Song")
         }
+    }
+
+    static func acceptance(parent: String, depth: Int, path: [String]) -> ParentAcceptance {
+        var acceptance = Self.acceptance(parent: parent, stream: "s1", nextSeq: 5)
+        acceptance.depth = depth
+        acceptance.path = path
+        return acceptance
+    }
+
+    /// Issue 14: a node's place is passed down its whole subtree whenever it changes.
+    @Test func aNewPlaceIsTakenAndPassedOnToTheChildren() async throws {
+        try await Mirror.running { mirror in
+            mirror.parent.accept(Self.acceptance(parent: "m9", depth: 2, path: ["root", "m9"]))
+            var child = try await mirror.child()
+            _ = try await child.frames()
+
+            // An ancestor moved: the parent tells this node its new place, and it tells its child.
+            mirror.parent.send(.place(depth: 3, path: ["root", "m5", "m9"]))
+            #expect(mirror.directory.place.depth == 3)
+            #expect(mirror.directory.place.parent == "m9")
+            #expect(try await child.frames() == [.place(depth: 4, path: ["root", "m5", "m9", "m1"])])
+
+            // The same place again changes nothing and sends nothing.
+            mirror.parent.send(.place(depth: 3, path: ["root", "m5", "m9"]))
+            #expect(try await child.frames().isEmpty)
+
+            // A place that names this node is a cycle: the node rejoins through the root.
+            mirror.parent.send(.place(depth: 3, path: ["root", "m1", "m9"]))
+            #expect(mirror.parent.relocations == 1)
+            #expect(mirror.directory.place.depth == 3)
+
+            // The root moved this node: its new parent accepted it at depth 1.
+            mirror.parent.accept(Self.acceptance(parent: "root", depth: 1, path: ["root"]))
+            #expect(mirror.directory.place.depth == 1)
+            #expect(try await child.frames() == [.place(depth: 2, path: ["root", "m1"])])
+        }
+    }
+
+    /// The root moved an evicted node's children under another mirror: they must go there.
+    @Test func anEvictedNodeSendsItsChildMirrorsAway() async throws {
+        try await Mirror.running { mirror in
+            mirror.parent.accept(Self.acceptance(stream: "s1", nextSeq: 5))
+            var child = try await mirror.child()
+            _ = try await child.frames()
+            mirror.parent.send(.tree(.evict(node: "m9")))
+            #expect(try await child.frames() == [.tree(.evict(node: "m9"))], "another node's eviction is only passed on")
+            mirror.parent.send(.tree(.evict(node: "m1")))
+            #expect(try await child.frames() == [.tree(.evict(node: "m1")), .leave(reason: "this node was evicted by the root; rejoin")])
+            #expect(mirror.directory.place.children.isEmpty)
+        }
+    }
+
+    @Test func gracefulShutdownStopsTheLinkThenTellsTheRoot() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let parent = FakeParent()
+        let stoppedFirst = ManagedAtomic(0)
+        let hub = StreamHub(identity: StreamIdentity(value: "none"), nextSeq: nil, group: loop, logger: quiet)
+        let service = ParentLinkService(link: parent, hub: hub, directory: PeerDirectory(name: "m1", fleet: Self.fleet)) {
+            stoppedFirst.store(parent.stopped ? 1 : 2, ordering: .relaxed)
+        }
+        try await whileRunning(service) {
+            try await eventually("the link to start") { parent.started }
+            #expect(stoppedFirst.load(ordering: .relaxed) == 0)
+        }
+        #expect(stoppedFirst.load(ordering: .relaxed) == 1, "the root hears of the leave after the link stopped")
+        await loop.shutdownGracefully()
     }
 
     @Test func aLinkDownIsARejoin() async throws {

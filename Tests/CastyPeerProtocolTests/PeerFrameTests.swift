@@ -17,6 +17,8 @@ import Testing
         .context(["Content-Type": "audio/ogg", "icy-name": "Café Radio", "icy-genre": "Jazz: Modal"]),
         .context([:]),
         .codecHeaders(ByteBuffer(bytes: Array("OggS".utf8) + [0, 2] + Array(repeating: 9, count: 4000))),
+        .place(depth: 3, path: ["root", "m1", "m4"]),
+        .place(depth: 1, path: ["root"]),
     ]
 
     @Test func roundTripsAtEverySplit() throws {
@@ -84,6 +86,20 @@ import Testing
         noColon.writeInteger(UInt32(9))
         noColon.writeString("no colon\n")
         #expect(throws: PeerProtocolError.self) { try decoder.decode(buffer: &noColon) }
+    }
+
+    @Test func placeFramesAreADepthThenThePath() throws {
+        var wire = ByteBuffer()
+        wire.writePeerFrame(.place(depth: 2, path: ["root", "m1"]))
+        #expect(Array(wire.readableBytesView) == [0x07, 0, 0, 0, 9, 0, 2] + Array("root,m1".utf8))
+    }
+
+    @Test func refusesPlaceFramesWhoseDepthAndPathDisagree() {
+        for payload in [[0, 2] + Array("root".utf8), [0, 1], [0, 2] + Array("root,".utf8), [0]] as [[UInt8]] {
+            let processor = NIOSingleStepByteToMessageProcessor(PeerFrameDecoder())
+            let frame: [UInt8] = [0x07, 0, 0, 0, UInt8(payload.count)] + payload
+            #expect(throws: PeerProtocolError.self) { try processor.process(buffer: ByteBuffer(bytes: frame)) { _ in } }
+        }
     }
 
     @Test func percentEncodingKeepsEveryByte() {

@@ -114,6 +114,22 @@ import Testing
         #expect(v1.contextChanged(context, now: Self.t0) == .none)
     }
 
+    @Test func aNewPlaceGoesToVersion3LinksOnlyAndOnlyWhenItDiffers() {
+        var current = Self.linked(Self.request(version: 3))
+        #expect(current.placeChanged(depth: 1, path: ["root"], now: Self.t0) == .none, "the child was told this place in the accept head")
+        #expect(current.placeChanged(depth: 2, path: ["root", "m4"], now: Self.t0) == .send(.place(depth: 2, path: ["root", "m4"])))
+        #expect(current.link?.depth == 2 && current.link?.path == ["root", "m4"])
+        #expect(current.placeChanged(depth: 2, path: ["root", "m4"], now: Self.t0) == .none, "told once")
+        #expect(current.placeChanged(depth: 2, path: ["root", "m5"], now: Self.t0) == .send(.place(depth: 2, path: ["root", "m5"])))
+
+        var old = Self.linked(Self.request(version: 2))
+        #expect(old.placeChanged(depth: 2, path: ["root", "m4"], now: Self.t0) == .none, "a version 2 link cannot parse a place frame")
+
+        var leaving = Self.linked(Self.request(version: 3))
+        _ = leaving.leave(reason: "bye")
+        #expect(leaving.placeChanged(depth: 2, path: ["root", "m4"], now: Self.t0) == .none)
+    }
+
     @Test func shutdownSendsALeaveToLinkedChildrenOnly() {
         var machine = Self.linked()
         #expect(machine.shutdown(now: Self.t0) == .send(.leave(reason: "node shutting down")))

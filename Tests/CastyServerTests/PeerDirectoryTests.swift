@@ -50,6 +50,6 @@ import Testing
     @Test func lossReportsAreRefusedWithTheirReasonAtAMirror() {
         let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
         #expect(mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret")) == .failure(.notRoot))
-        #expect(PlainResponse.refusal(.notRoot, node: "m1") == PlainResponse(code: 404, body: "only the root takes loss reports\n"))
+        #expect(PlainResponse.refusal(.notRoot, node: "m1") == PlainResponse(code: 404, body: "only the root takes loss reports and leave notices\n"))
     }
 }

@@ -25,7 +25,9 @@ mirror's memory (VmRSS) once formed.
 
 For each: segments lost and repeated at every observer and player, time until every one of them
 is whole again (has every segment the root has, within 250 ms), rejoins, and the tree's depth
-after. Writes OUT/report.json and OUT/report.md, prints the table, exits 1 if a target is missed
+after. Once the root's tree is whole again, every live mirror's own /status.json must agree with
+it (its parent, and its depth counted in the root's tree) within 2 s: the row says how long that
+took, or which mirror disagreed with what. Writes OUT/report.json and OUT/report.md, prints the table, exits 1 if a target is missed
 (0 lost and 0 repeated except for an ingest restart, recovery within 2 s of the fault's end).
 
 --format F plays the test radio in format F (scripts/test-radio.sh --format; default mp3). For
@@ -45,6 +47,7 @@ Ctrl-C or SIGTERM. Run it through scripts/netfleet.sh.
 
 import argparse
 import bisect
+import concurrent.futures
 import json
 import os
 import re
@@ -63,6 +66,7 @@ SUBNET = "10.77.0"
 PORT = 8000
 LATE_S = 0.25  # a segment later than this behind the root means the listener is not whole
 RECOVERY_TARGET_S = 2.0
+PLACES_AGREE_S = 2.0  # every mirror's own parent and depth agree with the root's tree within this
 FORMATS = ("mp3", "mp3-vbr", "aac", "vorbis", "vorbis-chained", "opus", "flac")  # scripts/test-radio.sh --format
 OGG_FORMATS = ("vorbis", "vorbis-chained", "opus", "flac")
 # ffmpeg 5.1 prints these while decoding a chained Ogg stream at a chain boundary, also for a
@@ -312,7 +316,9 @@ class Harness:
         mirrors_rss = [kib for name, kib in self.memory_kib.items() if name != "root" and kib]
         log(f"tree formed in {self.formed_s} s (mirrors started 0.2 s apart), depth {max(self.tree_depths(self.tree()).values())}; "
             f"mirror memory (VmRSS) median {sorted(mirrors_rss)[len(mirrors_rss) // 2] / 1024:.1f} MiB, max {max(mirrors_rss) / 1024:.1f} MiB")
-        log(f"tree: {self.tree_text()}")
+        places_s, wrong = self.wait_for_places()
+        log(f"tree: {self.tree_text()}; every mirror's own place agrees: "
+            f"{f'within {places_s:.2f} s' if places_s is not None else 'NO: ' + self.wrong_text(wrong)}")
 
     def rss_kib(self, name):
         """The resident memory of a node's process, in KiB (VmRSS), or None."""
@@ -399,6 +405,35 @@ class Harness:
             return False
         nodes = (self.status("root") or {}).get("nodes") or []
         return len(nodes) == len(self.mirrors) + 1 and all(node.get("state") == "up" for node in nodes)
+
+    def places(self):
+        """The mirrors whose own /status.json disagrees with the root's tree about their parent or
+        depth, as {name: (own parent, own depth, root's parent, root's depth)}; a mirror that does
+        not answer counts as disagreeing."""
+        tree = self.tree()
+        depths = self.tree_depths(tree)
+        names = sorted(tree, key=lambda name: int(name[1:]))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = dict(zip(names, pool.map(lambda name: self.status(name), names)))
+        wrong = {}
+        for name in names:
+            own = statuses[name] or {}
+            if own.get("parent") != tree[name] or own.get("depth") != depths[name]:
+                wrong[name] = (own.get("parent"), own.get("depth"), tree[name], depths[name])
+        return wrong
+
+    def wait_for_places(self, seconds=PLACES_AGREE_S):
+        """Polls until every mirror's own place agrees with the root's tree; returns the seconds it
+        took (None if it never did) and the last disagreements."""
+        start = time.monotonic()
+        while True:
+            wrong = self.places()
+            elapsed = time.monotonic() - start
+            if not wrong:
+                return round(elapsed, 2), {}
+            if elapsed >= seconds:
+                return None, wrong
+            time.sleep(0.1)
 
     def wait_for_tree(self, seconds):
         self.wait(self.tree_whole, seconds, "a whole tree of minimum depth")
@@ -523,14 +558,21 @@ class Harness:
             healed = True
         except RuntimeError:
             healed = False
+        places_s, wrong = self.wait_for_places()
         tree = self.tree()
         depth = max(self.tree_depths(tree).values()) if tree else None
         self.faults.append({"kind": kind, "target": target, "seconds": round(end - start, 2), "start": start, "end": end,
-                            "until": measured_until, "depth_after": depth, "tree_whole_after": healed, "tree_after": tree, "root_joins": joins})
-        log(f"  done: depth {depth}, tree whole again: {healed}; joins at the root {joins['total']} (most in a second: {joins['peak_per_second']}); "
-            f"{self.tree_text()}")
+                            "until": measured_until, "depth_after": depth, "tree_whole_after": healed, "tree_after": tree,
+                            "places_agree_s": places_s, "root_joins": joins, "places_wrong": {name: list(place) for name, place in wrong.items()}})
+        agree = f"within {places_s:.2f} s" if places_s is not None else "NO: " + self.wrong_text(wrong)
+        log(f"  done: depth {depth}, tree whole again: {healed}; every mirror's own place agrees: {agree}; "
+            f"joins at the root {joins['total']} (most in a second: {joins['peak_per_second']}); {self.tree_text()}")
         time.sleep(self.args.gap)
 
+    @staticmethod
+    def wrong_text(wrong):
+        return ", ".join(f"{name} says {own_parent}/{own_depth}, root {parent}/{depth}"
+                         for name, (own_parent, own_depth, parent, depth) in sorted(wrong.items()))
     def root_joins(self, start, until):
         """The mirrors' joins the root answered between `start` and `until` (taken, redirected or
         refused), from its log: the total and the most in any second."""
@@ -882,7 +924,8 @@ class Harness:
         restart = fault["kind"] in ("upstream-drop", "upstream-restart", "ingest-restart")
         row = {"fault": fault["kind"], "target": fault["target"], "seconds": fault["seconds"], "lost": 0, "repeated": 0,
                "corrupt": 0, "reconnects": 0, "stream_changes": 0, "listeners": {}, "depth_after": fault["depth_after"],
-               "min_depth": self.min_depth(), "tree_whole_after": fault["tree_whole_after"]}
+               "min_depth": self.min_depth(), "tree_whole_after": fault["tree_whole_after"],
+               "places_agree_s": fault["places_agree_s"], "places_wrong": fault["places_wrong"]}
         recovery = 0.0
         for name, data in listeners.items():
             marks = [mark for mark in data["marks"] if start <= mark[0] <= until]
@@ -923,11 +966,11 @@ class Harness:
         # decoder may report that one broken frame; anything else must play clean.
         clean = restart or all(row[name + "_errors"] == 0 for name in self.real_players)
         if fault["kind"] == "ingest-restart":
-            row["pass"] = row["corrupt"] == 0 and row["tree_whole_after"]
+            row["pass"] = row["corrupt"] == 0 and row["tree_whole_after"] and row["places_agree_s"] is not None
         else:
             row["pass"] = (row["lost"] == 0 and row["repeated"] == 0 and row["corrupt"] == 0 and row["reconnects"] == 0
                            and row["recovery_s"] is not None and row["recovery_s"] <= RECOVERY_TARGET_S
-                           and clean and row["tree_whole_after"])
+                           and clean and row["tree_whole_after"] and row["places_agree_s"] is not None)
         return row
 
     def report(self, rows, dummies, decode):
@@ -935,8 +978,8 @@ class Harness:
         stream = "" if self.args.format == "mp3" else f"{self.args.format}, "
         lines = [f"### {len(self.mirrors)} mirrors ({stream}{mode} run, {len(self.leaves)} leaves, {len(self.leaves) * 2} probe listeners + "
                  f"{self.args.dummies} dummy clients + {' + '.join(self.real_players)})", "",
-                 "| fault | on | lasted | lost | repeated | whole again after the end | longest delay | rejoins | depth after (min) | decode errors | pass |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                 "| fault | on | lasted | lost | repeated | whole again after the end | longest delay | rejoins | depth after (min) | own places agree | decode errors | pass |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for row in rows:
             recovery = "never" if row["recovery_s"] is None else f"{row['recovery_s']:.2f} s"
             lost = f"{row['lost']}" + (f" (new stream ×{row['stream_changes']})" if row["stream_changes"] else "")
@@ -946,8 +989,10 @@ class Harness:
             if row["corrupt"] or row["reconnects"]:
                 extra = f" ({row['corrupt']} corrupt, {row['reconnects']} reconnects)"
             delay = "-" if row["max_delay_s"] is None else f"{row['max_delay_s']:.2f} s"
+            places = (f"{row['places_agree_s']:.2f} s" if row["places_agree_s"] is not None
+                      else "NO: " + self.wrong_text({name: tuple(place) for name, place in row["places_wrong"].items()}))
             lines.append(f"| {row['fault']} | {row['target']} | {row['seconds']:.1f} s | {lost}{extra} | {row['repeated']} | {recovery} | {delay} | "
-                         f"{row['rejoins']} | {row['depth_after']} ({row['min_depth']}) | {sum(row[name + '_errors'] for name in self.real_players)} | "
+                         f"{row['rejoins']} | {row['depth_after']} ({row['min_depth']}) | {places} | {sum(row[name + '_errors'] for name in self.real_players)} | "
                          f"{'yes' if row['pass'] else 'NO'} |")
         if any(row["fault"] == "mass-kill" for row in rows):
             for row, fault in zip(rows, self.faults):
