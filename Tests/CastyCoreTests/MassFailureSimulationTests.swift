@@ -49,6 +49,9 @@ private struct MassFailureSimulation {
         case lossReport(reporter: String, child: String)
         /// `node` gets `relocate`: it ends its link and rejoins.
         case relocate(node: String)
+        /// `node` gets `evict`: its parent drops it, it sends its child mirrors a `leave` (the
+        /// root placed them elsewhere), and all of them rejoin.
+        case evicted(node: String)
     }
 
     let fanout: Int
@@ -153,11 +156,14 @@ private struct MassFailureSimulation {
     mutating func announce(_ changes: [TreeChange], at time: Int) {
         for change in changes {
             switch change {
-            case .relocate(let node), .evict(let node):
-                // Both travel down the tree: they reach a node whose chain to the root is whole.
-                // An evicted live node (declared failed while it was only late) rejoins as new.
+            case .relocate(let node):
+                // A tree frame reaches a node whose chain to the root is whole.
                 guard self.alive.contains(node), self.reachesRoot(node) else { continue }
                 self.schedule(.relocate(node: node), at: time + 10)
+            case .evict(let node):
+                // An evicted live node (declared failed while it was only late) rejoins as new.
+                guard self.alive.contains(node), self.reachesRoot(node) else { continue }
+                self.schedule(.evicted(node: node), at: time + 10)
             default:
                 continue
             }
@@ -241,6 +247,14 @@ private struct MassFailureSimulation {
                     self.announce(self.root.childLost(child, reporter: reporter, now: self.date(time)), at: time)
                 case .relocate(let node):
                     guard self.alive.contains(node), self.parent[node] != nil else { continue }
+                    self.detach(node, at: time)
+                    self.join(node, lost: nil, at: time)
+                case .evicted(let node):
+                    guard self.alive.contains(node), self.parent[node] != nil else { continue }
+                    for child in self.children(of: node) {
+                        self.detach(child, at: time)
+                        self.schedule(.join(node: child, lost: nil), at: time + 1)
+                    }
                     self.detach(node, at: time)
                     self.join(node, lost: nil, at: time)
                 }
