@@ -26,17 +26,20 @@ public struct FleetFile: Codable, Equatable, Sendable {
     public var ingest: Node
     /// Every mirror.
     public var mirrors: [Node]
+    /// The standby root, a second ingest that takes over when the root dies (optional).
+    public var standby: Node?
 
-    public init(upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node]) {
+    public init(upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node], standby: Node? = nil) {
         self.upstream = upstream
         self.fanout = fanout
         self.secret = secret
         self.ingest = ingest
         self.mirrors = mirrors
+        self.standby = standby
     }
 
-    /// Every node, the ingest first.
-    public var nodes: [Node] { [self.ingest] + self.mirrors }
+    /// Every node, the ingest first (then the standby, if any).
+    public var nodes: [Node] { [self.ingest] + (self.standby.map { [$0] } ?? []) + self.mirrors }
 
     /// The node called `name`.
     public func node(named name: String) throws(FleetFileError) -> Node {
