@@ -31,6 +31,10 @@ public struct MirrorNode: Sendable {
 
         /// The root's base URL, `http://host:port`, where the mirror joins and reports.
         public var rootURL: String { "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)" }
+
+        /// Where the mirror joins: the root, then, in a fleet with a standby root, the standby
+        /// (tried in turn after each failed join).
+        public var rootURLs: [String] { [self.rootURL] + (self.fleet.standby.map { ["http://\($0.host):\($0.port)"] } ?? []) }
     }
 
     /// The configuration.
@@ -56,7 +60,9 @@ public struct MirrorNode: Sendable {
             logger: logger
         )
         let directory = PeerDirectory(name: name, fleet: fleet)
-        let parentLink = ParentLink(name: name, rootURL: rootURL, secret: fleet.secret, logger: logger)
+        // In a fleet with a standby root, joins carry the highest root term seen.
+        let term: (@Sendable () -> UInt64?)? = fleet.standby == nil ? nil : { @Sendable () -> UInt64? in directory.term }
+        let parentLink = ParentLink(name: name, rootURLs: configuration.rootURLs, secret: fleet.secret, term: term, logger: logger)
         let control = ControlClient(group: group)
         let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger) { url in
             try? await control.get(url, timeout: .seconds(2)).status

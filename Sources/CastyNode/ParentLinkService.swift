@@ -18,6 +18,8 @@ public struct ParentLinkService: Service {
     let directory: PeerDirectory
     /// Joins accepted so far.
     let joins = ManagedAtomic(0)
+    /// The current parent is under a stale root: its frames are ignored until the next join.
+    let ignoringParent = ManagedAtomic(false)
 
     /// Creates the service of a mirror whose parent link is `link`.
     public init(link: any ParentSource, hub: StreamHub, directory: PeerDirectory) {
@@ -46,6 +48,14 @@ public struct ParentLinkService: Service {
 
     /// A parent accepted this node.
     func accepted(_ acceptance: ParentAcceptance) {
+        // A fleet with a standby root: a parent under a stale root is left at once, and its
+        // frames ignored; the next join carries the higher term, which the stale root refuses.
+        let stale = self.directory.election == nil && self.isStale(acceptance)
+        self.ignoringParent.store(stale, ordering: .relaxed)
+        if stale {
+            self.link.relocate()
+            return
+        }
         let hub = self.hub
         if self.joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
         if acceptance.stream != hub.identity.value {
@@ -60,8 +70,18 @@ public struct ParentLinkService: Service {
         hub.setUpstreamState(.connectedTo(acceptance.parent))
     }
 
+    /// Whether the parent's reply names a root claim outranked by one this node has seen.
+    private func isStale(_ acceptance: ParentAcceptance) -> Bool {
+        guard let term = acceptance.head.headers.first(name: PeerProtocol.termHeader).flatMap({ UInt64($0) }),
+            let root = acceptance.head.headers.first(name: PeerProtocol.rootHeader)
+        else { return false }
+        if case .stale = self.directory.observe(TermRule.Claim(term: term, root: root)) { return true }
+        return false
+    }
+
     /// A frame from the parent.
     func received(_ frame: PeerFrame) {
+        guard !self.ignoringParent.load(ordering: .relaxed) else { return }
         let hub = self.hub
         switch frame {
         case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)

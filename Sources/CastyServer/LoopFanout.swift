@@ -116,6 +116,11 @@ final class LoopFanout: @unchecked Sendable {
         for peer in self.peers.values { peer.leave(reason: "the stream changed; rejoin to resync") }
     }
 
+    /// Ends every child peer's link with a `leave`.
+    func leavePeers(reason: String) {
+        for peer in self.peers.values { peer.leave(reason: reason) }
+    }
+
     private func beat() {
         let newest = self.recent.newestSeq ?? .max
         for peer in self.peers.values { peer.heartbeatTick(newestSeq: newest) }

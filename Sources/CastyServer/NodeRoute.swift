@@ -9,6 +9,8 @@ enum NodeRoute: Equatable {
     case peerJoin
     /// `GET /casty/v1/lost?…`: a parent reporting a lost child.
     case lossReport
+    /// `GET /casty/v1/root?…`: an ingest asking the other one what it is (a standby root).
+    case rootQuery
     /// `GET /metrics`: Prometheus text.
     case metrics
     /// `GET` or `HEAD /status`: the status page.
@@ -27,6 +29,7 @@ enum NodeRoute: Equatable {
         case ("OPTIONS", _): self = .preflight
         case ("GET", PeerProtocol.joinPath): self = .peerJoin
         case ("GET", LossReport.path): self = .lossReport
+        case ("GET", PeerProtocol.rootPath): self = .rootQuery
         case ("GET", "/metrics"): self = .metrics
         case ("GET", "/status"), ("HEAD", "/status"): self = .statusPage(headOnly: method == "HEAD")
         case ("GET", "/status.json"), ("HEAD", "/status.json"): self = .statusJSON(headOnly: method == "HEAD")

@@ -77,7 +77,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             let head = ReplyHead.peerAccept(
                 .init(
                     version: version, identity: join.identity, parent: directory.name, depth: depth, path: path,
-                    nextSeq: join.nextSeq, metadata: join.metadata, context: join.context
+                    nextSeq: join.nextSeq, metadata: join.metadata, context: join.context, claim: directory.claim
                 )
             )
             context.write(self.wrapOutboundOut(head.buffer(allocator: context.channel.allocator)), promise: nil)

@@ -27,8 +27,14 @@ public final class ParentLink: Sendable {
     typealias PerformTransfer = @Sendable (CurlTransfer, ManagedAtomic<Bool>, PeerStreamHandler) -> UpstreamFailure?
 
     private let name: String
-    private let rootURL: String
+    /// Where joins go: the root, or, in a fleet with a standby root, the two ingests, tried in
+    /// turn after each failed join.
+    private let rootURLs: [String]
     private let secret: String
+    /// Join as an observer (an ingest following the root), not as a mirror.
+    private let observer: Bool
+    /// The highest root term seen, sent with each join (`nil`: none is sent).
+    private let term: (@Sendable () -> UInt64?)?
     private let logger: Logger
     private let relocateFlag = ManagedAtomic(false)
     private let worker: TransferWorker
@@ -36,17 +42,50 @@ public final class ParentLink: Sendable {
 
     /// Creates the link of mirror `name`, joining through the root at `rootURL` (`http://host:port`).
     public convenience init(name: String, rootURL: String, secret: String, logger: Logger) {
-        self.init(name: name, rootURL: rootURL, secret: secret, logger: logger, backoff: Self.rejoinBackoff) {
+        self.init(name: name, rootURLs: [rootURL], secret: secret, logger: logger)
+    }
+
+    /// Creates the link of node `name`, joining through `rootURLs` (`http://host:port`; in a fleet
+    /// with a standby root, both ingests): the first, and after each failed join the next one in
+    /// turn. An `observer` link takes no child slot (an ingest following the root); `term` gives
+    /// the highest root term seen, sent with each join.
+    public convenience init(
+        name: String,
+        rootURLs: [String],
+        secret: String,
+        observer: Bool = false,
+        term: (@Sendable () -> UInt64?)? = nil,
+        logger: Logger
+    ) {
+        self.init(name: name, rootURLs: rootURLs, secret: secret, observer: observer, term: term, logger: logger, backoff: Self.rejoinBackoff) {
             $0.run(stop: $1, handler: $2)
         }
     }
 
     /// Creates a link that waits as `backoff` says between failed joins and runs each transfer with
     /// `perform`.
-    init(name: String, rootURL: String, secret: String, logger: Logger, backoff: ReconnectBackoff, perform: @escaping PerformTransfer) {
+    convenience init(name: String, rootURL: String, secret: String, logger: Logger, backoff: ReconnectBackoff, perform: @escaping PerformTransfer) {
+        self.init(name: name, rootURLs: [rootURL], secret: secret, logger: logger, backoff: backoff, perform: perform)
+    }
+
+    /// Creates a link through `rootURLs` that waits as `backoff` says between failed joins and
+    /// runs each transfer with `perform`.
+    init(
+        name: String,
+        rootURLs: [String],
+        secret: String,
+        observer: Bool = false,
+        term: (@Sendable () -> UInt64?)? = nil,
+        logger: Logger,
+        backoff: ReconnectBackoff,
+        perform: @escaping PerformTransfer
+    ) {
+        precondition(!rootURLs.isEmpty, "a parent link needs a root to join through")
         self.name = name
-        self.rootURL = rootURL
+        self.rootURLs = rootURLs
         self.secret = secret
+        self.observer = observer
+        self.term = term
         self.logger = logger
         self.worker = TransferWorker(name: "casty-parent-link", backoff: backoff)
         self.perform = perform
@@ -85,13 +124,16 @@ public final class ParentLink: Sendable {
         onDown: @escaping @Sendable (String) -> Void
     ) {
         var lost: String?
+        var root = 0
         context.runAttempts { context in
             self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
-            let request = JoinRequest(name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, secret: self.secret)
+            let request = JoinRequest(
+                name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, observer: self.observer, term: self.term?(), secret: self.secret
+            )
             let transfer = CurlTransfer(
                 configuration: .init(
-                    url: self.rootURL + request.target,
+                    url: self.rootURLs[root] + request.target,
                     userAgent: "Casty/\(CastyVersion.number) mirror \(self.name)",
                     connectTimeout: .seconds(1),
                     silenceTimeout: .milliseconds(PeerProtocol.silenceTimeoutMilliseconds)
@@ -112,11 +154,13 @@ public final class ParentLink: Sendable {
             let cause = failure?.description ?? "link ended"
             self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
             onDown(cause)
-            // A link that was accepted is rejoined at once; joins that keep failing back off.
+            // A link that was accepted is rejoined at once (through the same root); joins that
+            // keep failing back off, trying the roots in turn.
             guard handler.acceptance == nil else {
                 context.resetBackoff()
                 return .now
             }
+            root = (root + 1) % self.rootURLs.count
             return .backoff()
         }
     }
