@@ -76,8 +76,9 @@ public struct IngestRole: Sendable {
         case serve(term: UInt64)
         /// `307` to the root of `claim`.
         case redirect(to: String, claim: TermRule.Claim)
-        /// `503`: no root known here (`claim` `nil`), or this root is older than the joiner's
-        /// term and is checking (`claim` this root's own).
+        /// `503`: no root known here (`claim` `nil`), this ingest suspects the root it follows
+        /// (`claim` that root's), or this root is older than the joiner's term and is checking
+        /// (`claim` this root's own).
         case unavailable(claim: TermRule.Claim?)
     }
 
@@ -223,8 +224,11 @@ public struct IngestRole: Sendable {
             let first = self.pendingTerm == nil
             self.pendingTerm = max(self.pendingTerm ?? 0, term)
             return (.unavailable(claim: TermRule.Claim(term: own, root: self.name)), first ? .verify(self.other) : .none)
-        case .following(let claim), .suspecting(let claim, _):
+        case .following(let claim):
             return (.redirect(to: claim.root, claim: claim), .none)
+        case .suspecting(let claim, _):
+            // Its root may be gone: the joiner retries here, where a root may be soon.
+            return (.unavailable(claim: claim), .none)
         case .starting:
             return (.unavailable(claim: nil), .none)
         }

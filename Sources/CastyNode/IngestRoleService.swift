@@ -159,6 +159,9 @@ public struct IngestRoleService: Service {
             self.logger.warning("a root of a higher term exists: stepping down", metadata: ["root.name": "\(claim.root)", "root.term": "\(claim.term)"])
             self.directory.stepDown()
             self.hub.leavePeers(reason: "this root stepped down for \(claim.root), term \(claim.term); rejoin through the root")
+            // What it numbered since the takeover is not the fleet's stream: resync from the new
+            // root's newest segment (its players carry on with the new root's audio).
+            self.hub.resetStream(identity: StreamIdentity(value: "none"), nextSeq: nil)
             await self.follow(claim)
         case .becomeRoot(let term, let nextSeq):
             await self.stopLink()

@@ -62,7 +62,10 @@ public struct MirrorNode: Sendable {
         let directory = PeerDirectory(name: name, fleet: fleet)
         // In a fleet with a standby root, joins carry the highest root term seen.
         let term: (@Sendable () -> UInt64?)? = fleet.standby == nil ? nil : { @Sendable () -> UInt64? in directory.term }
-        let parentLink = ParentLink(name: name, rootURLs: configuration.rootURLs, secret: fleet.secret, term: term, logger: logger)
+        let parentLink = ParentLink(
+            name: name, rootURLs: configuration.rootURLs, rootNames: [fleet.ingest.name] + (fleet.standby.map { [$0.name] } ?? []),
+            secret: fleet.secret, term: term, logger: logger
+        )
         let control = ControlClient(group: group)
         let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger) { url in
             try? await control.get(url, timeout: .seconds(2)).status

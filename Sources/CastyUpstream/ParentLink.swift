@@ -30,6 +30,8 @@ public final class ParentLink: Sendable {
     /// Where joins go: the root, or, in a fleet with a standby root, the two ingests, tried in
     /// turn after each failed join.
     private let rootURLs: [String]
+    /// The names of the nodes at `rootURLs`, where known (the ingests of a fleet with a standby).
+    private let rootNames: [String]
     private let secret: String
     /// Join as an observer (an ingest following the root), not as a mirror.
     private let observer: Bool
@@ -49,15 +51,21 @@ public final class ParentLink: Sendable {
     /// with a standby root, both ingests): the first, and after each failed join the next one in
     /// turn. An `observer` link takes no child slot (an ingest following the root); `term` gives
     /// the highest root term seen, sent with each join.
+    /// `rootNames`, if given, names the nodes at `rootURLs`: a link to one of them that fails
+    /// makes the next join go to the next one first.
     public convenience init(
         name: String,
         rootURLs: [String],
+        rootNames: [String] = [],
         secret: String,
         observer: Bool = false,
         term: (@Sendable () -> UInt64?)? = nil,
         logger: Logger
     ) {
-        self.init(name: name, rootURLs: rootURLs, secret: secret, observer: observer, term: term, logger: logger, backoff: Self.rejoinBackoff) {
+        self.init(
+            name: name, rootURLs: rootURLs, rootNames: rootNames, secret: secret, observer: observer, term: term, logger: logger,
+            backoff: Self.rejoinBackoff
+        ) {
             $0.run(stop: $1, handler: $2)
         }
     }
@@ -73,6 +81,7 @@ public final class ParentLink: Sendable {
     init(
         name: String,
         rootURLs: [String],
+        rootNames: [String] = [],
         secret: String,
         observer: Bool = false,
         term: (@Sendable () -> UInt64?)? = nil,
@@ -83,6 +92,7 @@ public final class ParentLink: Sendable {
         precondition(!rootURLs.isEmpty, "a parent link needs a root to join through")
         self.name = name
         self.rootURLs = rootURLs
+        self.rootNames = rootNames
         self.secret = secret
         self.observer = observer
         self.term = term
@@ -154,13 +164,18 @@ public final class ParentLink: Sendable {
             let cause = failure?.description ?? "link ended"
             self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
             onDown(cause)
-            // A link that was accepted is rejoined at once (through the same root); joins that
-            // keep failing back off, trying the roots in turn.
+            // A link that was accepted is rejoined at once, through the same root unless that
+            // root was the parent that failed; joins that keep failing back off, trying the roots
+            // in turn, except after a 503 (a node that may take the join soon: a standby about to
+            // take over, a stale root checking the term).
             guard handler.acceptance == nil else {
+                if let lost, self.rootNames.indices.contains(root), self.rootNames[root] == lost {
+                    root = (root + 1) % self.rootURLs.count
+                }
                 context.resetBackoff()
                 return .now
             }
-            root = (root + 1) % self.rootURLs.count
+            if case .status(503, _)? = failure {} else { root = (root + 1) % self.rootURLs.count }
             return .backoff()
         }
     }

@@ -50,6 +50,9 @@ import Testing
         #expect(primary.join(term: 1) == (.serve(term: 1), .none))
         var standby = Self.followingStandby(lastSeq: 3)
         #expect(standby.join(term: 1) == (.redirect(to: "root", claim: Claim(term: 1, root: "root")), .none))
+        // While it suspects its root, it sends nobody there: the joiner retries, here.
+        standby.linkDown(now: Self.ms(10))
+        #expect(standby.join(term: 1) == (.unavailable(claim: Claim(term: 1, root: "root")), .none))
     }
 
     // MARK: Takeover

@@ -77,3 +77,58 @@ extension IntegrationTests {
         }
     }
 }
+
+extension IntegrationTests.StandbyRootTests {
+    /// The frozen-root case: the primary stops for 4 s (SIGSTOP); the standby takes over within
+    /// 2 s of the freeze, and the primary, when it wakes as a stale root of term 1, steps down and
+    /// follows the standby. The leaf's observers lose nothing.
+    @Test func aFrozenPrimaryIsReplacedAndFollowsWhenItWakes() async throws {
+        let radio = try await TestRadio(trackSeconds: 6, noise: true)
+        defer { radio.stop() }
+        let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
+        defer { fleet.stopAll() }
+        try fleet.startRoot()
+        try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
+        try await eventually(within: 10, "the primary to be root") { await fleet.status("root")?["is_root"] as? Bool == true }
+        try fleet.startStandby()
+        try await eventually(within: 10, "the standby to follow the primary") {
+            let state = ((await fleet.status("root2"))?["upstream"] as? [String: Any])?["state"] as? String
+            return state?.hasPrefix("connected") == true
+        }
+        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all 3 mirrors in the tree") { await fleet.tree().count == 3 }
+        try await fleet.waitUntilConnected()
+        let tree = await fleet.tree()
+        let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+        let dummy = try ManagedProcess(
+            name: "dummies",
+            executable: Paths.binary("casty-dummy"),
+            arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "16", "--fleet", fleet.fleetFile.path],
+            logFolder: fleet.folder
+        )
+        try await Task.sleep(for: .seconds(3))
+
+        let pid = try #require(fleet.process("root")?.pid)
+        kill(pid, SIGSTOP)
+        let frozen = Date()
+        try await eventually(within: 5, "the standby to become root") { await fleet.status("root2")?["is_root"] as? Bool == true }
+        let tookOver = Date().timeIntervalSince(frozen)
+        #expect(tookOver <= 2.0, "the standby became root \(tookOver) s after the freeze")
+        try await Task.sleep(for: .seconds(max(0, 4 - Date().timeIntervalSince(frozen))))
+        kill(pid, SIGCONT)
+        try await eventually(within: 5, "the woken primary to follow root2") {
+            let status = await fleet.status("root")
+            return status?["is_root"] as? Bool == false && status?["root"] as? String == "root2"
+        }
+        try await eventually(within: 10, "the 3 mirrors in the standby's tree") {
+            (await fleet.status("root2")?["tree"] as? [String: String])?.count == 3
+        }
+        #expect(await fleet.status("root2")?["is_root"] as? Bool == true)
+        #expect(fleet.process("root")?.output().contains("stepping down") == true)
+
+        try await eventually(within: 30, "the dummies to finish") { !dummy.isRunning }
+        let report = dummy.output()
+        #expect(dummy.stop() == 0, "\(report)")
+        #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+    }
+}

@@ -54,4 +54,26 @@ import Testing
             #expect(urls.withLockedValue { $0 }.allSatisfy { $0.hasPrefix("http://a.invalid:1/casty/v1/join?") && !$0.contains("term=") && !$0.contains("observer=") })
         }
     }
+
+    @Test func aRootThatAnswers503IsAskedAgainNotTheOther() async throws {
+        try await onDedicatedThread {
+            let urls = NIOLockedValueBox<[String]>([])
+            let link = ParentLink(
+                name: "m1", rootURLs: ["http://a.invalid:1", "http://b.invalid:2"], rootNames: ["root", "root2"], secret: "s",
+                logger: PullerAndLinkTests.quiet, backoff: ReconnectBackoff(initial: .milliseconds(5), maximum: .milliseconds(10))
+            ) { transfer, _, _ in
+                let count = urls.withLockedValue {
+                    $0.append(transfer.configuration.url)
+                    return $0.count
+                }
+                // The first three joins reach a standby about to take over; then it is unreachable.
+                return count <= 3 ? .status(code: 503, line: "HTTP/1.0 503 Service Unavailable") : .transport(code: 7, message: "Couldn't connect to server")
+            }
+            link.start(position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in }, onDown: { _ in })
+            try await TransferWorkerTests.waitUntil { urls.withLockedValue { $0.count } >= 6 }
+            await link.stop()
+            let seen = urls.withLockedValue { $0 }.prefix(6).map { $0.hasPrefix("http://a.invalid:1/") }
+            #expect(seen == [true, true, true, true, false, true])
+        }
+    }
 }
