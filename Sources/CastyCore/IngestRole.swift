@@ -101,6 +101,11 @@ public struct IngestRole: Sendable {
     private var lastFrame: ContinuousClock.Instant?
     /// The highest term heard in joins and not checked yet.
     private var pendingTerm: UInt64?
+    /// The last tick, to notice a freeze of this process.
+    private var lastTick: ContinuousClock.Instant?
+    /// A root that was frozen doubts it still is one: it takes no join until the other ingest
+    /// has answered.
+    public private(set) var doubting = false
 
     /// The role of ingest `name` in a fleet whose primary is `primary` and standby `standby`.
     public init(name: String, primary: String, standby: String, timing: Timing = Timing()) {
@@ -154,6 +159,7 @@ public struct IngestRole: Sendable {
             return self.follow(claim, now: now)
         case .root(let term):
             let own = TermRule.Claim(term: term, root: self.name)
+            self.doubting = false
             if case .root(let claim) = answer, self.terms.outranks(claim, own) {
                 self.pendingTerm = nil
                 _ = self.terms.observe(claim)
@@ -204,8 +210,15 @@ public struct IngestRole: Sendable {
         }
     }
 
-    /// Time passes; call it every 100 ms or so.
+    /// Time passes; call it every 100 ms or so. A root whose ticks stopped for the silence
+    /// timeout or more (this process was frozen: its children have left it, and the other ingest
+    /// may have taken over) doubts it is still root: it takes no join and asks the other ingest.
     public mutating func tick(now: ContinuousClock.Instant) -> Action {
+        defer { self.lastTick = now }
+        if self.isRoot, let last = self.lastTick, now - last >= self.timing.silence {
+            self.doubting = true
+            return .verify(self.other)
+        }
         if case .following(let claim) = self.state, let last = self.lastFrame, now - last >= self.timing.silence {
             self.state = .suspecting(claim, since: last + self.timing.silence)
         }
@@ -220,6 +233,7 @@ public struct IngestRole: Sendable {
     public mutating func join(term: UInt64?) -> (JoinAnswer, Action) {
         switch self.state {
         case .root(let own):
+            if self.doubting { return (.unavailable(claim: TermRule.Claim(term: own, root: self.name)), .none) }
             guard let term, term > own else { return (.serve(term: own), .none) }
             let first = self.pendingTerm == nil
             self.pendingTerm = max(self.pendingTerm ?? 0, term)

@@ -67,7 +67,7 @@ import Testing
         #expect(standby.answer == .root(Claim(term: 2, root: "root2")))
         #expect(standby.join(term: 1) == (.serve(term: 2), .none))
         // Once root, nothing more happens by itself.
-        #expect(standby.tick(now: Self.ms(9000)) == .none)
+        #expect(standby.tick(now: Self.ms(1650)) == .none)
     }
 
     @Test func aSilentPrimaryIsTakenOverWithinTwoSecondsOfItsLastFrame() {
@@ -141,6 +141,28 @@ import Testing
         #expect(primary.probed(.root(Claim(term: 2, root: "root2")), now: Self.ms(5000)) == .stepDown(follow: Claim(term: 2, root: "root2")))
         #expect(primary.state == .following(Claim(term: 2, root: "root2")))
         #expect(primary.join(term: 2) == (.redirect(to: "root2", claim: Claim(term: 2, root: "root2")), .none))
+    }
+
+    @Test func aRootThatWasFrozenTakesNoJoinUntilTheOtherIngestAnswers() {
+        var primary = IngestRole(name: "root", primary: "root", standby: "root2")
+        _ = primary.probed(.unreachable, now: Self.ms(0))
+        #expect(primary.tick(now: Self.ms(100)) == .none)
+        #expect(primary.tick(now: Self.ms(200)) == .none)
+        // Ticks late by less than the silence timeout: a busy machine, not a freeze.
+        #expect(primary.tick(now: Self.ms(900)) == .none)
+        #expect(!primary.doubting)
+        // Frozen 4 s: it asks the standby, and serves nobody meanwhile.
+        #expect(primary.tick(now: Self.ms(4900)) == .verify("root2"))
+        #expect(primary.join(term: 1) == (.unavailable(claim: Claim(term: 1, root: "root")), .none))
+        #expect(primary.join(term: nil) == (.unavailable(claim: Claim(term: 1, root: "root")), .none))
+        // The standby did not take over: it goes on serving.
+        #expect(primary.probed(.follower(of: Claim(term: 1, root: "root")), now: Self.ms(5000)) == .none)
+        #expect(primary.join(term: 1) == (.serve(term: 1), .none))
+        // Frozen again, and this time the standby took over: it steps down, never serving.
+        #expect(primary.tick(now: Self.ms(9000)) == .verify("root2"))
+        #expect(primary.join(term: 1).0 == .unavailable(claim: Claim(term: 1, root: "root")))
+        #expect(primary.probed(.root(Claim(term: 2, root: "root2")), now: Self.ms(9100)) == .stepDown(follow: Claim(term: 2, root: "root2")))
+        #expect(!primary.doubting)
     }
 
     @Test func aStaleRootChecksAHigherTermHeardInAJoin() {
