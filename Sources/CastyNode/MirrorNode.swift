@@ -67,8 +67,19 @@ public struct MirrorNode: Sendable {
             secret: fleet.secret, term: term, logger: logger
         )
         let control = ControlClient(group: group)
+        let rootURLs = configuration.rootURLs
         let reporter = LossReporter(name: name, secret: fleet.secret, rootURL: rootURL, logger: logger) { url in
-            try? await control.get(url, timeout: .seconds(2)).status
+            guard rootURLs.count > 1, url.hasPrefix(rootURL) else { return try? await control.get(url, timeout: .seconds(2)).status }
+            // A fleet with a standby root: the report goes to whichever ingest is the root now
+            // (the other answers 404, a dead one nothing), the one this mirror last heard of first.
+            let target = url.dropFirst(rootURL.count)
+            let current = directory.claim.flatMap { claim in try? fleet.node(named: claim.root) }.map { "http://\($0.host):\($0.port)" }
+            var status: Int?
+            for base in ([current].compactMap { $0 } + rootURLs.filter { $0 != current }) {
+                status = try? await control.get(base + target, timeout: .seconds(1)).status
+                if status == 204 { break }
+            }
+            return status
         }
         let server = NodeServer(
             configuration: configuration.server,

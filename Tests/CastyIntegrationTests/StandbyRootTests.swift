@@ -74,6 +74,13 @@ extension IntegrationTests {
             let report = dummy.output()
             #expect(dummy.stop() == 0, "\(report)")
             #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+
+            // A leaf that dies now is reported by its parent to the new root, which frees its place.
+            fleet.process(leaf)?.stop(signal: SIGKILL)
+            try await eventually(within: 8, "root2 to drop the dead leaf \(leaf)") {
+                let tree = await fleet.status("root2")?["tree"] as? [String: String]
+                return tree != nil && tree?[leaf] == nil
+            }
         }
     }
 }
