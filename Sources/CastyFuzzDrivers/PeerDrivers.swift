@@ -36,6 +36,8 @@ public func fuzzPeerFrames(_ data: [UInt8], _ check: FuzzCheck) {
             guard headers.reduce(0, { $0 + "\($1.name): \($1.value)\r\n".utf8.count }) <= PeerFrame.maxContextBytes else { continue }
         case .codecHeaders:
             break
+        case .term(_, let root):
+            guard root.utf8.count <= 255 else { continue }
         }
         check(
             again.error == nil && again.outputs == [frame],

@@ -180,6 +180,7 @@ public struct IngestRoleService: Service {
             )
         case .raiseTerm(let term):
             self.logger.notice("staying the root in a higher term", metadata: ["root.term": "\(term)"])
+            self.hub.announce(TermRule.Claim(term: term, root: self.election.read(\.name)))
         }
     }
 

@@ -50,12 +50,14 @@ public struct ParentLinkService: Service {
     func accepted(_ acceptance: ParentAcceptance) {
         // A fleet with a standby root: a parent under a stale root is left at once, and its
         // frames ignored; the next join carries the higher term, which the stale root refuses.
-        let stale = self.directory.election == nil && self.isStale(acceptance)
-        self.ignoringParent.store(stale, ordering: .relaxed)
-        if stale {
+        let verdict = self.directory.election == nil ? self.claimVerdict(acceptance) : nil
+        if case .stale = verdict {
+            self.ignoringParent.store(true, ordering: .relaxed)
             self.link.relocate()
             return
         }
+        self.ignoringParent.store(false, ordering: .relaxed)
+        if case .adopted(let claim) = verdict { self.hub.announce(claim) }
         let hub = self.hub
         if self.joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
         if acceptance.stream != hub.identity.value {
@@ -70,13 +72,26 @@ public struct ParentLinkService: Service {
         hub.setUpstreamState(.connectedTo(acceptance.parent))
     }
 
-    /// Whether the parent's reply names a root claim outranked by one this node has seen.
-    private func isStale(_ acceptance: ParentAcceptance) -> Bool {
+    /// The root claim the parent's reply names, against the one this node follows (`nil`: none
+    /// named).
+    private func claimVerdict(_ acceptance: ParentAcceptance) -> TermRule.Verdict? {
         guard let term = acceptance.head.headers.first(name: PeerProtocol.termHeader).flatMap({ UInt64($0) }),
             let root = acceptance.head.headers.first(name: PeerProtocol.rootHeader)
-        else { return false }
-        if case .stale = self.directory.observe(TermRule.Claim(term: term, root: root)) { return true }
-        return false
+        else { return nil }
+        return self.directory.observe(TermRule.Claim(term: term, root: root))
+    }
+
+    /// A `term` frame: a higher claim is taken and passed on to the children; a stale one means
+    /// the parent is under a stale root, which this node leaves.
+    private func termFrame(_ claim: TermRule.Claim) {
+        guard self.directory.election == nil else { return }  // an ingest learns claims by asking
+        switch self.directory.observe(claim) {
+        case .adopted(let claim): self.hub.announce(claim)
+        case .stale:
+            self.ignoringParent.store(true, ordering: .relaxed)
+            self.link.relocate()
+        case .current: break
+        }
     }
 
     /// A frame from the parent.
@@ -89,6 +104,7 @@ public struct ParentLinkService: Service {
         case .heartbeat(let newest): hub.parentNewestSeq.store(newest, ordering: .relaxed)
         case .context(let headers): hub.setContext(StreamContext(headers: headers))
         case .codecHeaders(let pages): hub.resume(codecHeaders: pages)
+        case .term(let term, let root): self.termFrame(TermRule.Claim(term: term, root: root))
         case .leave: break
         }
     }

@@ -25,6 +25,10 @@ public enum PeerFrame: Equatable, Sendable {
     /// logical stream) that a listener must get before the audio that follows. Version 2.
     /// Payload: the pages exactly as the radio sent them.
     case codecHeaders(ByteBuffer)
+    /// The root the parent follows (a fleet with a standby root): its term and name, sent only
+    /// to a child whose join had `term`. Payload: `term (8 bytes BE) | UTF-8 root name (1 to 255
+    /// bytes)`.
+    case term(UInt64, root: String)
 
     /// Frame type bytes.
     public enum Kind: UInt8, Sendable {
@@ -34,6 +38,7 @@ public enum PeerFrame: Equatable, Sendable {
         case tree = 0x04
         case context = 0x05
         case codecHeaders = 0x06
+        case term = 0x07
     }
 
     /// The longest payload of a context frame.
@@ -97,6 +102,12 @@ extension ByteBuffer {
             self.writeInteger(PeerFrame.Kind.codecHeaders.rawValue)
             self.writeInteger(UInt32(pages.readableBytes))
             self.writeImmutableBuffer(pages)
+        case .term(let term, let root):
+            let bytes = Array(root.utf8.prefix(255))
+            self.writeInteger(PeerFrame.Kind.term.rawValue)
+            self.writeInteger(UInt32(8 + bytes.count))
+            self.writeInteger(term)
+            self.writeBytes(bytes)
         }
         return self.writerIndex - start
     }

@@ -61,6 +61,11 @@ public struct PeerFrameDecoder: NIOSingleStepByteToMessageDecoder {
             return .context(headers)
         case .codecHeaders:
             return .codecHeaders(payload)
+        case .term:
+            guard (9...(8 + 255)).contains(length), let term = payload.readInteger(as: UInt64.self) else {
+                throw PeerProtocolError("term frame of \(length) bytes: it is 8 bytes of term and a root name of 1 to 255 bytes")
+            }
+            return .term(term, root: String(decoding: payload.readableBytesView, as: UTF8.self))
         }
     }
 
