@@ -103,7 +103,8 @@ public struct IngestRoleService: Service {
             group.addTask {
                 for await action in self.election.actions { await self.carryOut(action) }
             }
-            group.addTask { await self.clock() }
+            group.addTask { await self.ticks() }
+            group.addTask { await self.probes() }
             self.election.update { $0.start() }
             try? await gracefulShutdown()
             self.election.finish()
@@ -113,19 +114,23 @@ public struct IngestRoleService: Service {
         await source.stop()
     }
 
-    /// Ticks the role, and asks the other ingest what it is every ``probeInterval``.
-    private func clock() async {
-        let other = self.election.read(\.other)
-        var lastProbe = ContinuousClock.now
+    /// Ticks the role every ``tickInterval`` (never held up by a question to a frozen node).
+    private func ticks() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: self.tickInterval)
             self.election.update { $0.tick(now: .now) }
-            if ContinuousClock.now - lastProbe >= self.probeInterval {
-                lastProbe = .now
-                let answer = await self.probe(other)
-                self.election.update { $0.probed(answer, now: .now) }
-                await self.readRootTree()
-            }
+        }
+    }
+
+    /// Asks the other ingest what it is every ``probeInterval``, and, while following, reads the
+    /// root's tree.
+    private func probes() async {
+        let other = self.election.read(\.other)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: self.probeInterval)
+            let answer = await self.probe(other)
+            self.election.update { $0.probed(answer, now: .now) }
+            await self.readRootTree()
         }
     }
 
@@ -149,8 +154,11 @@ public struct IngestRoleService: Service {
         case .none:
             break
         case .verify(let name):
-            let answer = await self.probe(name)
-            self.election.update { $0.probed(answer, now: .now) }
+            // Asked aside, so that a frozen node's silence holds up no other action.
+            Task {
+                let answer = await self.probe(name)
+                self.election.update { $0.probed(answer, now: .now) }
+            }
         case .follow(let claim):
             self.logger.notice("following the root", metadata: ["root.name": "\(claim.root)", "root.term": "\(claim.term)"])
             self.directory.stepDown()  // a primary that starts as a follower has no tree

@@ -38,6 +38,13 @@ extension IntegrationTests {
                 arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "16", "--fleet", fleet.fleetFile.path],
                 logFolder: fleet.folder
             )
+            // A player on the leaf, and a reference player on the radio itself, across the takeover.
+            let (radioPort, leafPort) = (radio.port, fleet.port(of: leaf))
+            async let reference = onThread {
+                try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: true), seconds: 16)
+            }
+            try await Task.sleep(for: .seconds(1))
+            async let player = onThread { try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 12) }
             try await Task.sleep(for: .seconds(3))
             let seqBefore = try #require(await fleet.status("root2")?["seq"] as? Int)
             #expect(seqBefore > 0, "the standby follows the numbering")
@@ -74,6 +81,12 @@ extension IntegrationTests {
             let report = dummy.output()
             #expect(dummy.stop() == 0, "\(report)")
             #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+            // The leaf's player heard the radio's bytes exactly, through the takeover.
+            let (referenceAudio, _) = try await reference.audioAndTitles()
+            let (playedAudio, _) = try await player.audioAndTitles()
+            let compared = try assertSameAudio(playedAudio, in: referenceAudio, window: 16 * 1024)
+            #expect(compared > 150_000, "only \(compared) bytes of the player's \(playedAudio.count) compared")
+            print("standby takeover: root2 root \(String(format: "%.2f", tookOver)) s after the SIGKILL; leaf player \(compared) bytes equal to the radio's")
 
             // A leaf that dies now is reported by its parent to the new root, which frees its place.
             fleet.process(leaf)?.stop(signal: SIGKILL)
@@ -121,6 +134,7 @@ extension IntegrationTests.StandbyRootTests {
         try await eventually(within: 5, "the standby to become root") { await fleet.status("root2")?["is_root"] as? Bool == true }
         let tookOver = Date().timeIntervalSince(frozen)
         #expect(tookOver <= 2.0, "the standby became root \(tookOver) s after the freeze")
+        print("standby takeover: root2 root \(String(format: "%.2f", tookOver)) s after the SIGSTOP")
         try await Task.sleep(for: .seconds(max(0, 4 - Date().timeIntervalSince(frozen))))
         kill(pid, SIGCONT)
         try await eventually(within: 5, "the woken primary to follow root2") {
