@@ -92,7 +92,7 @@ public struct NodeStatus: Codable, Sendable {
             (self.term, self.root, self.isRoot) = (claim?.term, claim?.root, isRoot)
         }
         if let monitor, let tree = self.tree {
-            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq))
+            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq), rootName: info.name)
         }
     }
 
