@@ -287,15 +287,24 @@ public struct IngestRoleService: Service {
 
     private func ownEvent(_ event: UpstreamEvent) {
         let hub = self.hub
-        self.shared.withLockedValue { shared in
+        let decided = self.shared.withLockedValue { shared -> ReconnectSplicer.Outcome? in
             switch event {
             case .connected(let head, _):
                 let context = StreamContext(upstream: head)
                 shared.ownContext = context
                 if shared.splicer.tookOver { hub.setContext(context, checkBytes: true) }
+                return nil
             case .segment(let segment):
+                let pending = shared.splicer.tookOver && shared.splicer.lastOutcome == nil
                 for out in shared.splicer.own(segment) { _ = hub.publish(out) }
+                return pending ? shared.splicer.lastOutcome : nil
             }
+        }
+        // A takeover's splice decided after the takeover (the own radio was behind the root).
+        switch decided {
+        case .spliced(let repeated)?: self.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
+        case .noOverlap?: self.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
+        case nil: break
         }
     }
 }
