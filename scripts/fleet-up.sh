@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts the ingest and every mirror of a fleet file on this machine.
+# Starts the ingest, the standby root (if the file names one) and every mirror of a fleet file on
+# this machine.
 #   scripts/fleet-up.sh [FLEET=fleet.json] [DIR]
 # Logs and PID files go to DIR (default: a new folder under /tmp, printed); stop them with
 # scripts/fleet-down.sh DIR. Binaries: release build, or $CASTY_BIN if set (a folder holding
@@ -18,6 +19,9 @@ nodes=$(python3 - "$fleet" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1]))
 print("ingest", f["ingest"]["name"], f["ingest"]["host"], f["ingest"]["port"])
+if f.get("standby"):
+    s = f["standby"]
+    print("standby", s["name"], s["host"], s["port"])
 for m in f["mirrors"]:
     print("mirror", m["name"], m["host"], m["port"])
 PY
@@ -26,6 +30,10 @@ cp "$fleet" "$dir/fleet.json"
 while read -r role name host port; do
   if [ "$role" = ingest ]; then
     "$CASTY_BIN/casty-ingest" --fleet "$dir/fleet.json" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >"$dir/$name.log" 2>&1 &
+    echo $! >"$dir/$name.pid"
+    sleep 0.3
+  elif [ "$role" = standby ]; then
+    "$CASTY_BIN/casty-ingest" --fleet "$dir/fleet.json" --name "$name" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >"$dir/$name.log" 2>&1 &
     echo $! >"$dir/$name.pid"
     sleep 0.3
   else

@@ -38,15 +38,19 @@ public struct FleetFile: Codable, Equatable, Sendable {
     /// How long an old secret stays accepted when the file does not say.
     public static let defaultSecretGraceSeconds = 300
 
+    /// The standby root, a second ingest that takes over when the root dies (optional).
+    public var standby: Node?
+
     public init(
-        upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node], drainSeconds: Int? = nil,
-        secretGraceSeconds: Int? = nil
+        upstream: String, fanout: Int = 2, secret: String, ingest: Node, mirrors: [Node], standby: Node? = nil,
+        drainSeconds: Int? = nil, secretGraceSeconds: Int? = nil
     ) {
         self.upstream = upstream
         self.fanout = fanout
         self.secret = secret
         self.ingest = ingest
         self.mirrors = mirrors
+        self.standby = standby
         self.drainSeconds = drainSeconds
         self.secretGraceSeconds = secretGraceSeconds
     }
@@ -56,8 +60,8 @@ public struct FleetFile: Codable, Equatable, Sendable {
     /// How long an old secret stays accepted after a rotation, in seconds.
     public var secretGraceTime: Int { self.secretGraceSeconds ?? Self.defaultSecretGraceSeconds }
 
-    /// Every node, the ingest first.
-    public var nodes: [Node] { [self.ingest] + self.mirrors }
+    /// Every node, the ingest first (then the standby, if any).
+    public var nodes: [Node] { [self.ingest] + (self.standby.map { [$0] } ?? []) + self.mirrors }
 
     /// The node called `name`.
     public func node(named name: String) throws(FleetFileError) -> Node {

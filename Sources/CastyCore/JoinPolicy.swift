@@ -52,7 +52,7 @@ public struct JoinPolicy: Sendable {
     /// This node's name.
     public let name: String
     /// Whether this node is the root (it runs the coordinator).
-    public let isRoot: Bool
+    public private(set) var isRoot: Bool
     private var secrets: FleetSecrets
     private var mirrors: Set<String>
     private var slots: ChildSlots
@@ -350,6 +350,70 @@ public struct JoinPolicy: Sendable {
 
     /// The secret this node signs its joins and reports with: the fleet file's current one.
     public var signingSecret: String { self.secrets.current }
+
+    // MARK: Standby root
+
+    /// This ingest becomes the root (a standby's takeover): a new coordinator, depth 0, no
+    /// parent. The coordinator starts from `tree` (mirror → parent), the old root `oldRoot`'s last
+    /// known tree, with this node in the old root's place: so the old root's children, which
+    /// rejoin, get their old places back, and the mirrors below them, which do not rejoin, keep
+    /// theirs. A mirror whose place cannot be rebuilt (a tree caught in the middle of a change)
+    /// is left out; it is placed anew when it joins.
+    public mutating func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil) {
+        guard !self.isRoot else { return }
+        self.isRoot = true
+        var coordinator = TreeCoordinator(root: self.name, fanout: self.slots.fanout, members: self.mirrors)
+        if let oldRoot { Self.adopt(tree, from: oldRoot, into: &coordinator) }
+        self.coordinator = coordinator
+        self.admission = JoinAdmission.rootDefault
+        self.pending = PendingRejoins()
+        self.slots = ChildSlots(fanout: self.slots.fanout)
+        (self.parent, self.depth, self.path) = (nil, 0, [])
+    }
+
+    /// Places the mirrors of `tree` in `coordinator` where they are, level by level: a complete
+    /// tree in heap order, each node's children the fullest subtree first, is what joins in that
+    /// order make; a node that would land under another parent than its own ends the adoption.
+    static func adopt(_ tree: [String: String], from oldRoot: String, into coordinator: inout TreeCoordinator) {
+        var children: [String: [String]] = [:]
+        for (child, parent) in tree { children[parent, default: []].append(child) }
+        var sizes: [String: Int] = [:]
+        func size(_ node: String, _ depth: Int) -> Int {
+            if let known = sizes[node] { return known }
+            let total = depth > 64 ? 1 : 1 + (children[node] ?? []).reduce(0) { $0 + size($1, depth + 1) }
+            sizes[node] = total
+            return total
+        }
+        var queue: [String] = [oldRoot]
+        var index = 0
+        while index < queue.count {
+            let parent = queue[index]
+            index += 1
+            let ordered = (children[parent] ?? []).sorted { (size($0, 0), $1) > (size($1, 0), $0) }
+            for child in ordered where !coordinator.isPlaced(child) {
+                let expected = parent == oldRoot ? coordinator.root : parent
+                guard coordinator.allowed.contains(child) else { continue }
+                _ = coordinator.join(child)
+                guard coordinator.parent(of: child) == expected else {
+                    _ = coordinator.failed(child)  // it was the last placed: nobody moves
+                    return
+                }
+                queue.append(child)
+            }
+        }
+    }
+
+    /// This ingest stops being the root (a stale root stepping down): no coordinator, no place,
+    /// no children, until it becomes root again.
+    public mutating func stepDown() {
+        guard self.isRoot else { return }
+        self.isRoot = false
+        self.coordinator = nil
+        self.admission = nil
+        self.pending = PendingRejoins()
+        self.slots = ChildSlots(fanout: self.slots.fanout)
+        (self.parent, self.depth, self.path) = (nil, nil, [])
+    }
 
     // MARK: Queries
 

@@ -39,6 +39,8 @@ public func fuzzPeerFrames(_ data: [UInt8], _ check: FuzzCheck) {
         case .place(_, let path):
             // Invalid UTF-8 read as replacement characters grows; the writer cuts at the limit.
             guard path.joined(separator: ",").utf8.count <= PeerFrame.maxPlaceBytes - 2 else { continue }
+        case .term(_, let root):
+            guard root.utf8.count <= 255 else { continue }
         }
         check(
             again.error == nil && again.outputs == [frame],

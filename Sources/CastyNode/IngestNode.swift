@@ -1,4 +1,5 @@
 import CastyCore
+import CastyPeerProtocol
 import CastyUpstream
 import CastyServer
 import Foundation
@@ -74,7 +75,11 @@ public struct IngestNode: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let hub = StreamHub(configuration: configuration.hub, group: group, logger: logger)
         logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(configuration.upstreamURL)"])
-        let directory = configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0) }
+        // A fleet with a standby root: this ingest is root only while its role says so.
+        let election = configuration.fleet.flatMap { fleet in
+            fleet.standby.map { RootElection(role: IngestRole(name: configuration.name, primary: fleet.ingest.name, standby: $0.name)) }
+        }
+        let directory = configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0, election: election) }
         let monitor = configuration.fleet.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
         let server = NodeServer(
             configuration: configuration.server,
@@ -91,16 +96,53 @@ public struct IngestNode: Sendable {
             silenceTimeout: configuration.silenceTimeout,
             caFile: configuration.caFile
         )
+        var reloader: [any Service] = []
+        if let path = configuration.fleetPath, let directory {
+            reloader.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))
+        }
+        if let fleet = configuration.fleet, let directory, election != nil {
+            let roles = IngestRoleService(
+                fleet: fleet,
+                hub: hub,
+                directory: directory,
+                transports: Self.transports(name: configuration.name, fleet: fleet, transfer: transfer, group: group, logger: logger),
+                logger: logger
+            )
+            try await NodeLifecycle.run([server, roles] + reloader, group: group, logger: logger)
+            return
+        }
         let upstream = UpstreamService(
             makeSource: { UpstreamPuller(configuration: transfer, logger: logger) },
             hub: hub,
             onDemandIdle: configuration.onDemandIdle,
             logger: logger
         )
-        var services: [any Service] = [server, upstream]
-        if let path = configuration.fleetPath, let directory {
-            services.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))
-        }
-        try await NodeLifecycle.run(services, group: group, logger: logger)
+        try await NodeLifecycle.run([server, upstream] + reloader, group: group, logger: logger)
+    }
+
+    /// The real transports of an ingest of a fleet with a standby: libcurl for the radio and the
+    /// link to the root, the control client for the questions to the other ingest.
+    static func transports(name: String, fleet: FleetFile, transfer: CurlTransfer.Configuration, group: any EventLoopGroup, logger: Logger) -> IngestRoleService.Transports {
+        let control = ControlClient(group: group)
+        return IngestRoleService.Transports(
+            makeSource: { UpstreamPuller(configuration: transfer, logger: logger) },
+            makeLink: { rootURL, term in
+                ParentLink(name: name, rootURLs: [rootURL], secret: { fleet.secret }, observer: true, term: term, logger: logger)
+            },
+            probe: { baseURL in
+                let request = JoinRequest(name: name, from: nil, stream: nil, secret: fleet.secret)
+                let query = request.target.dropFirst(PeerProtocol.joinPath.count)
+                guard let response = try? await control.get(baseURL + PeerProtocol.rootPath + query, timeout: .seconds(1)), response.status == 200 else {
+                    return .unreachable
+                }
+                return IngestRole.Answer(line: String(buffer: response.body)) ?? .unreachable
+            },
+            fetchTree: { baseURL in
+                guard let response = try? await control.get(baseURL + "/status.json", timeout: .seconds(1)), response.status == 200,
+                    let status = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                else { return nil }
+                return status["tree"] as? [String: String]
+            }
+        )
     }
 }

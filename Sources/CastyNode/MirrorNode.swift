@@ -34,6 +34,10 @@ public struct MirrorNode: Sendable {
 
         /// The root's base URL, `http://host:port`, where the mirror joins and reports.
         public var rootURL: String { "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)" }
+
+        /// Where the mirror joins: the root, then, in a fleet with a standby root, the standby
+        /// (tried in turn after each failed join).
+        public var rootURLs: [String] { [self.rootURL] + (self.fleet.standby.map { ["http://\($0.host):\($0.port)"] } ?? []) }
     }
 
     /// The configuration.
@@ -59,10 +63,26 @@ public struct MirrorNode: Sendable {
             logger: logger
         )
         let directory = PeerDirectory(name: name, fleet: fleet)
-        let parentLink = ParentLink(name: name, rootURL: rootURL, secret: { directory.secret }, logger: logger)
+        // In a fleet with a standby root, joins carry the highest root term seen.
+        let term: (@Sendable () -> UInt64?)? = fleet.standby == nil ? nil : { @Sendable () -> UInt64? in directory.term }
+        let parentLink = ParentLink(
+            name: name, rootURLs: configuration.rootURLs, rootNames: [fleet.ingest.name] + (fleet.standby.map { [$0.name] } ?? []),
+            secret: { directory.secret }, term: term, logger: logger
+        )
         let control = ControlClient(group: group)
+        let rootURLs = configuration.rootURLs
         let reporter = LossReporter(name: name, secret: { directory.secret }, rootURL: rootURL, logger: logger) { url in
-            try? await control.get(url, timeout: .seconds(2)).status
+            guard rootURLs.count > 1, url.hasPrefix(rootURL) else { return try? await control.get(url, timeout: .seconds(2)).status }
+            // A fleet with a standby root: the report goes to whichever ingest is the root now
+            // (the other answers 404, a dead one nothing), the one this mirror last heard of first.
+            let target = url.dropFirst(rootURL.count)
+            let current = directory.claim.flatMap { claim in try? fleet.node(named: claim.root) }.map { "http://\($0.host):\($0.port)" }
+            var status: Int?
+            for base in ([current].compactMap { $0 } + rootURLs.filter { $0 != current }) {
+                status = try? await control.get(base + target, timeout: .seconds(1)).status
+                if status == 204 { break }
+            }
+            return status
         }
         var hooks = reporter.hooks(relocating: parentLink)
         // A draining mirror's children leave on purpose: the root must not hear of them as lost.

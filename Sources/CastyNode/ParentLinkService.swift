@@ -21,6 +21,8 @@ public struct ParentLinkService: Service {
     let leaving: (@Sendable () async -> Void)?
     /// Joins accepted so far.
     let joins = ManagedAtomic(0)
+    /// The current parent is under a stale root: its frames are ignored until the next join.
+    let ignoringParent = ManagedAtomic(false)
 
     /// Creates the service of a mirror whose parent link is `link`; `leaving`, if given, runs
     /// once the link is stopped at graceful shutdown (a mirror tells the root it leaves).
@@ -53,6 +55,16 @@ public struct ParentLinkService: Service {
 
     /// A parent accepted this node.
     func accepted(_ acceptance: ParentAcceptance) {
+        // A fleet with a standby root: a parent under a stale root is left at once, and its
+        // frames ignored; the next join carries the higher term, which the stale root refuses.
+        let verdict = self.directory.election == nil ? self.claimVerdict(acceptance) : nil
+        if case .stale = verdict {
+            self.ignoringParent.store(true, ordering: .relaxed)
+            self.link.relocate()
+            return
+        }
+        self.ignoringParent.store(false, ordering: .relaxed)
+        if case .adopted(let claim) = verdict { self.hub.announce(claim) }
         let hub = self.hub
         if self.joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
         if acceptance.stream != hub.identity.value {
@@ -68,8 +80,31 @@ public struct ParentLinkService: Service {
         hub.setUpstreamState(.connectedTo(acceptance.parent))
     }
 
+    /// The root claim the parent's reply names, against the one this node follows (`nil`: none
+    /// named).
+    private func claimVerdict(_ acceptance: ParentAcceptance) -> TermRule.Verdict? {
+        guard let term = acceptance.head.headers.first(name: PeerProtocol.termHeader).flatMap({ UInt64($0) }),
+            let root = acceptance.head.headers.first(name: PeerProtocol.rootHeader)
+        else { return nil }
+        return self.directory.observe(TermRule.Claim(term: term, root: root))
+    }
+
+    /// A `term` frame: a higher claim is taken and passed on to the children; a stale one means
+    /// the parent is under a stale root, which this node leaves.
+    private func termFrame(_ claim: TermRule.Claim) {
+        guard self.directory.election == nil else { return }  // an ingest learns claims by asking
+        switch self.directory.observe(claim) {
+        case .adopted(let claim): self.hub.announce(claim)
+        case .stale:
+            self.ignoringParent.store(true, ordering: .relaxed)
+            self.link.relocate()
+        case .current: break
+        }
+    }
+
     /// A frame from the parent.
     func received(_ frame: PeerFrame) {
+        guard !self.ignoringParent.load(ordering: .relaxed) else { return }
         let hub = self.hub
         switch frame {
         case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
@@ -91,6 +126,7 @@ public struct ParentLinkService: Service {
             case .changed: hub.placeChanged()
             case .stale: self.link.relocate()
             }
+        case .term(let term, let root): self.termFrame(TermRule.Claim(term: term, root: root))
         case .leave: break
         }
     }

@@ -22,15 +22,19 @@ public struct JoinRequest: Equatable, Sendable {
     /// An observer (a load or test client) takes no child slot, is never redirected, and need
     /// not be in the fleet file; it still proves the secret.
     public var observer: Bool
+    /// The highest root term the joiner has seen (a fleet with a standby root); `nil` when it
+    /// sends none, and then gets no `term` frames.
+    public var term: UInt64?
     /// Unique per join.
     public var nonce: String
     /// HMAC proof of the secret.
     public var proof: String
 
     /// Creates a signed join request.
-    public init(name: String, from: UInt64?, stream: String?, lost: String? = nil, observer: Bool = false, secret: String, now: Date = Date()) {
+    public init(name: String, from: UInt64?, stream: String?, lost: String? = nil, observer: Bool = false, term: UInt64? = nil, secret: String, now: Date = Date()) {
         self.version = PeerProtocol.version
         self.observer = observer
+        self.term = term
         self.name = name
         self.from = from
         self.stream = stream
@@ -53,6 +57,7 @@ public struct JoinRequest: Equatable, Sendable {
         if let stream = self.stream { items.append(("stream", stream)) }
         if let lost = self.lost { items.append(("lost", lost)) }
         if self.observer { items.append(("observer", "1")) }
+        if let term = self.term { items.append(("term", String(term))) }
         items += [("nonce", self.nonce), ("proof", self.proof)]
         return PeerProtocol.joinPath + "?" + items.map { "\($0.0)=\(Self.escape($0.1))" }.joined(separator: "&")
     }
@@ -76,6 +81,10 @@ public struct JoinRequest: Equatable, Sendable {
         self.stream = query["stream"]
         self.lost = query["lost"]
         self.observer = query["observer"] == "1"
+        if let text = query["term"] {
+            guard let value = UInt64(text) else { throw PeerProtocolError("'term' is not a term number: \(text.prefix(30))") }
+            self.term = value
+        }
         self.nonce = nonce
         self.proof = proof
     }

@@ -31,6 +31,10 @@ public enum PeerFrame: Equatable, Sendable {
     /// `path` (its ancestors, root first, its parent last) are its new ones. Version 3.
     /// Payload: `depth (2 bytes BE) | path, comma-separated UTF-8`.
     case place(depth: Int, path: [String])
+    /// The root the parent follows (a fleet with a standby root): its term and name, sent only
+    /// to a child whose join had `term`. Payload: `term (8 bytes BE) | UTF-8 root name (1 to 255
+    /// bytes)`.
+    case term(UInt64, root: String)
 
     /// Frame type bytes.
     public enum Kind: UInt8, Sendable {
@@ -41,6 +45,7 @@ public enum PeerFrame: Equatable, Sendable {
         case context = 0x05
         case codecHeaders = 0x06
         case place = 0x07
+        case term = 0x08
     }
 
     /// The longest payload of a context frame.
@@ -114,6 +119,12 @@ extension ByteBuffer {
             self.writeInteger(PeerFrame.Kind.place.rawValue)
             self.writeInteger(UInt32(2 + bytes.count))
             self.writeInteger(UInt16(clamping: depth))
+            self.writeBytes(bytes)
+        case .term(let term, let root):
+            let bytes = Array(root.utf8.prefix(255))
+            self.writeInteger(PeerFrame.Kind.term.rawValue)
+            self.writeInteger(UInt32(8 + bytes.count))
+            self.writeInteger(term)
             self.writeBytes(bytes)
         }
         return self.writerIndex - start

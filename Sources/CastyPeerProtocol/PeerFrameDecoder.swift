@@ -74,6 +74,11 @@ public struct PeerFrameDecoder: NIOSingleStepByteToMessageDecoder {
                 throw PeerProtocolError("place frame's depth \(depth) does not match its path of \(path.count) names")
             }
             return .place(depth: Int(depth), path: path)
+        case .term:
+            guard (9...(8 + 255)).contains(length), let term = payload.readInteger(as: UInt64.self) else {
+                throw PeerProtocolError("term frame of \(length) bytes: it is 8 bytes of term and a root name of 1 to 255 bytes")
+            }
+            return .term(term, root: String(decoding: payload.readableBytesView, as: UTF8.self))
         }
     }
 

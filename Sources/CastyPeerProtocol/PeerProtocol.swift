@@ -7,6 +7,12 @@ public enum PeerProtocol {
     public static let acceptedVersions = 1...3
     /// The path of a join request.
     public static let joinPath = "/casty/v1/join"
+    /// The path where an ingest of a fleet with a standby root says what it is.
+    public static let rootPath = "/casty/v1/root"
+    /// The reply header with the term of the root the accepting node follows.
+    public static let termHeader = "Casty-Term"
+    /// The reply header with the name of the root the accepting node follows.
+    public static let rootHeader = "Casty-Root"
     /// The media type of an accepted join's body: a stream of ``PeerFrame``s.
     public static let contentType = "application/vnd.casty.segments"
     /// Header naming the protocol version, in a join reply (and optionally in requests).

@@ -1,5 +1,7 @@
+import CastyCore
 import CastyICY
 import CastyPeerProtocol
+import Foundation
 import Logging
 import NIOCore
 
@@ -51,6 +53,8 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             self.lossReport(head).answer(context: context)
         case .leaveNotice:
             self.leaveNotice(head).answer(context: context)
+        case .rootQuery:
+            self.rootQuery(head).answer(context: context)
         case .metrics:
             let body = String(decoding: services.metrics.render(hub: services.hub), as: UTF8.self)
             PlainResponse(code: 200, body: body, contentType: "text/plain; version=0.0.4; charset=utf-8").answer(context: context)
@@ -112,6 +116,21 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .failure(let refusal):
             return .refusal(refusal, node: directory.name)
         }
+    }
+
+    /// Answers `GET /casty/v1/root`: at an ingest of a fleet with a standby, what it is.
+    private func rootQuery(_ head: ICYRequestHead) -> PlainResponse {
+        guard let directory = self.services.directory, let election = directory.election else {
+            return PlainResponse(code: 404, body: "this node is not an ingest of a fleet with a standby\n")
+        }
+        let query = head.target.dropFirst(PeerProtocol.rootPath.count)
+        guard let request = try? JoinRequest(target: PeerProtocol.joinPath + query) else {
+            return PlainResponse(code: 400, body: "a root query needs v, name, nonce and proof\n")
+        }
+        if let refusal = JoinPolicy.verify(request, secret: directory.secret, now: Date()) {
+            return .refusal(refusal, node: directory.name)
+        }
+        return PlainResponse(code: 200, body: election.answer.line + "\n")
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

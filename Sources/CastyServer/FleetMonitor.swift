@@ -109,15 +109,17 @@ public final class FleetMonitor: Service, Sendable {
         node.host.contains(":") && !node.host.hasPrefix("[") ? "[\(node.host)]:\(node.port)" : "\(node.host):\(node.port)"
     }
 
-    /// Every node of the fleet as the root sees it.
-    func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?)) -> [NodeStatus.FleetNode] {
+    /// Every node of the fleet as the root sees it; `rootName` is the root's (the fleet's ingest
+    /// unless its standby took over).
+    func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?), rootName: String? = nil) -> [NodeStatus.FleetNode] {
+        let rootNode = rootName.flatMap { try? self.fleet.node(named: $0) } ?? self.fleet.ingest
         let seen = self.seen.withLockedValue { $0 }
         let fleet = self.fleet
         let now = ContinuousClock.now
         func depth(_ name: String) -> Int? {
             var depth = 0
             var node = name
-            while node != fleet.ingest.name {
+            while node != rootNode.name {
                 guard let parent = tree[node], depth < 64 else { return nil }
                 node = parent
                 depth += 1
@@ -126,8 +128,8 @@ public final class FleetMonitor: Service, Sendable {
         }
         var nodes = [
             NodeStatus.FleetNode(
-                name: fleet.ingest.name, parent: Nullable(nil), depth: 0, listeners: root.listeners,
-                seq: root.seq, lag: 0, state: "up", url: "http://\(fleet.ingest.host):\(fleet.ingest.port)/"
+                name: rootNode.name, parent: Nullable(nil), depth: 0, listeners: root.listeners,
+                seq: root.seq, lag: 0, state: "up", url: "http://\(rootNode.host):\(rootNode.port)/"
             )
         ]
         for mirror in fleet.mirrors {

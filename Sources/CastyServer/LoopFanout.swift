@@ -130,6 +130,16 @@ final class LoopFanout: @unchecked Sendable {
         for peer in self.peers.values { peer.leave(reason: "the stream changed; rejoin to resync") }
     }
 
+    /// Tells every child peer that takes `term` frames the root claim this node follows now.
+    func termChanged(_ claim: TermRule.Claim) {
+        for peer in self.peers.values { peer.termChanged(claim) }
+    }
+
+    /// Ends every child peer's link with a `leave`.
+    func leavePeers(reason: String) {
+        for peer in self.peers.values { peer.leave(reason: reason) }
+    }
+
     private func beat() {
         let newest = self.recent.newestSeq ?? .max
         for peer in self.peers.values { peer.heartbeatTick(newestSeq: newest) }

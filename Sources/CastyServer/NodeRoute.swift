@@ -11,6 +11,8 @@ enum NodeRoute: Equatable {
     case lossReport
     /// `GET /casty/v1/leave?…`: a mirror saying it shuts down.
     case leaveNotice
+    /// `GET /casty/v1/root?…`: an ingest asking the other one what it is (a standby root).
+    case rootQuery
     /// `GET /metrics`: Prometheus text.
     case metrics
     /// `GET` or `HEAD /status`: the status page.
@@ -30,6 +32,7 @@ enum NodeRoute: Equatable {
         case ("GET", PeerProtocol.joinPath): self = .peerJoin
         case ("GET", LossReport.path): self = .lossReport
         case ("GET", LeaveNotice.path): self = .leaveNotice
+        case ("GET", PeerProtocol.rootPath): self = .rootQuery
         case ("GET", "/metrics"): self = .metrics
         case ("GET", "/status"), ("HEAD", "/status"): self = .statusPage(headOnly: method == "HEAD")
         case ("GET", "/status.json"), ("HEAD", "/status.json"): self = .statusJSON(headOnly: method == "HEAD")

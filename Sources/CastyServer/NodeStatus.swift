@@ -45,6 +45,11 @@ public struct NodeStatus: Codable, Sendable {
     public var nodes: [FleetNode]?
     /// The root's base URL, whose status has the whole tree.
     public var rootURL: String?
+    /// At an ingest of a fleet with a standby: the highest root term it has seen, that term's
+    /// root, and whether it is that root.
+    public var term: UInt64?
+    public var root: String?
+    public var isRoot: Bool?
 
     /// The JSON names, which other nodes and tools read: snake_case where they are two words.
     enum CodingKeys: String, CodingKey {
@@ -55,6 +60,8 @@ public struct NodeStatus: Codable, Sendable {
         case lostSegments = "lost_segments"
         case parent, children, depth, tree, nodes
         case rootURL = "root_url"
+        case term, root
+        case isRoot = "is_root"
     }
 
     init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?, monitor: FleetMonitor?) {
@@ -80,8 +87,12 @@ public struct NodeStatus: Codable, Sendable {
         self.depth = place?.depth
         self.tree = directory?.tree
         self.rootURL = directory?.rootURL
+        if let election = directory?.election {
+            let (claim, isRoot) = election.read { ($0.terms.highest, $0.isRoot) }
+            (self.term, self.root, self.isRoot) = (claim?.term, claim?.root, isRoot)
+        }
         if let monitor, let tree = self.tree {
-            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq))
+            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq), rootName: info.name)
         }
     }
 

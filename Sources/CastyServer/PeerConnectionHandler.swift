@@ -20,6 +20,8 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private var machine = PeerConnectionStateMachine()
     private var channel: Channel?
+    /// The child's join had `term`: it takes `term` frames (a fleet with a standby root).
+    private var takesTerm = false
 
     init(hub: StreamHub, directory: PeerDirectory?, hooks: PeerHooks, logger: Logger) {
         self.hub = hub
@@ -77,10 +79,11 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             let head = ReplyHead.peerAccept(
                 .init(
                     version: version, identity: join.identity, parent: directory.name, depth: depth, path: path,
-                    nextSeq: join.nextSeq, metadata: join.metadata, context: join.context
+                    nextSeq: join.nextSeq, metadata: join.metadata, context: join.context, claim: directory.claim
                 )
             )
             context.write(self.wrapOutboundOut(head.buffer(allocator: context.channel.allocator)), promise: nil)
+            self.takesTerm = request.term != nil
             self.hub.counters.peerJoined()
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",
@@ -170,6 +173,12 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     /// The heartbeat timer fired: an idle link gets a heartbeat.
     func heartbeatTick(newestSeq: UInt64) {
         if case .send(let frame) = self.machine.heartbeatTick(newestSeq: newestSeq, now: self.now) { self.write(frame) }
+    }
+
+    /// This node follows a new root claim: a child that takes `term` frames hears of it.
+    func termChanged(_ claim: TermRule.Claim) {
+        guard self.takesTerm, self.machine.link != nil else { return }
+        self.write(.term(claim.term, root: claim.root))
     }
 
     /// A version 2 link hears of the stream's new context.

@@ -11,12 +11,35 @@ public final class PeerDirectory: Sendable {
     public let name: String
     private let current: NIOLockedValueBox<FleetFile>
     let policy: NIOLockedValueBox<JoinPolicy>
+    /// At an ingest of a fleet with a standby: whether it is the root now, and its term.
+    public let election: RootElection?
+    /// At a mirror: the root claims it has seen (a fleet with a standby root).
+    let terms: NIOLockedValueBox<TermRule>
 
-    /// Creates the directory of node `name` in `fleet`.
-    public init(name: String, fleet: FleetFile) {
+    /// Creates the directory of node `name` in `fleet`; `election` at an ingest of a fleet with
+    /// a standby root.
+    public init(name: String, fleet: FleetFile, election: RootElection? = nil) {
         self.name = name
         self.current = NIOLockedValueBox(fleet)
         self.policy = NIOLockedValueBox(JoinPolicy(name: name, fleet: fleet))
+        self.election = election
+        self.terms = NIOLockedValueBox(TermRule(primary: fleet.ingest.name))
+    }
+
+    /// The root claim this node follows, which its replies name: an ingest's own role's, a
+    /// mirror's highest seen; `nil` before any (and always in a fleet without a standby root).
+    public var claim: TermRule.Claim? {
+        if let election = self.election { return election.read(\.terms.highest) }
+        return self.terms.withLockedValue { $0.highest }
+    }
+
+    /// The highest root term this node has seen (0 before any).
+    public var term: UInt64 { self.claim?.term ?? 0 }
+
+    /// A mirror's parent named the root claim it follows: adopted if it outranks the one
+    /// followed; `.stale` if it does not (the link must end).
+    public func observe(_ claim: TermRule.Claim) -> TermRule.Verdict {
+        self.terms.withLockedValue { $0.observe(claim) }
     }
 
     /// The fleet file in use (the last one a reload accepted).
@@ -57,7 +80,24 @@ public final class PeerDirectory: Sendable {
     public func decide(_ request: JoinRequest, now: Date = Date()) -> (JoinPolicy.Decision, [TreeChange]) {
         let secrets = self.policy.withLockedValue { $0.acceptedSecrets(at: now) }
         if let refusal = JoinPolicy.verify(request, secrets: secrets, now: now) { return (.refuse(refusal), []) }
+        // An ingest of a fleet with a standby serves joins only while it is the root.
+        switch self.election?.join(term: request.term) {
+        case nil, .serve: break
+        case .redirect(let root, _): return (.redirect(to: root), [])
+        case .unavailable: return (.refuse(.notInTree), [])
+        }
         return self.policy.withLockedValue { $0.admit(request, now: now) }
+    }
+
+    /// This ingest becomes the root (a standby's takeover), its tree rebuilt from `tree`, the old
+    /// root `oldRoot`'s last known one (see ``CastyCore/JoinPolicy/becomeRoot(adopting:from:)``).
+    public func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil) {
+        self.policy.withLockedValue { $0.becomeRoot(adopting: tree, from: oldRoot) }
+    }
+
+    /// This ingest stops being the root (it stepped down).
+    public func stepDown() {
+        self.policy.withLockedValue { $0.stepDown() }
     }
 
     /// Where a redirect to node `name` sends `request`: the same join at that node's address;
@@ -87,7 +127,7 @@ public final class PeerDirectory: Sendable {
     }
 
     /// Whether this node is the root.
-    public var isRoot: Bool { self.name == self.fleet.ingest.name }
+    public var isRoot: Bool { self.policy.withLockedValue { $0.isRoot } }
 
     /// The root's address, `http://host:port`.
     public var rootURL: String { "http://\(self.fleet.ingest.host):\(self.fleet.ingest.port)" }

@@ -45,6 +45,8 @@ struct ReplyHead: Equatable {
         /// The metadata text in force at `nextSeq` (empty: none).
         var metadata: ByteBuffer
         var context: StreamContext
+        /// The root claim the accepting node follows (a fleet with a standby root).
+        var claim: TermRule.Claim? = nil
     }
 
     /// An accepted join: the peer protocol's `Content-Type`, the `Casty-*` headers, the context.
@@ -58,6 +60,9 @@ struct ReplyHead: Equatable {
             (PeerProtocol.pathHeader, accept.path.joined(separator: ",")),
         ]
         if let next = accept.nextSeq { headers.append((PeerProtocol.nextSeqHeader, String(next))) }
+        if let claim = accept.claim {
+            headers += [(PeerProtocol.termHeader, String(claim.term)), (PeerProtocol.rootHeader, claim.root)]
+        }
         if accept.metadata.readableBytes > 0 {
             headers.append((PeerProtocol.metadataHeader, PeerProtocol.percentEncode(accept.metadata.readableBytesView)))
         }

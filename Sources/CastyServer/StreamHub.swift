@@ -144,6 +144,22 @@ public final class StreamHub: Sendable {
         }
     }
 
+    /// Sends every child peer that takes `term` frames the root claim this node follows now (a
+    /// fleet with a standby root).
+    public func announce(_ claim: TermRule.Claim) {
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.termChanged(claim) }
+        }
+    }
+
+    /// Sends every child peer and observer a `leave` with `reason`, ending its link (a root that
+    /// steps down).
+    public func leavePeers(reason: String) {
+        for fanout in self.fanouts {
+            fanout.loop.execute { fanout.leavePeers(reason: reason) }
+        }
+    }
+
     /// Sends a tree change to every child peer.
     public func broadcast(_ change: TreeChange) {
         for fanout in self.fanouts {

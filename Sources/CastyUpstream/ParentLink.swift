@@ -28,8 +28,17 @@ public final class ParentLink: Sendable {
     typealias PerformTransfer = @Sendable (CurlTransfer, ManagedAtomic<Bool>, PeerStreamHandler) -> UpstreamFailure?
 
     private let name: String
-    private let rootURL: String
+    /// Where joins go: the root, or, in a fleet with a standby root, the two ingests, tried in
+    /// turn after each failed join.
+    private let rootURLs: [String]
+    /// The names of the nodes at `rootURLs`, where known (the ingests of a fleet with a standby).
+    private let rootNames: [String]
+    /// The secret each join is signed with, read at each join (a reload may rotate it).
     private let secret: @Sendable () -> String
+    /// Join as an observer (an ingest following the root), not as a mirror.
+    private let observer: Bool
+    /// The highest root term seen, sent with each join (`nil`: none is sent).
+    private let term: (@Sendable () -> UInt64?)?
     private let logger: Logger
     private let relocateFlag = ManagedAtomic(false)
     private let worker: TransferWorker
@@ -37,13 +46,34 @@ public final class ParentLink: Sendable {
 
     /// Creates the link of mirror `name`, joining through the root at `rootURL` (`http://host:port`).
     public convenience init(name: String, rootURL: String, secret: String, logger: Logger) {
-        self.init(name: name, rootURL: rootURL, secret: { secret }, logger: logger)
+        self.init(name: name, rootURLs: [rootURL], secret: { secret }, logger: logger)
     }
 
     /// Creates the link of mirror `name`; each join is signed with what `secret` returns then (the
     /// fleet file's secret, which a reload may rotate).
     public convenience init(name: String, rootURL: String, secret: @escaping @Sendable () -> String, logger: Logger) {
-        self.init(name: name, rootURL: rootURL, secret: secret, logger: logger, backoff: Self.rejoinBackoff) {
+        self.init(name: name, rootURLs: [rootURL], secret: secret, logger: logger)
+    }
+
+    /// Creates the link of node `name`, joining through `rootURLs` (`http://host:port`; in a fleet
+    /// with a standby root, both ingests): the first, and after each failed join the next one in
+    /// turn. An `observer` link takes no child slot (an ingest following the root); `term` gives
+    /// the highest root term seen, sent with each join; each join is signed with what `secret`
+    /// returns then. `rootNames`, if given, names the nodes at `rootURLs`: a link to one of them
+    /// that fails makes the next join go to the next one first.
+    public convenience init(
+        name: String,
+        rootURLs: [String],
+        rootNames: [String] = [],
+        secret: @escaping @Sendable () -> String,
+        observer: Bool = false,
+        term: (@Sendable () -> UInt64?)? = nil,
+        logger: Logger
+    ) {
+        self.init(
+            name: name, rootURLs: rootURLs, rootNames: rootNames, secret: secret, observer: observer, term: term, logger: logger,
+            backoff: Self.rejoinBackoff
+        ) {
             $0.run(stop: $1, handler: $2)
         }
     }
@@ -51,17 +81,29 @@ public final class ParentLink: Sendable {
     /// Creates a link that waits as `backoff` says between failed joins and runs each transfer with
     /// `perform`.
     convenience init(name: String, rootURL: String, secret: String, logger: Logger, backoff: ReconnectBackoff, perform: @escaping PerformTransfer) {
-        self.init(name: name, rootURL: rootURL, secret: { secret }, logger: logger, backoff: backoff, perform: perform)
+        self.init(name: name, rootURLs: [rootURL], secret: { secret }, logger: logger, backoff: backoff, perform: perform)
     }
 
-    /// The same with a secret read at each join.
+    /// Creates a link through `rootURLs` that waits as `backoff` says between failed joins and
+    /// runs each transfer with `perform`.
     init(
-        name: String, rootURL: String, secret: @escaping @Sendable () -> String, logger: Logger, backoff: ReconnectBackoff,
+        name: String,
+        rootURLs: [String],
+        rootNames: [String] = [],
+        secret: @escaping @Sendable () -> String,
+        observer: Bool = false,
+        term: (@Sendable () -> UInt64?)? = nil,
+        logger: Logger,
+        backoff: ReconnectBackoff,
         perform: @escaping PerformTransfer
     ) {
+        precondition(!rootURLs.isEmpty, "a parent link needs a root to join through")
         self.name = name
-        self.rootURL = rootURL
+        self.rootURLs = rootURLs
+        self.rootNames = rootNames
         self.secret = secret
+        self.observer = observer
+        self.term = term
         self.logger = logger
         self.worker = TransferWorker(name: "casty-parent-link", backoff: backoff)
         self.perform = perform
@@ -101,13 +143,16 @@ public final class ParentLink: Sendable {
     ) {
         var lost: String?
         var rule = LostParentRule()
+        var root = 0
         context.runAttempts { context in
             self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
-            let request = JoinRequest(name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, secret: self.secret())
+            let request = JoinRequest(
+                name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, observer: self.observer, term: self.term?(), secret: self.secret()
+            )
             let transfer = CurlTransfer(
                 configuration: .init(
-                    url: self.rootURL + request.target,
+                    url: self.rootURLs[root] + request.target,
                     userAgent: "Casty/\(CastyVersion.number) mirror \(self.name)",
                     connectTimeout: .seconds(1),
                     silenceTimeout: .milliseconds(PeerProtocol.silenceTimeoutMilliseconds)
@@ -139,11 +184,18 @@ public final class ParentLink: Sendable {
                 self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
             }
             onDown(cause)
-            // A link that was accepted is rejoined at once; joins that keep failing back off.
+            // A link that was accepted is rejoined at once, through the same root unless that
+            // root was the parent that failed; joins that keep failing back off, trying the roots
+            // in turn, except after a 503 (a node that may take the join soon: a standby about to
+            // take over, a stale root checking the term).
             guard handler.acceptance == nil else {
+                if let lost, self.rootNames.indices.contains(root), self.rootNames[root] == lost {
+                    root = (root + 1) % self.rootURLs.count
+                }
                 context.resetBackoff()
                 return .now
             }
+            if case .status(503, _)? = failure {} else { root = (root + 1) % self.rootURLs.count }
             return .backoff()
         }
     }

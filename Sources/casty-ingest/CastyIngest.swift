@@ -19,6 +19,7 @@ struct CastyIngest: CastyCommand {
     static let examples = [
         (command: "casty-ingest http://127.0.0.1:18000/stream --port 8000", comment: "relay one radio to players on port 8000 (listen: mpg123 http://127.0.0.1:8000/)"),
         (command: "casty-ingest --fleet fleet.json", comment: "be the root of the fleet in fleet.json (then start its mirrors with casty-mirror)"),
+        (command: "casty-ingest --fleet fleet.json --name root2", comment: "be the fleet's standby root, which takes over when the root dies"),
     ]
 
     static func main() async { await Self.castyMain() }
@@ -28,6 +29,9 @@ struct CastyIngest: CastyCommand {
 
     @Option(help: "The fleet file; the ingest's address and the upstream URL come from it.")
     var fleet: String?
+
+    @Option(help: "With --fleet: which ingest to be, the fleet's ingest (the default) or its standby root.")
+    var name: String?
 
     @Option(help: "The address to listen on.")
     var host: String = "0.0.0.0"
@@ -59,15 +63,28 @@ struct CastyIngest: CastyCommand {
             throw ValidationError("--port must be between 0 and 65535, not \(port)")
         }
         if self.idleSeconds < 0 { throw ValidationError("--idle-seconds cannot be negative") }
+        if self.name != nil && self.fleet == nil { throw ValidationError("--name needs --fleet") }
         if self.silenceTimeout < 1 { throw ValidationError("--silence-timeout must be at least 1 second") }
     }
 
     func run() async throws {
         raiseOpenFileLimit()
         let fleet = try self.fleet.map { try FleetFile.load(path: $0) }
-        let name = fleet?.ingest.name ?? "ingest"
-        let host = fleet.map { self.host == "0.0.0.0" ? $0.ingest.host : self.host } ?? self.host
-        let port = self.port ?? fleet?.ingest.port ?? 8000
+        let name = self.name ?? fleet?.ingest.name ?? "ingest"
+        var node: FleetFile.Node?
+        if let fleet {
+            if let standby = fleet.standby, standby.name == name {
+                node = standby
+            } else if name == fleet.ingest.name {
+                node = fleet.ingest
+            } else {
+                let standby = fleet.standby.map { " or its standby '\($0.name)'" } ?? ""
+                throw ValidationError("'\(name)' is not an ingest of the fleet file: give its ingest '\(fleet.ingest.name)'\(standby)")
+            }
+        }
+        if self.onDemand && fleet?.standby != nil { throw ValidationError("--on-demand cannot be used in a fleet with a standby root: both ingests pull the radio all the time") }
+        let host = node.map { self.host == "0.0.0.0" ? $0.host : self.host } ?? self.host
+        let port = self.port ?? node?.port ?? 8000
         let configuration = IngestNode.Configuration(
             name: name,
             upstreamURL: self.url ?? fleet?.upstream ?? "",

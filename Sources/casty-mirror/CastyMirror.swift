@@ -43,6 +43,9 @@ struct CastyMirror: CastyCommand {
         guard node.name != fleet.ingest.name else {
             throw ValidationError("'\(self.name)' is the fleet's ingest; start it with casty-ingest --fleet \(self.fleet)")
         }
+        guard node.name != fleet.standby?.name else {
+            throw ValidationError("'\(self.name)' is the fleet's standby root; start it with casty-ingest --fleet \(self.fleet) --name \(self.name)")
+        }
         let logger = self.logging.bootstrap(label: "casty.mirror", nodeName: self.name)
         let configuration = MirrorNode.Configuration(
             name: self.name,

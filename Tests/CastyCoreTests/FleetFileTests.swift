@@ -37,6 +37,41 @@ import Testing
         }
     }
 
+    @Test func aStandbyIsOptionalAndNamedLikeAnyNode() throws {
+        let plain = try FleetFile.parse(Data(Self.good.utf8))
+        #expect(plain.standby == nil)
+        #expect(plain.nodes.map(\.name) == ["root", "m1"])
+        let json = """
+            {"upstream": "http://127.0.0.1:18000/stream", "fanout": 2, "secret": "s",
+             "ingest": {"name": "root", "host": "127.0.0.1", "port": 8000},
+             "standby": {"name": "root2", "host": "127.0.0.1", "port": 8009},
+             "mirrors": [{"name": "m1", "host": "127.0.0.1", "port": 8001}]}
+            """
+        let fleet = try FleetFile.parse(Data(json.utf8))
+        #expect(fleet.standby == FleetFile.Node(name: "root2", host: "127.0.0.1", port: 8009))
+        #expect(try fleet.node(named: "root2").port == 8009)
+        #expect(fleet.nodes.map(\.name) == ["root", "root2", "m1"])
+        // Written back, it reads the same; without a standby, no key is written.
+        #expect(try FleetFile.parse(JSONEncoder().encode(fleet)) == fleet)
+        #expect(!String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("standby"))
+    }
+
+    @Test(arguments: [
+        (#""standby": {"name": "m1", "host": "h", "port": 9}"#, "two nodes are named 'm1'"),
+        (#""standby": {"name": "root2", "host": "127.0.0.1", "port": 8000}"#, "uses 127.0.0.1:8000, which another node uses too"),
+        (#""standby": {"name": "root2", "host": "h"}"#, "missing key \"port\" in standby"),
+        (#""standby": {"name": "ro ot", "host": "h", "port": 9}"#, "node name 'ro ot'"),
+    ])
+    func refusesABadStandby(_ standby: String, _ message: String) {
+        let json = #"{"upstream": "http://x", "fanout": 2, "secret": "s", "ingest": {"name": "root", "host": "127.0.0.1", "port": 8000}, "#
+            + standby + #", "mirrors": [{"name": "m1", "host": "h", "port": 1}]}"#
+        #expect {
+            _ = try FleetFile.parse(Data(json.utf8))
+        } throws: { error in
+            (error as? FleetFileError)?.message.contains(message) == true
+        }
+    }
+
     @Test func unknownNodeIsNamed() throws {
         let fleet = try FleetFile.parse(Data(Self.good.utf8))
         #expect(throws: FleetFileError.self) { try fleet.node(named: "m9") }

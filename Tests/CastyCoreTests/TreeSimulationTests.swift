@@ -1,5 +1,6 @@
 import CastyFuzzDrivers
 import CastyCore
+import CastyTestSupport
 import Testing
 
 /// A fleet without sockets: the root's ``TreeCoordinator`` plus every node's ``ChildSlots``, and
@@ -102,12 +103,18 @@ private struct SimulatedFleet {
     }
 }
 
-@Suite struct TreeSimulationTests {
+/// Serialized, and each run on a thread of its own: a simulation keeps a core busy for seconds,
+/// which on the cooperative pool would starve the other suites' asynchronous tests.
+@Suite(.serialized) struct TreeSimulationTests {
     /// Joins `mirrors` in random order, then fails random nodes (one per step), each of which
     /// rejoins 1…50 steps later, interleaved with the other failures. Checks the depth after every
     /// failure and rejoin, every invariant every 100 steps and at the end, and prints a report.
     @Test(arguments: [(10_000, 2), (100_000, 2), (10_000, 3)])
-    func randomJoinsFailuresAndRejoinsKeepTheTreeBalanced(mirrors: Int, fanout: Int) {
+    func randomJoinsFailuresAndRejoinsKeepTheTreeBalanced(mirrors: Int, fanout: Int) async throws {
+        try await onDedicatedThread { Self.churn(mirrors: mirrors, fanout: fanout) }
+    }
+
+    static func churn(mirrors: Int, fanout: Int) {
         let started = ContinuousClock.now
         var rng = SplitMix64(seed: UInt64(mirrors * 31 + fanout))
         let names = (0..<mirrors).map { "mirror-\($0)" }

@@ -11,6 +11,16 @@ import Testing
         #expect(parsed.nonceTime != nil)
     }
 
+    @Test func theTermRoundTripsAndIsAbsentUnlessGiven() throws {
+        let request = JoinRequest(name: "m1", from: 5, stream: "abcd", term: 3, secret: "s3cret")
+        #expect(request.target.contains("&term=3&"))
+        #expect(try JoinRequest(target: request.target) == request)
+        let plain = JoinRequest(name: "m1", from: 5, stream: "abcd", secret: "s3cret")
+        #expect(!plain.target.contains("term="))
+        #expect(try JoinRequest(target: plain.target).term == nil)
+        #expect(throws: PeerProtocolError.self) { try JoinRequest(target: "/casty/v1/join?v=2&name=a&nonce=1&proof=2&term=x") }
+    }
+
     @Test func aForgedNameDoesNotMatchTheProof() throws {
         let request = JoinRequest(name: "m1", from: nil, stream: nil, secret: "s3cret")
         let forged = try JoinRequest(target: request.target.replacingOccurrences(of: "name=m1", with: "name=m2"))

@@ -8,6 +8,7 @@ import Testing
         ("OPTIONS", "/anything", NodeRoute.preflight),
         ("GET", "/casty/v1/join?v=1&name=m1", .peerJoin),
         ("GET", "/casty/v1/lost?v=1", .lossReport),
+        ("GET", "/casty/v1/root?v=2&name=root2", .rootQuery),
         ("GET", "/metrics", .metrics),
         ("GET", "/status", .statusPage(headOnly: false)),
         ("HEAD", "/status", .statusPage(headOnly: true)),

@@ -12,22 +12,38 @@ final class TestFleet: @unchecked Sendable {
     let fleetFile: URL
     let root: Node
     let mirrors: [Node]
+    /// The standby root, when the fleet has one (named `root2`).
+    let standby: Node?
     private var processes: [String: ManagedProcess] = [:]
     private let lock = NSLock()
 
-    init(upstream: String, mirrors count: Int) throws {
+    init(upstream: String, mirrors count: Int, standby: Bool = false) throws {
         self.folder = try Paths.temporaryFolder("casty-fleet")
         self.root = Node(name: "root", port: try freePort())
         self.mirrors = try (1...count).map { Node(name: "m\($0)", port: try freePort()) }
+        self.standby = standby ? Node(name: "root2", port: try freePort()) : nil
         self.fleetFile = self.folder.appendingPathComponent("fleet.json")
-        let json: [String: Any] = [
+        var json: [String: Any] = [
             "upstream": upstream,
             "fanout": 2,
             "secret": "test-\(UUID().uuidString)",
             "ingest": ["name": self.root.name, "host": "127.0.0.1", "port": self.root.port],
             "mirrors": self.mirrors.map { ["name": $0.name, "host": "127.0.0.1", "port": $0.port] },
         ]
+        if let standby = self.standby { json["standby"] = ["name": standby.name, "host": "127.0.0.1", "port": standby.port] }
         try JSONSerialization.data(withJSONObject: json).write(to: self.fleetFile)
+    }
+
+    /// Starts the standby root (`casty-ingest --name root2`).
+    func startStandby() throws {
+        guard let standby = self.standby else { throw TestFailure("this fleet has no standby") }
+        let process = try ManagedProcess(
+            name: standby.name,
+            executable: Paths.binary("casty-ingest"),
+            arguments: ["--fleet", self.fleetFile.path, "--name", standby.name],
+            logFolder: self.folder
+        )
+        self.lock.withLock { self.processes[standby.name] = process }
     }
 
     /// A fleet of `mirrors` mirrors, all in the tree, relaying a SHOUTcast-style test server.
@@ -94,7 +110,11 @@ final class TestFleet: @unchecked Sendable {
         throw TestFailure("timed out after \(seconds) s waiting for \(name) to answer on port \(self.port(of: name)); its log ends:\n\(log)")
     }
 
-    func port(of name: String) -> Int { name == self.root.name ? self.root.port : self.mirrors.first { $0.name == name }!.port }
+    func port(of name: String) -> Int {
+        if name == self.root.name { return self.root.port }
+        if let standby = self.standby, name == standby.name { return standby.port }
+        return self.mirrors.first { $0.name == name }!.port
+    }
 
     /// `/status.json` of a node, or nil if it does not answer.
     func status(_ name: String) async -> [String: Any]? {

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+extension IntegrationTests {
+    /// A fleet with a standby root: the primary ingest is killed while dummy observers listen on
+    /// a leaf; the standby takes over within 2 s and the leaf's listeners lose nothing; the old
+    /// primary, restarted, follows the new root instead of making a second stream.
+    @Suite(.timeLimit(.minutes(3)))
+    struct StandbyRootTests {
+        @Test func theStandbyTakesOverWithinTwoSecondsAndTheOldPrimaryFollows() async throws {
+            let radio = try await TestRadio(trackSeconds: 6, noise: true)
+            defer { radio.stop() }
+            let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
+            defer { fleet.stopAll() }
+            try fleet.startRoot()
+            try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
+            try await eventually(within: 10, "the primary to be root in term 1") {
+                let status = await fleet.status("root")
+                return status?["is_root"] as? Bool == true && status?["term"] as? Int == 1
+            }
+            try fleet.startStandby()
+            try await fleet.waitUntilAnswering("root2", process: fleet.process("root2"))
+            try await eventually(within: 10, "the standby to follow the primary") {
+                let status = await fleet.status("root2")
+                let state = (status?["upstream"] as? [String: Any])?["state"] as? String
+                return status?["is_root"] as? Bool == false && status?["root"] as? String == "root" && state?.hasPrefix("connected") == true
+            }
+            for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+            try await eventually(within: 20, "all 3 mirrors in the tree") { await fleet.tree().count == 3 }
+            try await fleet.waitUntilConnected()
+            let tree = await fleet.tree()
+            let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+
+            // Observers on the leaf for the whole test; they fail on any gap or repeat.
+            let dummy = try ManagedProcess(
+                name: "dummies",
+                executable: Paths.binary("casty-dummy"),
+                arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "16", "--fleet", fleet.fleetFile.path],
+                logFolder: fleet.folder
+            )
+            // A player on the leaf, and a reference player on the radio itself, across the takeover.
+            let (radioPort, leafPort) = (radio.port, fleet.port(of: leaf))
+            async let reference = onThread {
+                try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: true), seconds: 16)
+            }
+            try await Task.sleep(for: .seconds(1))
+            async let player = onThread { try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 12) }
+            try await Task.sleep(for: .seconds(3))
+            let seqBefore = try #require(await fleet.status("root2")?["seq"] as? Int)
+            #expect(seqBefore > 0, "the standby follows the numbering")
+
+            // SIGKILL the primary: the standby is root within 2 s, in term 2.
+            fleet.process("root")?.stop(signal: SIGKILL)
+            let killed = Date()
+            try await eventually(within: 5, "the standby to become root") { await fleet.status("root2")?["is_root"] as? Bool == true }
+            let tookOver = Date().timeIntervalSince(killed)
+            #expect(tookOver <= 2.0, "the standby became root \(tookOver) s after the kill")
+            #expect(await fleet.status("root2")?["term"] as? Int == 2)
+            // The mirrors rejoin it, and the tree is whole again.
+            try await eventually(within: 10, "the 3 mirrors in the standby's tree") {
+                (await fleet.status("root2")?["tree"] as? [String: String])?.count == 3
+            }
+            let seqAfter = try #require(await fleet.status("root2")?["seq"] as? Int)
+            #expect(seqAfter > seqBefore, "the standby numbers on from where the primary stopped")
+
+            // The old primary comes back: it follows the standby, and is not a second root.
+            try fleet.startRoot()
+            try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
+            try await eventually(within: 10, "the old primary to follow the new root") {
+                let status = await fleet.status("root")
+                let state = (status?["upstream"] as? [String: Any])?["state"] as? String
+                return status?["is_root"] as? Bool == false && status?["root"] as? String == "root2" && state?.hasPrefix("connected") == true
+            }
+            try await Task.sleep(for: .seconds(2))
+            #expect(await fleet.status("root")?["is_root"] as? Bool == false)
+            #expect(await fleet.status("root2")?["is_root"] as? Bool == true)
+            #expect((await fleet.status("root2")?["tree"] as? [String: String])?.count == 3)
+
+            // The leaf's observers saw every segment, in order, exactly once.
+            try await eventually(within: 30, "the dummies to finish") { !dummy.isRunning }
+            let report = dummy.output()
+            #expect(dummy.stop() == 0, "\(report)")
+            #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+            // The leaf's player heard the radio's bytes exactly, through the takeover.
+            let (referenceAudio, _) = try await reference.audioAndTitles()
+            let (playedAudio, _) = try await player.audioAndTitles()
+            let compared = try assertSameAudio(playedAudio, in: referenceAudio, window: 16 * 1024)
+            #expect(compared > 150_000, "only \(compared) bytes of the player's \(playedAudio.count) compared")
+            print("standby takeover: root2 root \(String(format: "%.2f", tookOver)) s after the SIGKILL; leaf player \(compared) bytes equal to the radio's")
+
+            // A leaf that dies now is reported by its parent to the new root, which frees its place.
+            fleet.process(leaf)?.stop(signal: SIGKILL)
+            try await eventually(within: 8, "root2 to drop the dead leaf \(leaf)") {
+                let tree = await fleet.status("root2")?["tree"] as? [String: String]
+                return tree != nil && tree?[leaf] == nil
+            }
+        }
+    }
+}
+
+extension IntegrationTests.StandbyRootTests {
+    /// The frozen-root case: the primary stops for 4 s (SIGSTOP); the standby takes over within
+    /// 2 s of the freeze, and the primary, when it wakes as a stale root of term 1, steps down and
+    /// follows the standby. The leaf's observers lose nothing.
+    @Test func aFrozenPrimaryIsReplacedAndFollowsWhenItWakes() async throws {
+        let radio = try await TestRadio(trackSeconds: 6, noise: true)
+        defer { radio.stop() }
+        let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
+        defer { fleet.stopAll() }
+        try fleet.startRoot()
+        try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
+        try await eventually(within: 10, "the primary to be root") { await fleet.status("root")?["is_root"] as? Bool == true }
+        try fleet.startStandby()
+        try await eventually(within: 10, "the standby to follow the primary") {
+            let state = ((await fleet.status("root2"))?["upstream"] as? [String: Any])?["state"] as? String
+            return state?.hasPrefix("connected") == true
+        }
+        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all 3 mirrors in the tree") { await fleet.tree().count == 3 }
+        try await fleet.waitUntilConnected()
+        let tree = await fleet.tree()
+        let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+        let dummy = try ManagedProcess(
+            name: "dummies",
+            executable: Paths.binary("casty-dummy"),
+            arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "16", "--fleet", fleet.fleetFile.path],
+            logFolder: fleet.folder
+        )
+        try await Task.sleep(for: .seconds(3))
+
+        let pid = try #require(fleet.process("root")?.pid)
+        kill(pid, SIGSTOP)
+        let frozen = Date()
+        try await eventually(within: 5, "the standby to become root") { await fleet.status("root2")?["is_root"] as? Bool == true }
+        let tookOver = Date().timeIntervalSince(frozen)
+        #expect(tookOver <= 2.0, "the standby became root \(tookOver) s after the freeze")
+        print("standby takeover: root2 root \(String(format: "%.2f", tookOver)) s after the SIGSTOP")
+        try await Task.sleep(for: .seconds(max(0, 4 - Date().timeIntervalSince(frozen))))
+        kill(pid, SIGCONT)
+        try await eventually(within: 5, "the woken primary to follow root2") {
+            let status = await fleet.status("root")
+            return status?["is_root"] as? Bool == false && status?["root"] as? String == "root2"
+        }
+        try await eventually(within: 10, "the 3 mirrors in the standby's tree") {
+            (await fleet.status("root2")?["tree"] as? [String: String])?.count == 3
+        }
+        #expect(await fleet.status("root2")?["is_root"] as? Bool == true)
+        #expect(fleet.process("root")?.output().contains("stepping down") == true)
+
+        try await eventually(within: 30, "the dummies to finish") { !dummy.isRunning }
+        let report = dummy.output()
+        #expect(dummy.stop() == 0, "\(report)")
+        #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+    }
+}
