@@ -15,6 +15,9 @@ faults run one after the other, each with players attached throughout:
   upstream-drop        the radio drops the ingest's connection and stays up (Icecast killclient)
   upstream-restart     the radio stopped and started again
   ingest-restart       the ingest stopped (SIGTERM) and started again
+  member-change        the fleet file changed while everyone listens: a new mirror added, an inner
+                       one removed (drained: its children move, it leaves); SIGHUP to the ingest,
+                       then to every mirror; the new mirror started (only with --faults)
   mass-kill            a quarter of the mirrors (rounded up), inner ones, killed at the same
                        instant (SIGKILL), restarted after the measurement; joins per second at
                        the root reported (only with --faults mass-kill)
@@ -292,6 +295,10 @@ class Harness:
         self.net.add_host("root", 10)
         for index, name in enumerate(self.mirrors):
             self.net.add_host(name, 11 + index)
+        # A host for the mirror a member-change adds, outside the fleet file until then.
+        self.spare = f"m{len(self.mirrors) + 1}"
+        if "member-change" in (self.args.faults or []):
+            self.net.add_host(self.spare, 11 + len(self.mirrors))
         fleet = {
             "upstream": f"http://{self.net.address['radio']}:{PORT}/stream",
             "fanout": 2,
@@ -300,6 +307,7 @@ class Harness:
             "mirrors": [{"name": name, "host": self.net.address[name], "port": PORT} for name in self.mirrors],
         }
         self.fleet_path = os.path.join(self.out, "fleet.json")
+        self.fleet = fleet
         with open(self.fleet_path, "w") as file:
             json.dump(fleet, file, indent=2)
         log(f"{len(self.net.address)} hosts on {SUBNET}.0/24; fleet file {self.fleet_path}")
@@ -538,6 +546,21 @@ class Harness:
         elif kind == "ingest-restart":
             self.processes["root"].stop()
             self.start_node("root")
+        elif kind == "member-change":
+            # The spare host's mirror joins the file, the target leaves it; a short drain.
+            self.fleet["mirrors"] = [m for m in self.fleet["mirrors"] if m["name"] != target] + [
+                {"name": self.spare, "host": self.net.address[self.spare], "port": PORT}]
+            self.fleet["drainSeconds"] = 5
+            with open(self.fleet_path + ".new", "w") as file:
+                json.dump(self.fleet, file, indent=2)
+            os.replace(self.fleet_path + ".new", self.fleet_path)
+            self.processes["root"].signal(signal.SIGHUP)
+            time.sleep(0.2)
+            for name in self.mirrors:
+                self.processes[name].signal(signal.SIGHUP)
+            self.mirrors = [name for name in self.mirrors if name != target] + [self.spare]
+            self.start_node(self.spare)
+            target = f"+{self.spare} -{target}"
         elif kind == "mass-kill":
             for victim in victims:  # one signal each, back to back: the same instant to the fleet
                 self.processes[victim].signal(signal.SIGKILL)
@@ -667,6 +690,15 @@ class Harness:
             rows[-1]["heard_again_s"] = self.heard_again(ref, ref_audio, fault["start"], fault["until"])
             if fault["kind"] != "ingest-restart" and rows[-1]["heard_again_s"]:
                 rows[-1]["pass"] = False
+        # Over the whole run, every listener (the only figures of a run without faults).
+        self.whole_run = {name: {kind: sum(count for _, mark, count in data["marks"] if mark in kinds)
+                                 for kind, kinds in (("lost", ("lost",)), ("repeated", ("repeat",)),
+                                                     ("corrupt", ("corrupt", "unaligned", "headers")), ("reconnects", ("reconnect",)))}
+                          for name, data in listeners.items()}
+        depths = self.tree_depths(self.tree())
+        self.deepest = max(self.leaves, key=lambda name: (depths.get(name, 0), int(name[1:])))
+        self.deepest_depth = depths.get(self.deepest)
+        self.deepest_segments = len(listeners.get("play-" + self.deepest, {}).get("arrivals", []))
         dummies = next((line for _, line in reversed(self.processes["dummies"].lines) if line.startswith("dummies: clients=")), "no summary")
         decode = {name: len(self.processes[name].events) for name in self.real_players}
         if self.ogg:
@@ -1003,6 +1035,13 @@ class Harness:
         lines += ["", f"tree formed in {self.formed_s} s ({len(self.mirrors)} mirrors started 0.2 s apart), depth {self.min_depth()} (minimum); "
                   f"memory per mirror once formed (VmRSS): median {sorted(rss)[len(rss) // 2] / 1024:.1f} MiB, max {max(rss) / 1024:.1f} MiB; "
                   f"ingest {self.memory_kib.get('root', 0) / 1024:.1f} MiB" if rss else "tree formed; memory not read"]
+        whole = {kind: sum(entry[kind] for entry in self.whole_run.values()) for kind in ("lost", "repeated", "corrupt", "reconnects")}
+        lines += ["", f"whole run, every observer and player: lost {whole['lost']}, repeated {whole['repeated']}, corrupt {whole['corrupt']}, "
+                  f"reconnects {whole['reconnects']}; the player on the deepest leaf ({self.deepest}, depth {self.deepest_depth}): "
+                  f"{self.deepest_segments} segments equal to the reference byte for byte"]
+        whole_clean = not any(whole.values()) and self.deepest_segments > 0
+        if not whole_clean:
+            log("a listener lost, repeated or mangled audio over the run, or the deepest leaf's player matched nothing")
         lines += ["", f"casty-dummy: `{dummies}`",
                   "real players, decode errors over the whole run: " + ", ".join(f"{name} {decode[name]}" for name in self.real_players)]
         ogg_clean = True
@@ -1049,7 +1088,8 @@ class Harness:
         dummies_clean = counts.get("gaps") == "0" and counts.get("repeats") == "0"
         if not dummies_clean:
             log("casty-dummy saw gaps or repeats (or gave no summary)")
-        return all(row["pass"] for row in rows) and dummies_clean and ogg_clean
+        faults_expected = any(row["fault"] in ("ingest-restart", "upstream-restart") for row in rows)
+        return all(row["pass"] for row in rows) and dummies_clean and ogg_clean and (whole_clean or faults_expected or self.ogg)
 
 
 def main():
@@ -1071,7 +1111,10 @@ def main():
     args = parser.parse_args()
     if not 1 <= args.mirrors <= 63:
         parser.error("--mirrors must be 1..63")
-    kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill")
+    if "member-change" in (args.faults or []) and args.mirrors > 62:
+        parser.error("member-change adds a mirror: --mirrors must be 1..62")
+    kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill",
+             "member-change")
     for kind in args.faults or []:
         if kind not in kinds:
             parser.error(f"unknown fault {kind!r}; the faults are {', '.join(kinds)}")
