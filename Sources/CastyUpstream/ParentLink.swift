@@ -44,17 +44,6 @@ public final class ParentLink: Sendable {
     private let worker: TransferWorker
     private let perform: PerformTransfer
 
-    /// Creates the link of mirror `name`, joining through the root at `rootURL` (`http://host:port`).
-    public convenience init(name: String, rootURL: String, secret: String, logger: Logger) {
-        self.init(name: name, rootURLs: [rootURL], secret: { secret }, logger: logger)
-    }
-
-    /// Creates the link of mirror `name`; each join is signed with what `secret` returns then (the
-    /// fleet file's secret, which a reload may rotate).
-    public convenience init(name: String, rootURL: String, secret: @escaping @Sendable () -> String, logger: Logger) {
-        self.init(name: name, rootURLs: [rootURL], secret: secret, logger: logger)
-    }
-
     /// Creates the link of node `name`, joining through `rootURLs` (`http://host:port`; in a fleet
     /// with a standby root, both ingests): the first, and after each failed join the next one in
     /// turn. An `observer` link takes no child slot (an ingest following the root); `term` gives

@@ -12,32 +12,8 @@ extension IntegrationTests {
             defer { radio.stop() }
             let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
             defer { fleet.stopAll() }
-            try fleet.startRoot()
-            try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
-            try await eventually(within: 10, "the primary to be root in term 1") {
-                let status = await fleet.status("root")
-                return status?["is_root"] as? Bool == true && status?["term"] as? Int == 1
-            }
-            try fleet.startStandby()
-            try await fleet.waitUntilAnswering("root2", process: fleet.process("root2"))
-            try await eventually(within: 10, "the standby to follow the primary") {
-                let status = await fleet.status("root2")
-                let state = (status?["upstream"] as? [String: Any])?["state"] as? String
-                return status?["is_root"] as? Bool == false && status?["root"] as? String == "root" && state?.hasPrefix("connected") == true
-            }
-            for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
-            try await eventually(within: 20, "all 3 mirrors in the tree") { await fleet.tree().count == 3 }
-            try await fleet.waitUntilConnected()
-            let tree = await fleet.tree()
-            let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
-
             // Observers on the leaf for the whole test; they fail on any gap or repeat.
-            let dummy = try ManagedProcess(
-                name: "dummies",
-                executable: Paths.binary("casty-dummy"),
-                arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "16", "--fleet", fleet.fleetFile.path],
-                logFolder: fleet.folder
-            )
+            let (leaf, dummy) = try await Self.formFleet(fleet, dummySeconds: 16)
             // A player on the leaf, and a reference player on the radio itself, across the takeover.
             let (radioPort, leafPort) = (radio.port, fleet.port(of: leaf))
             async let reference = onThread {
@@ -107,25 +83,7 @@ extension IntegrationTests.StandbyRootTests {
         defer { radio.stop() }
         let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
         defer { fleet.stopAll() }
-        try fleet.startRoot()
-        try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
-        try await eventually(within: 10, "the primary to be root") { await fleet.status("root")?["is_root"] as? Bool == true }
-        try fleet.startStandby()
-        try await eventually(within: 10, "the standby to follow the primary") {
-            let state = ((await fleet.status("root2"))?["upstream"] as? [String: Any])?["state"] as? String
-            return state?.hasPrefix("connected") == true
-        }
-        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
-        try await eventually(within: 20, "all 3 mirrors in the tree") { await fleet.tree().count == 3 }
-        try await fleet.waitUntilConnected()
-        let tree = await fleet.tree()
-        let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
-        let dummy = try ManagedProcess(
-            name: "dummies",
-            executable: Paths.binary("casty-dummy"),
-            arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "16", "--fleet", fleet.fleetFile.path],
-            logFolder: fleet.folder
-        )
+        let (_, dummy) = try await Self.formFleet(fleet, dummySeconds: 16)
         try await Task.sleep(for: .seconds(3))
 
         let pid = try #require(fleet.process("root")?.pid)
@@ -151,5 +109,38 @@ extension IntegrationTests.StandbyRootTests {
         let report = dummy.output()
         #expect(dummy.stop() == 0, "\(report)")
         #expect(report.contains("gaps=0 missing=0 repeats=0"), "\(report)")
+    }
+}
+
+extension IntegrationTests.StandbyRootTests {
+    /// Starts the primary (root in term 1), the standby (following it, its radio connected) and
+    /// the mirrors, and waits for the whole tree; returns a leaf at depth 2 and `casty-dummy`
+    /// observers on it for `dummySeconds`, which fail on any gap or repeat.
+    static func formFleet(_ fleet: TestFleet, dummySeconds: Int) async throws -> (leaf: String, dummy: ManagedProcess) {
+        try fleet.startRoot()
+        try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
+        try await eventually(within: 10, "the primary to be root in term 1") {
+            let status = await fleet.status("root")
+            return status?["is_root"] as? Bool == true && status?["term"] as? Int == 1
+        }
+        try fleet.startStandby()
+        try await fleet.waitUntilAnswering("root2", process: fleet.process("root2"))
+        try await eventually(within: 10, "the standby to follow the primary") {
+            let status = await fleet.status("root2")
+            let state = (status?["upstream"] as? [String: Any])?["state"] as? String
+            return status?["is_root"] as? Bool == false && status?["root"] as? String == "root" && state?.hasPrefix("connected") == true
+        }
+        for mirror in fleet.mirrors { try fleet.startMirror(mirror.name) }
+        try await eventually(within: 20, "all \(fleet.mirrors.count) mirrors in the tree") { await fleet.tree().count == fleet.mirrors.count }
+        try await fleet.waitUntilConnected()
+        let tree = await fleet.tree()
+        let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+        let dummy = try ManagedProcess(
+            name: "dummies",
+            executable: Paths.binary("casty-dummy"),
+            arguments: ["http://127.0.0.1:\(fleet.port(of: leaf))/", "--clients", "3", "--seconds", "\(dummySeconds)", "--fleet", fleet.fleetFile.path],
+            logFolder: fleet.folder
+        )
+        return (leaf, dummy)
     }
 }
