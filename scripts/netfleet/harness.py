@@ -18,6 +18,10 @@ faults run one after the other, each with players attached throughout:
   member-change        the fleet file changed while everyone listens: a new mirror added, an inner
                        one removed (drained: its children move, it leaves); SIGHUP to the ingest,
                        then to every mirror; the new mirror started (only with --faults)
+  root-kill            (--standby) the root ingest killed (SIGKILL): the standby takes over;
+                       the old one, restarted, must follow it
+  root-cable-4s        (--standby) the root ingest's host cut off for 4 s: the standby takes
+                       over; the old one, back, must follow it
   mass-kill            a quarter of the mirrors (rounded up), inner ones, killed at the same
                        instant (SIGKILL), restarted after the measurement; joins per second at
                        the root reported (only with --faults mass-kill)
@@ -277,6 +281,7 @@ class Harness:
         self.started = time.time()
         self.formed_s = None
         self.memory_kib = {}
+        self.takeovers = []
         self.ogg = args.format in OGG_FORMATS
         # The real players: ffmpeg, and mpg123 where it can decode the stream (MP3).
         self.real_players = ["ffmpeg", "mpg123"] if args.format in ("mp3", "mp3-vbr") else ["ffmpeg", "ffmpeg-2"]
@@ -293,6 +298,8 @@ class Harness:
         self.net = Network()
         self.net.add_host("radio", 2)
         self.net.add_host("root", 10)
+        if self.args.standby:
+            self.net.add_host("root2", 9)
         for index, name in enumerate(self.mirrors):
             self.net.add_host(name, 11 + index)
         # A host for the mirror a member-change adds, outside the fleet file until then.
@@ -306,6 +313,8 @@ class Harness:
             "ingest": {"name": "root", "host": self.net.address["root"], "port": PORT},
             "mirrors": [{"name": name, "host": self.net.address[name], "port": PORT} for name in self.mirrors],
         }
+        if self.args.standby:
+            fleet["standby"] = {"name": "root2", "host": self.net.address["root2"], "port": PORT}
         self.fleet_path = os.path.join(self.out, "fleet.json")
         self.fleet = fleet
         with open(self.fleet_path, "w") as file:
@@ -314,6 +323,10 @@ class Harness:
         self.start_radio()
         self.start_node("root")
         self.wait(lambda: self.status("root") is not None and self.status("root").get("seq") is not None, 30, "the ingest's first segment")
+        if self.args.standby:
+            self.start_node("root2")
+            self.wait(lambda: (self.status("root2") or {}).get("root") == "root" and (self.status("root2") or {}).get("is_root") is False,
+                      30, "the standby to follow the root")
         forming = time.monotonic()
         for name in self.mirrors:
             self.start_node(name)
@@ -365,6 +378,8 @@ class Harness:
     def start_node(self, name):
         if name == "root":
             argv = [os.path.join(self.bin, "casty-ingest"), "--fleet", self.fleet_path]
+        elif name == "root2":
+            argv = [os.path.join(self.bin, "casty-ingest"), "--fleet", self.fleet_path, "--name", "root2"]
         else:
             argv = [os.path.join(self.bin, "casty-mirror"), "--fleet", self.fleet_path, "--name", name]
         if name in self.processes:
@@ -380,8 +395,14 @@ class Harness:
         except ValueError:
             return None
 
+    def current_root(self):
+        """The ingest that is the root now: `root`, or, with a standby that took over, `root2`."""
+        if self.args.standby and (self.status("root2") or {}).get("is_root"):
+            return "root2"
+        return "root"
+
     def tree(self):
-        status = self.status("root")
+        status = self.status(self.current_root())
         return (status or {}).get("tree") or {}
 
     def tree_depths(self, tree):
@@ -411,8 +432,9 @@ class Harness:
             return False
         if max(self.tree_depths(tree).values()) != self.min_depth():
             return False
-        nodes = (self.status("root") or {}).get("nodes") or []
-        return len(nodes) == len(self.mirrors) + 1 and all(node.get("state") == "up" for node in nodes)
+        nodes = (self.status(self.current_root()) or {}).get("nodes") or []
+        up = {node.get("name") for node in nodes if node.get("state") == "up"}
+        return set(self.mirrors) <= up
 
     def places(self):
         """The mirrors whose own /status.json disagrees with the root's tree about their parent or
@@ -467,7 +489,11 @@ class Harness:
             self.processes["recorder"] = Process("recorder", "root", ["curl", "-sS", "-N", "--max-time", str(seconds), "-o",
                                                                       os.path.join(self.recordings, "icecast.audio"),
                                                                       f"http://{self.net.address['radio']}:{PORT}/stream"], self.logs)
-        self.processes["probe-root"] = Process("probe-root", "root", base + ["--observe", f"ref@{self.net.address['root']}:{PORT}+audio" + ("+oldest" if self.ogg else "")], self.logs)
+        # With a standby, the reference joins the standby after a failed join, and listens from the
+        # radio's host, which no fault cuts off.
+        reference = ["--fallback", f"{self.net.address['root2']}:{PORT}"] if self.args.standby else []
+        self.processes["probe-root"] = Process("probe-root", "radio" if self.args.standby else "root",
+                                               base + reference + ["--observe", f"ref@{self.net.address['root']}:{PORT}+audio" + ("+oldest" if self.ogg else "")], self.logs)
         for leaf in self.leaves:
             address = f"{self.net.address[leaf]}:{PORT}"
             self.processes["probe-" + leaf] = Process("probe-" + leaf, leaf, base + ["--observe", f"obs-{leaf}@{address}", "--play", f"play-{leaf}@{address}"], self.logs)
@@ -495,7 +521,7 @@ class Harness:
         not the last one faulted. (Relocations move the leaves that carry listeners inward too.)"""
         tree = self.tree()
         depths = self.tree_depths(tree)
-        parents = set(tree.values()) - {"root"} - set(self.leaves)
+        parents = set(tree.values()) - {"root", "root2"} - set(self.leaves)
         recent = [fault["target"] for fault in self.faults[-1:]]
         candidates = sorted(parents, key=lambda name: (depths.get(name, 99), name in recent, int(name[1:])))
         if not candidates:
@@ -506,7 +532,7 @@ class Harness:
         """A quarter of the mirrors (rounded up), all inner ones without listeners, spread over
         the levels: every other inner mirror by position, then the rest."""
         tree = self.tree()
-        inner = sorted(set(tree.values()) - {"root"} - set(self.leaves), key=lambda name: int(name[1:]))
+        inner = sorted(set(tree.values()) - {"root", "root2"} - set(self.leaves), key=lambda name: int(name[1:]))
         count = (len(self.mirrors) + 3) // 4
         if len(inner) < count:
             raise RuntimeError(f"only {len(inner)} inner mirrors without listeners, {count} needed, in {tree}")
@@ -519,7 +545,8 @@ class Harness:
             victims = self.mass_targets()
             target = "+".join(victims)
         else:
-            target = {"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root"}.get(kind) or self.inner_target()
+            target = ({"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root"}.get(kind)
+                      or (self.current_root() if kind.startswith("root-") else None) or self.inner_target())
         log(f"fault {kind} on {target} ({seconds:g} s)")
         start = time.time()
         if kind.startswith("cable"):
@@ -561,6 +588,29 @@ class Harness:
             self.mirrors = [name for name in self.mirrors if name != target] + [self.spare]
             self.start_node(self.spare)
             target = f"+{self.spare} -{target}"
+        elif kind.startswith("root-"):
+            # The root ingest fails; the other ingest must be root within 2 s, and the failed one,
+            # back, must follow it.
+            other = "root2" if target == "root" else "root"
+            if kind == "root-kill":
+                self.processes[target].signal(signal.SIGKILL)
+                self.processes[target].popen.wait(5)
+            else:
+                self.net.cable(target, up=False)
+            failed_at = time.monotonic()
+            self.wait(lambda: (self.status(other) or {}).get("is_root") is True, 10, f"{other} to become the root")
+            takeover = round(time.monotonic() - failed_at, 2)
+            if kind == "root-kill":
+                self.start_node(target)
+            else:
+                time.sleep(max(0.0, 4 - (time.monotonic() - failed_at)))
+                self.net.cable(target, up=True)
+            back_at = time.monotonic()
+            self.wait(lambda: (self.status(target) or {}).get("is_root") is False and (self.status(target) or {}).get("root") == other,
+                      15, f"the old root {target} to follow {other}")
+            follows = round(time.monotonic() - back_at, 2)
+            log(f"  {other} is root {takeover} s after the fault; {target} follows it {follows} s after it is back")
+            self.takeovers.append({"fault": kind, "old": target, "new": other, "takeover_s": takeover, "follows_s": follows})
         elif kind == "mass-kill":
             for victim in victims:  # one signal each, back to back: the same instant to the fleet
                 self.processes[victim].signal(signal.SIGKILL)
@@ -600,7 +650,8 @@ class Harness:
         """The mirrors' joins the root answered between `start` and `until` (taken, redirected or
         refused), from its log: the total and the most in any second."""
         pattern = re.compile(r"peer joined|join redirected|join refused")
-        times = [t for t, line in self.processes["root"].lines if start <= t <= until and pattern.search(line) and "observer" not in line]
+        lines = [entry for name in ("root", "root2") if name in self.processes for entry in self.processes[name].lines]
+        times = sorted(t for t, line in lines if start <= t <= until and pattern.search(line) and "observer" not in line)
         peak, low = 0, 0
         for high in range(len(times)):
             while times[high] - times[low] >= 1.0:
@@ -1031,7 +1082,10 @@ class Harness:
                 if fault["kind"] == "mass-kill":
                     lines.append(f"mass-kill: joins answered by the root from the kill to {self.args.settle:g} s after: {fault['root_joins']['total']}, "
                                  f"most in one second {fault['root_joins']['peak_per_second']}")
-        rss = [kib for name, kib in self.memory_kib.items() if name != "root" and kib]
+        for takeover in self.takeovers:
+            lines.append(f"{takeover['fault']}: {takeover['new']} was the root {takeover['takeover_s']:.2f} s after the fault "
+                         f"(target 2 s); {takeover['old']}, back, followed it {takeover['follows_s']:.2f} s later")
+        rss = [kib for name, kib in self.memory_kib.items() if name not in ("root", "root2") and kib]
         lines += ["", f"tree formed in {self.formed_s} s ({len(self.mirrors)} mirrors started 0.2 s apart), depth {self.min_depth()} (minimum); "
                   f"memory per mirror once formed (VmRSS): median {sorted(rss)[len(rss) // 2] / 1024:.1f} MiB, max {max(rss) / 1024:.1f} MiB; "
                   f"ingest {self.memory_kib.get('root', 0) / 1024:.1f} MiB" if rss else "tree formed; memory not read"]
@@ -1096,6 +1150,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Run it through scripts/netfleet.sh.")
     parser.add_argument("--bin", required=True, help="folder with casty-ingest, casty-mirror and casty-dummy")
     parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..63, default 7)")
+    parser.add_argument("--standby", action="store_true", help="a standby root ingest (root2) in the fleet file, on a host of its own")
     parser.add_argument("--faults", type=lambda text: [] if text == "none" else text.split(","),
                         help="comma-separated faults to run instead of the usual schedule (`none` for none), e.g. mass-kill")
     parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
@@ -1111,10 +1166,12 @@ def main():
     args = parser.parse_args()
     if not 1 <= args.mirrors <= 63:
         parser.error("--mirrors must be 1..63")
+    if any(kind.startswith("root-") for kind in args.faults or []) and not args.standby:
+        parser.error("the root-kill and root-cable-4s faults need --standby")
     if "member-change" in (args.faults or []) and args.mirrors > 62:
         parser.error("member-change adds a mirror: --mirrors must be 1..62")
     kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill",
-             "member-change")
+             "member-change", "root-kill", "root-cable-4s")
     for kind in args.faults or []:
         if kind not in kinds:
             parser.error(f"unknown fault {kind!r}; the faults are {', '.join(kinds)}")

@@ -132,7 +132,7 @@ def current_stream(name, host, port, secret, version):
     return None
 
 
-def observe(name, host, port, secret, out, keep_audio, version=1, oldest=False):
+def observe(name, host, port, secret, out, keep_audio, version=1, oldest=False, fallbacks=()):
     log = Log(os.path.join(out, name + ".seq"))
     audio = open(os.path.join(out, name + ".audio"), "ab") if keep_audio else None
     codec = open(os.path.join(out, name + ".codec"), "ab") if keep_audio and version >= 2 else None
@@ -141,7 +141,11 @@ def observe(name, host, port, secret, out, keep_audio, version=1, oldest=False):
         stream = current_stream(name, host, port, secret, version)
         next_seq = 0
         log.event(f"stream {stream} (was None), from the oldest segment kept")
+    # Where to join: the node, then (a fleet with a standby root) the other ingest, in turn after
+    # each failed join, so that the reference recording goes on across a takeover.
+    targets, turn = [(host, port), *fallbacks], 0
     while not STOP.is_set():
+        host, port = targets[turn]
         try:
             with socket.create_connection((host, port), timeout=1.0) as sock:
                 sock.settimeout(0.25)
@@ -186,6 +190,7 @@ def observe(name, host, port, secret, out, keep_audio, version=1, oldest=False):
         except OSError as error:
             if not STOP.is_set():
                 log.event(f"closed {error}")
+                turn = (turn + 1) % len(targets)
                 STOP.wait(0.1)
 
 
@@ -252,6 +257,8 @@ def main():
     parser.add_argument("--play", action="append", default=[], metavar="NAME@HOST:PORT")
     parser.add_argument("--version", type=int, choices=(1, 2), default=1, help="the observers' protocol version (default 1)")
     parser.add_argument("--ogg", action="store_true", help="players: the stream is Ogg, answered without icy-metaint")
+    parser.add_argument("--fallback", action="append", default=[], metavar="HOST:PORT",
+                        help="observers: another node to join, in turn, after a failed join (the standby root)")
     args = parser.parse_args()
     if not args.observe and not args.play:
         parser.error("give at least one --observe or --play")
@@ -263,7 +270,9 @@ def main():
     threads = []
     for spec in args.observe:
         name, host, port, keep_audio, oldest = parse_target(spec)
-        threads.append(threading.Thread(target=observe, args=(name, host, port, args.secret, args.out, keep_audio, args.version, oldest), daemon=True))
+        fallbacks = [(text.rsplit(":", 1)[0], int(text.rsplit(":", 1)[1])) for text in args.fallback]
+        threads.append(threading.Thread(target=observe, args=(name, host, port, args.secret, args.out, keep_audio, args.version, oldest, fallbacks),
+                                        daemon=True))
     for spec in args.play:
         name, host, port, _, _ = parse_target(spec)
         threads.append(threading.Thread(target=play, args=(name, host, port, args.out, args.ogg), daemon=True))
