@@ -423,8 +423,8 @@ def joins(dst, target, secret, repeats, mirror_names, ingest_name):
           lambda i: (lambda n: join_target(f"evil-{i}", n, make_proof(secret, f"evil-{i}", n)))(make_nonce(int(time.time() * 1000) + 120_000)), refused(403, "stale"), repeats)
     batch("join with a nonce without a time", "valid proof over the nonce 'abc'",
           lambda i: join_target(f"evil-{i}", f"abc{i}", make_proof(secret, f"evil-{i}", f"abc{i}")), refused(403, "stale"), repeats)
-    batch("join with a wrong version", "v=3 with a valid proof",
-          lambda i: (lambda n: join_target(f"evil-{i}", n, make_proof(secret, f"evil-{i}", n), version="3"))(make_nonce()), refused(426, "version"), repeats)
+    batch("join with a wrong version", "v=4 with a valid proof",
+          lambda i: (lambda n: join_target(f"evil-{i}", n, make_proof(secret, f"evil-{i}", n), version="4"))(make_nonce()), refused(426, "version"), repeats)
     batch("join with version 0", "v=0 with a valid proof",
           lambda i: (lambda n: join_target(f"evil-{i}", n, make_proof(secret, f"evil-{i}", n), version="0"))(make_nonce()), refused(426), max(1, repeats // 5))
     batch("join with a non-numeric version", "v=one",
