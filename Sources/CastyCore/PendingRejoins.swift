@@ -10,8 +10,10 @@ import Foundation
 ///   ``reannounceInterval``: a moved one may have missed its `relocate`, and an orphan may still
 ///   hang on to a parent that was only late (declared failed, it rejoins, and keeps its children);
 /// - a joiner sent to an expected mirror that comes back to the root within
-///   ``unreachableWindow`` could not reach it (a live one would have taken it): that mirror is
-///   declared failed, so that joiners are no longer sent to it;
+///   ``unreachableWindow`` could not reach it (a live one would have taken it), once that mirror
+///   has been silent for ``unreachableAfter`` (a live one that refused the joiner as its ancestor
+///   rejoins the root at once, and is then no longer expected): that mirror is declared failed,
+///   so that joiners are no longer sent to it;
 /// - one that has given no sign of life for ``deadline`` (no join reached the root, not even a
 ///   refused one) is declared failed in its turn;
 /// - a loss report about it from its former parent (the one it was attached to before the move)
@@ -48,6 +50,9 @@ public struct PendingRejoins: Sendable {
     /// How soon a joiner sent to an expected mirror must come back for that mirror to count as
     /// unreachable: the link's connect timeout (1 s) and its longest rejoin backoff (2 s).
     public static let unreachableWindow: TimeInterval = 3.5
+    /// How long an expected mirror must have been silent before a joiner's coming back counts
+    /// against it: far more than a live mirror takes to rejoin the root after refusing a joiner.
+    public static let unreachableAfter: TimeInterval = 1
 
     private var entries: [String: Entry] = [:]
     /// The joiners sent to an expected mirror: to which, and when.
@@ -87,10 +92,11 @@ public struct PendingRejoins: Sendable {
     }
 
     /// `joiner` asks the root again at `now`: the expected mirror it was sent to shortly before,
-    /// which it evidently could not reach; `nil` if there is none.
+    /// which it evidently could not reach, if that mirror has been silent for
+    /// ``unreachableAfter``; `nil` if there is none.
     public mutating func cameBack(_ joiner: String, now: Date) -> String? {
-        guard let (target, at) = self.sentTo.removeValue(forKey: joiner), self.entries[target] != nil,
-            now.timeIntervalSince(at) < Self.unreachableWindow
+        guard let (target, at) = self.sentTo.removeValue(forKey: joiner), let entry = self.entries[target],
+            now.timeIntervalSince(at) < Self.unreachableWindow, now.timeIntervalSince(entry.lastSign) >= Self.unreachableAfter
         else { return nil }
         return target
     }
