@@ -134,8 +134,8 @@ let package = Package(
         .testTarget(
             name: "CastyNodeTests",
             dependencies: [
-                "CastyNode", "CastyServer", "CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", atomics, logging, nioCore,
-                nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
+                "CastyNode", "CastyServer", "CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging,
+                nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),
         .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
