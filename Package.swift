@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "CastyNode",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyUpstream", "CastyServer", atomics, logging, nioCore, nioPosix,
+                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyUpstream", "CastyServer", atomics, crypto, logging, nioCore, nioPosix,
                 serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),

@@ -253,6 +253,11 @@ public struct JoinPolicy: Sendable {
         return .success(changes)
     }
 
+    /// A child's link taken over from another process (a hand-over) holds a slot again.
+    public mutating func adoptChild(_ name: String) {
+        _ = self.slots.join(name)
+    }
+
     /// A child's link closed: its slot is free.
     public mutating func childLeft(_ name: String) {
         self.slots.remove(name)
@@ -369,6 +374,15 @@ public struct JoinPolicy: Sendable {
         self.pending = PendingRejoins()
         self.slots = ChildSlots(fanout: self.slots.fanout)
         (self.parent, self.depth, self.path) = (nil, 0, [])
+    }
+
+    /// At the root: takes the tree another process of this root handed over (an upgrade), so
+    /// that the mirrors stay where they are.
+    public mutating func adoptTree(_ tree: [String: String]) {
+        guard self.isRoot, self.coordinator != nil else { return }
+        var coordinator = TreeCoordinator(root: self.name, fanout: self.slots.fanout, members: self.mirrors)
+        Self.adopt(tree, from: self.name, into: &coordinator)
+        self.coordinator = coordinator
     }
 
     /// Places the mirrors of `tree` in `coordinator` where they are, level by level: a complete

@@ -11,8 +11,12 @@ public struct PlayerFramer: Sendable {
     /// The metadata interval announced to this player, or `nil` for a player that did not ask
     /// for metadata.
     public let metaint: Int?
-    private var untilMetadata: Int
+    /// Audio bytes until the next metadata block.
+    public private(set) var untilMetadata: Int
     private var sentTitleVersion: Int = -1
+    /// The metadata text last sent in a block (`nil`: none yet). A title whose text is the one
+    /// the player has (a new version of the same text) is not sent again.
+    public private(set) var sentTitle: ByteBuffer?
 
     /// The empty metadata block, a single zero byte.
     public static let emptyBlock = ByteBuffer(bytes: [0])
@@ -22,6 +26,14 @@ public struct PlayerFramer: Sendable {
         precondition(metaint.map { $0 > 0 } ?? true, "the metadata interval must be positive")
         self.metaint = metaint
         self.untilMetadata = metaint ?? 0
+    }
+
+    /// Resumes a player's framing where another process left it (a hand-over): `untilMetadata`
+    /// audio bytes before its next block, having last been sent `sentTitle`.
+    public init(metaint: Int?, untilMetadata: Int, sentTitle: ByteBuffer?) {
+        self.init(metaint: metaint)
+        if let metaint { self.untilMetadata = min(max(untilMetadata, 1), metaint) }
+        self.sentTitle = sentTitle
     }
 
     /// Emits `audio` framed for this player, in order, through `emit`.
@@ -43,10 +55,12 @@ public struct PlayerFramer: Sendable {
                 return
             }
             emit(rest.readSlice(length: self.untilMetadata)!)
-            if title.version != self.sentTitleVersion {
+            if title.version != self.sentTitleVersion && title.text != self.sentTitle {
                 self.sentTitleVersion = title.version
+                self.sentTitle = title.text
                 emit(title.block)
             } else {
+                self.sentTitleVersion = title.version
                 emit(Self.emptyBlock)
             }
             self.untilMetadata = metaint

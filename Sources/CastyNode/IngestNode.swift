@@ -3,7 +3,9 @@ import CastyPeerProtocol
 import CastyUpstream
 import CastyServer
 import Foundation
+import CastyICY
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -33,6 +35,10 @@ public struct IngestNode: Sendable {
         public var onDemandIdle: Duration?
         /// Where `fleet` was read from: re-read on SIGHUP (``FleetReloader``).
         public var fleetPath: String?
+        /// The control socket, where a new binary asks this node to hand over (nil: none).
+        public var controlSocket: String?
+        /// Take over from the ingest of this name that runs now (`--take-over`).
+        public var takeOver: Bool
 
         /// Creates a configuration.
         public init(
@@ -44,8 +50,12 @@ public struct IngestNode: Sendable {
             silenceTimeout: Duration,
             caFile: String?,
             onDemandIdle: Duration?,
-            fleetPath: String? = nil
+            fleetPath: String? = nil,
+            controlSocket: String? = nil,
+            takeOver: Bool = false
         ) {
+            self.controlSocket = controlSocket
+            self.takeOver = takeOver
             self.name = name
             self.upstreamURL = upstreamURL
             self.fleet = fleet
@@ -72,24 +82,38 @@ public struct IngestNode: Sendable {
     /// not a stream Casty can relay.
     public func run() async throws {
         let (configuration, logger) = (self.configuration, self.logger)
+        if configuration.takeOver && configuration.fleet?.standby != nil {
+            throw HandoverFailure("--take-over is not supported yet for an ingest of a fleet with a standby root; restart it instead (the standby takes over meanwhile)")
+        }
+        // An upgrade: the running ingest's sockets and state, before anything else starts.
+        let takeOver = try await MirrorNode.takeOver(name: configuration.name, path: configuration.controlSocket, if: configuration.takeOver)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let hub = StreamHub(configuration: configuration.hub, group: group, logger: logger)
-        logger.info("starting", metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(configuration.upstreamURL)"])
+        if let stream = takeOver?.state.stream { hub.restore(stream) }
+        logger.info(
+            "starting",
+            metadata: ["stream.identity": "\(hub.identity)", "upstream.url": "\(configuration.upstreamURL)", "version": "\(BuildIdentity.current)"]
+        )
         // A fleet with a standby root: this ingest is root only while its role says so.
         let election = configuration.fleet.flatMap { fleet in
             fleet.standby.map { RootElection(role: IngestRole(name: configuration.name, primary: fleet.ingest.name, standby: $0.name)) }
         }
         let directory = configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0, election: election) }
+        if let tree = takeOver?.state.tree { directory?.adoptTree(tree) }
         let monitor = configuration.fleet.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
+        var serverConfiguration = configuration.server
+        serverConfiguration.listeningSocket = takeOver?.listeningSocket
         let server = NodeServer(
-            configuration: configuration.server,
+            configuration: serverConfiguration,
             hub: hub,
             directory: directory,
             info: NodeInfo(role: "ingest", name: configuration.name, upstreamURL: configuration.upstreamURL),
             group: group,
             logger: logger,
-            monitor: monitor
+            monitor: monitor,
+            onBound: { _ in SystemdNotifier.notify(takeOver == nil ? ["READY=1"] : ["MAINPID=\(getpid())", "READY=1"]) }
         )
+        if let takeOver { try await MirrorNode.finish(takeOver, server: server, group: group, logger: logger) }
         let transfer = CurlTransfer.Configuration(
             url: configuration.upstreamURL,
             userAgent: "Casty/\(CastyVersion.number)",
@@ -111,13 +135,29 @@ public struct IngestNode: Sendable {
             try await NodeLifecycle.run([server, roles] + reloader, group: group, logger: logger)
             return
         }
+        // After a take-over the first connection to the radio is spliced onto what the old
+        // process sent, as after a reconnect.
+        let resumeAfter = NIOLockedValueBox((takeOver?.state.stream?.segments ?? []).suffix(16).map {
+            ICYSegment(audio: ByteBuffer(bytes: $0.audio), metadata: ByteBuffer(bytes: $0.metadata))
+        })
         let upstream = UpstreamService(
-            makeSource: { UpstreamPuller(configuration: transfer, logger: logger) },
+            makeSource: {
+                let resume = resumeAfter.withLockedValue { segments in
+                    defer { segments = [] }
+                    return segments
+                }
+                return UpstreamPuller(configuration: transfer, resumeAfter: resume, logger: logger)
+            },
             hub: hub,
             onDemandIdle: configuration.onDemandIdle,
             logger: logger
         )
-        try await NodeLifecycle.run([server, upstream] + reloader, group: group, logger: logger)
+        let handover = configuration.controlSocket.map { path in
+            HandoverService(node: configuration.name, path: path, server: server, hub: hub, directory: directory, logger: logger) {
+                await upstream.letGo()
+            }
+        }
+        try await NodeLifecycle.run([server, upstream] + reloader + (handover.map { [$0] } ?? []), group: group, logger: logger)
     }
 
     /// The real transports of an ingest of a fleet with a standby: libcurl for the radio and the

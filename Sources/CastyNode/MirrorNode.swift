@@ -1,6 +1,7 @@
 import CastyCore
 import CastyUpstream
 import CastyServer
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,14 +23,23 @@ public struct MirrorNode: Sendable {
         public var server: NodeServer.Configuration
         /// Where `fleet` was read from: re-read on SIGHUP (``FleetReloader``).
         public var fleetPath: String?
+        /// The control socket, where a new binary asks this node to hand over (nil: none).
+        public var controlSocket: String?
+        /// Take over from the node of this name that runs now (`--take-over`).
+        public var takeOver: Bool
 
         /// Creates a configuration.
-        public init(name: String, fleet: FleetFile, hub: StreamHub.Configuration, server: NodeServer.Configuration, fleetPath: String? = nil) {
+        public init(
+            name: String, fleet: FleetFile, hub: StreamHub.Configuration, server: NodeServer.Configuration, fleetPath: String? = nil,
+            controlSocket: String? = nil, takeOver: Bool = false
+        ) {
             self.name = name
             self.fleet = fleet
             self.hub = hub
             self.server = server
             self.fleetPath = fleetPath
+            self.controlSocket = controlSocket
+            self.takeOver = takeOver
         }
 
         /// The root's base URL, `http://host:port`, where the mirror joins and reports.
@@ -54,6 +64,8 @@ public struct MirrorNode: Sendable {
     public func run() async throws {
         let (configuration, logger) = (self.configuration, self.logger)
         let (name, fleet, rootURL) = (configuration.name, configuration.fleet, configuration.rootURL)
+        // An upgrade: the running node's sockets and state, before anything else starts.
+        let takeOver = try await Self.takeOver(name: name, path: configuration.controlSocket, if: configuration.takeOver)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let hub = StreamHub(
             identity: StreamIdentity(value: "none"),
@@ -63,6 +75,8 @@ public struct MirrorNode: Sendable {
             logger: logger
         )
         let directory = PeerDirectory(name: name, fleet: fleet)
+        if let stream = takeOver?.state.stream { hub.restore(stream) }
+        if let place = takeOver?.state.place { directory.joined(parent: place.parent, depth: place.depth, path: place.path) }
         // In a fleet with a standby root, joins carry the highest root term seen.
         let term: (@Sendable () -> UInt64?)? = fleet.standby == nil ? nil : { @Sendable () -> UInt64? in directory.term }
         let parentLink = ParentLink(
@@ -91,21 +105,59 @@ public struct MirrorNode: Sendable {
                 if !directory.isDraining { report(child) }
             }
         }
+        var serverConfiguration = configuration.server
+        serverConfiguration.listeningSocket = takeOver?.listeningSocket
         let server = NodeServer(
-            configuration: configuration.server,
+            configuration: serverConfiguration,
             hub: hub,
             directory: directory,
             info: NodeInfo(role: "mirror", name: name, upstreamURL: rootURL),
             group: group,
             logger: logger,
-            hooks: hooks
+            hooks: hooks,
+            onBound: { _ in SystemdNotifier.notify(takeOver == nil ? ["READY=1"] : ["MAINPID=\(getpid())", "READY=1"]) }
         )
+        if let takeOver { try await Self.finish(takeOver, server: server, group: group, logger: logger) }
         let link = ParentLinkService(link: parentLink, hub: hub, directory: directory) {
             // Shut down after the link, before the server sends the children their leave.
             await reporter.announceLeave()
         }
-        logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)"])
+        logger.info("starting", metadata: ["fleet.root": "\(rootURL)", "listen.port": "\(configuration.server.port)", "version": "\(BuildIdentity.current)"])
         let reloader = configuration.fleetPath.map { FleetReloader(path: $0, directory: directory, hub: hub, monitor: nil, logger: logger) }
-        try await NodeLifecycle.run([server, link], ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
+        let handover = configuration.controlSocket.map { path in
+            HandoverService(node: name, path: path, server: server, hub: hub, directory: directory, logger: logger) {
+                await parentLink.stop()
+            }
+        }
+        try await NodeLifecycle.run([server, link] + (handover.map { [$0] } ?? []), ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
+    }
+
+    /// With `--take-over`: the running node's sockets and state (nil without).
+    static func takeOver(name: String, path: String?, if wanted: Bool) async throws -> TakeOver? {
+        guard wanted else { return nil }
+        guard let path else { throw HandoverFailure("--take-over needs a control socket") }
+        return try await NIOThreadPool.singleton.runIfActive { try TakeOver.request(path: path, node: name) }
+    }
+
+    /// Takes the handed-over connections, says ready, and serves them once the old process let
+    /// go; if it does not, lets them go and fails (the old process serves them).
+    static func finish(_ takeOver: TakeOver, server: NodeServer, group: EventLoopGroup, logger: Logger) async throws {
+        let adopted = await server.adopt(takeOver.connections)
+        do {
+            try await NIOThreadPool.singleton.runIfActive { try takeOver.ready() }
+        } catch {
+            server.abandon(adopted)
+            close(takeOver.listeningSocket)
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        server.activate(adopted)
+        logger.notice(
+            "took over from pid \(takeOver.oldPID.map(String.init) ?? "?")",
+            metadata: [
+                "handover.connections": "\(takeOver.connections.count - adopted.failed)", "handover.from_version": "\(takeOver.state.binaryVersion)",
+                "version": "\(BuildIdentity.current)",
+            ]
+        )
     }
 }

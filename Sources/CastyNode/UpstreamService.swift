@@ -3,6 +3,7 @@ import CastyCore
 import CastyUpstream
 import CastyServer
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// An ingest's radio feeding its hub: runs an ``UpstreamSource`` for as long as the node runs,
@@ -20,6 +21,10 @@ public struct UpstreamService: Service {
     let logger: Logger
     /// Connections made so far, over every source this service started.
     let connections = ManagedAtomic(0)
+    /// The source pulling now, for ``letGo()``.
+    let current = NIOLockedValueBox<(any UpstreamSource)?>(nil)
+    /// Set by ``letGo()``: no source is started any more.
+    let released = ManagedAtomic(false)
 
     /// Creates the service.
     ///
@@ -98,9 +103,18 @@ public struct UpstreamService: Service {
     }
 
     /// Makes and starts a source that feeds the hub; a refusal is yielded to `refusal`.
+    /// Stops pulling for good (this ingest hands over to a new binary, which pulls from now on).
+    public func letGo() async {
+        self.released.store(true, ordering: .relaxed)
+        let source = self.current.withLockedValue { $0 }
+        await source?.stop()
+    }
+
     private func start(refusal: AsyncStream<String>.Continuation) -> any UpstreamSource {
         let (hub, connections) = (self.hub, self.connections)
         let source = self.makeSource()
+        self.current.withLockedValue { $0 = source }
+        guard !self.released.load(ordering: .relaxed) else { return source }
         source.start(
             onStatus: { status in
                 switch status {

@@ -140,6 +140,23 @@ final class LoopFanout: @unchecked Sendable {
         for peer in self.peers.values { peer.leave(reason: reason) }
     }
 
+    /// Hands every player and child peer on this loop over to another process (their sockets,
+    /// duplicated, and where each stands). Returns them, and how many could not be handed over
+    /// (they are closed when this process exits).
+    func handOver(sockets: OpenSockets) -> (handed: [(descriptor: CInt, state: HandoverState.Connection)], left: Int) {
+        self.loop.preconditionInEventLoop()
+        var handed: [(descriptor: CInt, state: HandoverState.Connection)] = []
+        var left = 0
+        // Children first: their subtrees wait on them.
+        for peer in Array(self.peers.values) {
+            if let one = peer.handOver(sockets: sockets) { handed.append(one) } else { left += 1 }
+        }
+        for player in Array(self.players.values) {
+            if let one = player.handOver(sockets: sockets) { handed.append(one) } else { left += 1 }
+        }
+        return (handed, left)
+    }
+
     private func beat() {
         let newest = self.recent.newestSeq ?? .max
         for peer in self.peers.values { peer.heartbeatTick(newestSeq: newest) }

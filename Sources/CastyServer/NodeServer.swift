@@ -1,5 +1,8 @@
 import CastyICY
+import CastyCore
+import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -26,6 +29,9 @@ public final class NodeServer: Service {
         public var maxListeners: Int
         /// Open connections one remote address may hold (loopback is exempt).
         public var maxConnectionsPerAddress: Int
+        /// A listening socket handed over by the process this one took over from: served
+        /// instead of binding `host:port`.
+        public var listeningSocket: CInt?
 
         /// Creates a configuration.
         public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024), socketSendBuffer: Int = 64 * 1024, maxListeners: Int = 19_000, maxConnectionsPerAddress: Int = 64) {
@@ -48,6 +54,8 @@ public final class NodeServer: Service {
     private let onBound: @Sendable (SocketAddress) -> Void
     private let hooks: PeerHooks
     private let monitor: FleetMonitor?
+    /// The listening channel, once bound.
+    private let listener = NIOLockedValueBox<Channel?>(nil)
 
     /// How often the root runs the tree's repair.
     static let repairInterval = TimeAmount.milliseconds(250)
@@ -90,8 +98,8 @@ public final class NodeServer: Service {
             hub: hub, directory: directory, info: info, metrics: metrics, monitor: monitor, hooks: hooks,
             requestTimeout: configuration.requestTimeout, maxListeners: configuration.maxListeners
         )
-        let highWater = max(hub.configuration.maxListenerLagBytes, 16 * 1024)
-        let channel = try await ServerBootstrap(group: self.group)
+        let highWater = self.highWater
+        let bootstrap = ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -104,8 +112,13 @@ public final class NodeServer: Service {
                     try channel.pipeline.syncOperations.addHandler(ConnectionRouter(services: services, logger: logger))
                 }
             }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
+        let channel: Channel
+        if let socket = configuration.listeningSocket {
+            channel = try await bootstrap.withBoundSocket(socket).get()
+        } else {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        }
+        self.listener.withLockedValue { $0 = channel }
         if let address = channel.localAddress {
             self.logger.info("listening", metadata: ["listen.address": "\(address)"])
             self.onBound(address)
@@ -132,5 +145,88 @@ public final class NodeServer: Service {
         }
         try await hub.closeAll().get()
         self.logger.info("stopped serving")
+    }
+
+    /// Bytes queued for one connection beyond which its channel is not writable.
+    private var highWater: Int { max(self.hub.configuration.maxListenerLagBytes, 16 * 1024) }
+
+    // MARK: Hand-over
+
+    /// Stops (or resumes) accepting connections; those that arrive meanwhile wait in the
+    /// listening socket's queue, for whichever process serves it next.
+    public func setAccepting(_ accepting: Bool) async {
+        guard let channel = self.listener.withLockedValue({ $0 }) else { return }
+        try? await channel.setOption(.autoRead, value: accepting).get()
+    }
+
+    /// A duplicate of the listening socket's descriptor, for the process that takes over.
+    public func listeningDescriptor() -> CInt? {
+        guard let channel = self.listener.withLockedValue({ $0 }),
+            let fd = OpenSockets().descriptor(local: channel.localAddress, remote: nil)
+        else { return nil }
+        let copy = dup(fd)
+        return copy >= 0 ? copy : nil
+    }
+
+    /// Connections taken over from another process, set up but silent until ``activate(_:)``.
+    public struct Adopted: Sendable {
+        let starts: [@Sendable () -> Void]
+        let channels: [Channel]
+        /// How many sockets could not be taken (closed at once).
+        public let failed: Int
+    }
+
+    /// Takes over the sockets of players and child peers that another process served (or that
+    /// this one handed over, when the hand-over failed): each gets its channel and handler,
+    /// writing nothing until ``activate(_:)``. The descriptors belong to the channels from now on.
+    public func adopt(_ connections: [(descriptor: CInt, state: HandoverState.Connection)]) async -> Adopted {
+        let (hub, directory, hooks, logger, maxListeners) = (self.hub, self.directory, self.hooks, self.logger, self.configuration.maxListeners)
+        let highWater = self.highWater
+        var starts: [@Sendable () -> Void] = []
+        var channels: [Channel] = []
+        var failed = 0
+        for (descriptor, state) in connections {
+            let unwritten = ByteBuffer(bytes: state.unwritten)
+            let start = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+            let bootstrap = ClientBootstrap(group: self.group)
+                .channelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let loop = channel.eventLoop
+                        if let player = state.player {
+                            let handler = PlayerConnectionHandler(hub: hub, maxListeners: maxListeners, logger: logger, resuming: player, unwritten: unwritten)
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                            let sendable = NIOLoopBound(handler, eventLoop: loop)
+                            start.withLockedValue { $0 = { loop.execute { sendable.value.activate() } } }
+                        } else if let peer = state.peer {
+                            let handler = PeerConnectionHandler(hub: hub, directory: directory, hooks: hooks, logger: logger, resuming: peer, unwritten: unwritten)
+                            try channel.pipeline.syncOperations.addHandler(handler)
+                            if !peer.observer { directory?.adoptChild(peer.name) }
+                            let sendable = NIOLoopBound(handler, eventLoop: loop)
+                            start.withLockedValue { $0 = { loop.execute { sendable.value.activate() } } }
+                        }
+                    }
+                }
+            do {
+                channels.append(try await bootstrap.withConnectedSocket(descriptor).get())
+                if let run = start.withLockedValue({ $0 }) { starts.append(run) } else { failed += 1 }
+            } catch {
+                logger.warning("a handed-over socket could not be taken", metadata: ["error": "\(error)"])
+                close(descriptor)
+                failed += 1
+            }
+        }
+        return Adopted(starts: starts, channels: channels, failed: failed)
+    }
+
+    /// Lets adopted connections go without a word (the take-over failed and the old process
+    /// serves them): only this process's descriptors are closed.
+    public func abandon(_ adopted: Adopted) {
+        for channel in adopted.channels { channel.close(promise: nil) }
+    }
+
+    /// Starts serving adopted connections: each writes its unwritten bytes, then follows the hub.
+    public func activate(_ adopted: Adopted) {
+        for start in adopted.starts { start() }
     }
 }

@@ -1,6 +1,7 @@
 import CastyCore
 import CastyICY
 import CastyPeerProtocol
+import Foundation
 import Logging
 import NIOCore
 
@@ -22,12 +23,33 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     private var channel: Channel?
     /// The child's join had `term`: it takes `term` frames (a fleet with a standby root).
     private var takesTerm = false
+    /// What was given to the channel lately: at a hand-over, the bytes it has not written yet.
+    private var tail: WrittenTail
+    /// Bytes to write first once activated (a link taken over from another process).
+    private var resumeWith: ByteBuffer?
+    /// Handed to another process: this one no longer serves the socket.
+    private var handedOver = false
 
     init(hub: StreamHub, directory: PeerDirectory?, hooks: PeerHooks, logger: Logger) {
         self.hub = hub
         self.directory = directory
         self.hooks = hooks
         self.logger = logger
+        self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
+    }
+
+    /// A child's link taken over from another process (a hand-over): linked where `state` says,
+    /// after `unwritten`, once ``activate()`` is called.
+    convenience init(hub: StreamHub, directory: PeerDirectory?, hooks: PeerHooks, logger: Logger, resuming state: HandoverState.Peer, unwritten: ByteBuffer) {
+        self.init(hub: hub, directory: directory, hooks: hooks, logger: logger)
+        self.machine = PeerConnectionStateMachine(
+            resuming: .init(
+                name: state.name, observer: state.observer, version: state.version, nextSeq: state.nextSeq, lastWrite: .now(),
+                depth: state.depth, path: state.path
+            )
+        )
+        self.takesTerm = state.takesTerm
+        self.resumeWith = unwritten
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -82,7 +104,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
                     nextSeq: join.nextSeq, metadata: join.metadata, context: join.context, claim: directory.claim
                 )
             )
-            context.write(self.wrapOutboundOut(head.buffer(allocator: context.channel.allocator)), promise: nil)
+            self.give(head.buffer(allocator: context.channel.allocator), to: context.channel)
             self.takesTerm = request.term != nil
             self.hub.counters.peerJoined()
             self.logger.info(
@@ -115,6 +137,11 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if self.handedOver || self.resumeWith != nil {
+            // Another process serves the socket now, or it closed before this one served it.
+            context.fireChannelInactive()
+            return
+        }
         switch self.machine.channelInactive() {
         case .none:
             break
@@ -233,12 +260,63 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         return channel.close()
     }
 
+    // MARK: Hand-over
+
+    /// Starts serving a link taken over from another process: its unwritten bytes first, then
+    /// every segment from its loop's fan-out. Runs on the channel's loop.
+    func activate() {
+        guard let channel = self.channel, let unwritten = self.resumeWith else { return }
+        self.resumeWith = nil
+        guard channel.isActive else {
+            // It closed during the hand-over: like any link that died.
+            if let link = self.machine.link, !link.observer, let directory = self.directory {
+                directory.childLeft(link.name)
+                self.childLinkDied(link.name, directory: directory, loop: channel.eventLoop)
+            }
+            return
+        }
+        if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
+        channel.flush()
+        self.hub.counters.peerJoined()
+        self.hub.fanout(for: channel.eventLoop).add(self)
+    }
+
+    /// Hands the link over: its socket (a duplicate of the descriptor, found in `sockets`) and
+    /// where it stands, or nil when it cannot be (not linked, or more unwritten bytes than kept).
+    /// It leaves the fan-out and its channel is closed without a word to the child: the socket
+    /// lives on in the duplicate. Runs on the channel's loop.
+    func handOver(sockets: OpenSockets) -> (descriptor: CInt, state: HandoverState.Connection)? {
+        guard let channel = self.channel, channel.isActive, case .linked(let link) = self.machine.state,
+            let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+            let unwritten = self.tail.last(pending),
+            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
+        else { return nil }
+        let copy = dup(fd)
+        guard copy >= 0 else { return nil }
+        self.handedOver = true
+        self.hub.fanout(for: channel.eventLoop).remove(self)
+        self.hub.counters.peerLeft()
+        channel.close(promise: nil)
+        let state = HandoverState.Peer(
+            name: link.name, observer: link.observer, version: link.version, nextSeq: link.nextSeq, depth: link.depth, path: link.path,
+            takesTerm: self.takesTerm
+        )
+        return (copy, HandoverState.Connection(unwritten: Data(unwritten), peer: state))
+    }
+
+    /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.
+    private func give(_ buffer: ByteBuffer, to channel: Channel) {
+        self.tail.append(buffer)
+        channel.write(buffer, promise: nil)
+    }
+
     /// Writes and flushes one frame other than data.
     private func write(_ frame: PeerFrame) {
         guard let channel = self.channel else { return }
         var buffer = channel.allocator.buffer(capacity: 32)
         buffer.writePeerFrame(frame)
-        channel.writeAndFlush(buffer, promise: nil)
+        self.give(buffer, to: channel)
+        channel.flush()
     }
 
     /// Writes data frames; the caller flushes. The one path for the catch-up and each segment.
@@ -257,8 +335,8 @@ final class PeerConnectionHandler: ChannelInboundHandler {
 
     private func write(_ header: ByteBuffer, _ audio: ByteBuffer) -> Delivery {
         guard let channel = self.channel else { return Delivery() }
-        channel.write(header, promise: nil)
-        channel.write(audio, promise: nil)
+        self.give(header, to: channel)
+        self.give(audio, to: channel)
         return Delivery(bytes: header.readableBytes + audio.readableBytes, segments: 1)
     }
 }

@@ -39,6 +39,14 @@ struct PeerConnectionStateMachine {
 
     private(set) var state = State.idle
 
+    /// A new connection: waiting for its join request.
+    init() {}
+
+    /// A link taken over from another process (a hand-over).
+    init(resuming link: Link) {
+        self.state = .linked(link)
+    }
+
     /// The link, while linked or leaving.
     var link: Link? {
         switch self.state {

@@ -95,6 +95,11 @@ public final class PeerDirectory: Sendable {
         self.policy.withLockedValue { $0.becomeRoot(adopting: tree, from: oldRoot) }
     }
 
+    /// At the root: the tree another process of this root handed over (an upgrade).
+    public func adoptTree(_ tree: [String: String]) {
+        self.policy.withLockedValue { $0.adoptTree(tree) }
+    }
+
     /// This ingest stops being the root (it stepped down).
     public func stepDown() {
         self.policy.withLockedValue { $0.stepDown() }
@@ -136,6 +141,11 @@ public final class PeerDirectory: Sendable {
     public var secret: String { self.policy.withLockedValue { $0.signingSecret } }
 
     /// A child's link closed.
+    /// A child's link taken over from another process (a hand-over) holds its slot again.
+    public func adoptChild(_ name: String) {
+        self.policy.withLockedValue { $0.adoptChild(name) }
+    }
+
     public func childLeft(_ name: String) {
         self.policy.withLockedValue { $0.childLeft(name) }
     }

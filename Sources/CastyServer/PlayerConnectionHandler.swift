@@ -1,5 +1,6 @@
 import CastyCore
 import CastyICY
+import Foundation
 import Logging
 import NIOCore
 
@@ -22,11 +23,31 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     /// without such a place are skipped until one comes.
     private var awaitingStart = true
     private var joinedAt: NIODeadline?
+    /// What was given to the channel lately: at a hand-over, the bytes it has not written yet.
+    private var tail: WrittenTail
+    /// Bytes to write first once activated (a player taken over from another process).
+    private var resumeWith: ByteBuffer?
+    /// Handed to another process: this one no longer serves the socket.
+    private var handedOver = false
 
     init(hub: StreamHub, maxListeners: Int, logger: Logger) {
         self.hub = hub
         self.maxListeners = maxListeners
         self.logger = logger
+        self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
+    }
+
+    /// A player taken over from another process (a hand-over): streaming where `state` says,
+    /// after `unwritten`, once ``activate()`` is called.
+    init(hub: StreamHub, maxListeners: Int, logger: Logger, resuming state: HandoverState.Player, unwritten: ByteBuffer) {
+        self.hub = hub
+        self.maxListeners = maxListeners
+        self.logger = logger
+        self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
+        self.machine = PlayerConnectionStateMachine(resumingAt: state.nextSeq, format: StreamFormat(rawValue: state.format) ?? .mp3)
+        self.framer = PlayerFramer(metaint: state.metaint, untilMetadata: state.untilMetadata, sentTitle: state.sentTitle.map { ByteBuffer(bytes: $0) })
+        self.awaitingStart = state.awaitingStart
+        self.resumeWith = unwritten
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -58,7 +79,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: nil)
                 context.close(promise: nil)
             case .writeHeadAndStream(let metaint):
-                context.write(self.wrapOutboundOut(ReplyHead.player(context: join.context, metaint: metaint).buffer(allocator: context.channel.allocator)), promise: nil)
+                self.give(ReplyHead.player(context: join.context, metaint: metaint).buffer(allocator: context.channel.allocator), to: context.channel)
                 self.framer = PlayerFramer(metaint: metaint)
                 self.joinedAt = .now()
                 self.hub.counters.playerJoined()
@@ -82,6 +103,11 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if self.handedOver || self.resumeWith != nil {
+            // Another process serves the socket now, or it closed before this one served it.
+            context.fireChannelInactive()
+            return
+        }
         switch self.machine.channelInactive() {
         case .none:
             break
@@ -143,6 +169,50 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
         return channel.close()
     }
 
+    // MARK: Hand-over
+
+    /// Starts serving a player taken over from another process: its unwritten bytes first, then
+    /// every segment from its loop's fan-out. Runs on the channel's loop.
+    func activate() {
+        guard let channel = self.channel, let unwritten = self.resumeWith else { return }
+        self.resumeWith = nil
+        guard channel.isActive else { return }
+        if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
+        channel.flush()
+        self.joinedAt = .now()
+        self.hub.counters.playerJoined()
+        self.hub.fanout(for: channel.eventLoop).add(self)
+    }
+
+    /// Hands the player over: its socket (a duplicate of the descriptor, found in `sockets`) and
+    /// where it stands, or nil when it cannot be (not streaming, or more unwritten bytes than
+    /// kept). It leaves the fan-out and its channel is closed without a word to the player: the
+    /// socket lives on in the duplicate. Runs on the channel's loop.
+    func handOver(sockets: OpenSockets) -> (descriptor: CInt, state: HandoverState.Connection)? {
+        guard let channel = self.channel, channel.isActive, let format = self.machine.format,
+            let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+            let unwritten = self.tail.last(pending),
+            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
+        else { return nil }
+        let copy = dup(fd)
+        guard copy >= 0 else { return nil }
+        self.handedOver = true
+        self.hub.fanout(for: channel.eventLoop).remove(self)
+        self.hub.counters.playerLeft()
+        channel.close(promise: nil)
+        let state = HandoverState.Player(
+            nextSeq: self.machine.nextSeq, format: format.rawValue, metaint: self.framer.metaint, untilMetadata: self.framer.untilMetadata,
+            sentTitle: self.framer.sentTitle.map { Data($0.readableBytesView) }, awaitingStart: self.awaitingStart
+        )
+        return (copy, HandoverState.Connection(unwritten: Data(unwritten), player: state))
+    }
+
+    /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.
+    private func give(_ buffer: ByteBuffer, to channel: Channel) {
+        self.tail.append(buffer)
+        channel.write(buffer, promise: nil)
+    }
+
     /// Writes segments, framed for this player; the caller flushes. The one path for the burst,
     /// a catch-up and each new segment.
     private func write(_ entries: some Sequence<StreamHub.Entry>) -> Delivery {
@@ -156,12 +226,12 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
                 audio.moveReaderIndex(forwardBy: start.offset)
                 if let prefix = start.prefix {
                     // An Ogg chain's header pages; Ogg players get no ICY metadata, so no framing.
-                    channel.write(prefix, promise: nil)
+                    self.give(prefix, to: channel)
                 }
             }
             self.framer.frame(audio, title: entry.title) { buffer in
                 sent.bytes += buffer.readableBytes
-                channel.write(buffer, promise: nil)
+                self.give(buffer, to: channel)
             }
             sent.segments += 1
         }

@@ -22,6 +22,20 @@ struct PlayerConnectionStateMachine {
 
     private(set) var state = State.idle
 
+    /// A new connection: waiting for its request.
+    init() {}
+
+    /// A player taken over from another process (a hand-over), streaming from `nextSeq`.
+    init(resumingAt nextSeq: UInt64?, format: StreamFormat) {
+        self.state = .streaming(nextSeq: nextSeq, format: format)
+    }
+
+    /// The segment owed next, while streaming.
+    var nextSeq: UInt64? {
+        if case .streaming(let next, _) = self.state { return next }
+        return nil
+    }
+
     // MARK: The request
 
     /// What to do with the request head.

@@ -2,9 +2,11 @@ import Atomics
 import CastyCore
 import CastyICY
 import CastyPeerProtocol
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 
 /// Where a node's stream meets its listeners and child peers: numbers the segments (at the
 /// ingest) or takes the parent's numbers (at a mirror), keeps the ring of recent ones, and fans
@@ -282,6 +284,54 @@ public final class StreamHub: Sendable {
                 bytesOut: self.counters.values.bytesOut,
                 uptime: ContinuousClock.now - self.started
             )
+        }
+    }
+
+    // MARK: Hand-over
+
+    /// Hands every player and child peer over to another process: their sockets (duplicated
+    /// descriptors, which the caller owns) and where each stands. They leave this hub at once;
+    /// `left` counts those that could not be handed over.
+    public func handOver() async -> (connections: [(descriptor: CInt, state: HandoverState.Connection)], left: Int) {
+        let sockets = OpenSockets()
+        var connections: [(descriptor: CInt, state: HandoverState.Connection)] = []
+        var left = 0
+        for fanout in self.fanouts {
+            guard let part = try? await fanout.loop.submit({ fanout.handOver(sockets: sockets) }).get() else { continue }
+            connections += part.handed
+            left += part.left
+        }
+        return (connections, left)
+    }
+
+    /// The stream as a joining child peer would get it from the oldest kept segment: for the
+    /// process that takes over. Nil when this node has no stream yet.
+    public func handoverStream() -> HandoverState.Stream? {
+        let join = self.peerJoin(from: 0)
+        guard join.identity.value != "none" else { return nil }
+        return HandoverState.Stream(
+            identity: join.identity.value,
+            nextSeq: self.nextSeq,
+            context: join.context.headers.map { HandoverState.Header(name: $0.name, value: $0.value) },
+            metadata: Data(join.metadata.readableBytesView),
+            codecHeaders: join.codecHeaders.map { Data($0.readableBytesView) },
+            segments: join.entries.map {
+                HandoverState.Segment(
+                    seq: $0.seq, audio: Data($0.numbered.segment.audio.readableBytesView), metadata: Data($0.numbered.segment.metadata.readableBytesView)
+                )
+            }
+        )
+    }
+
+    /// Takes the stream another process handed over: its identity, context, title, Ogg headers
+    /// and kept segments, as if a parent had sent them.
+    public func restore(_ stream: HandoverState.Stream) {
+        self.resetStream(identity: StreamIdentity(value: stream.identity), nextSeq: stream.segments.first?.seq ?? stream.nextSeq)
+        self.setContext(StreamContext(headers: HTTPHeaders(stream.context.map { ($0.name, $0.value) })))
+        if !stream.metadata.isEmpty { self.resume(metadata: ByteBuffer(bytes: stream.metadata)) }
+        if let pages = stream.codecHeaders { self.resume(codecHeaders: ByteBuffer(bytes: pages)) }
+        for segment in stream.segments {
+            self.receive(seq: segment.seq, segment: ICYSegment(audio: ByteBuffer(bytes: segment.audio), metadata: ByteBuffer(bytes: segment.metadata)))
         }
     }
 

@@ -1,5 +1,6 @@
 import Atomics
 import CastyCore
+import CastyICY
 import Logging
 
 /// Keeps pulling an upstream: runs ``CurlTransfer`` after ``CurlTransfer`` on the thread of a
@@ -32,12 +33,19 @@ public final class UpstreamPuller: Sendable {
     private let logger: Logger
     private let worker: TransferWorker
     private let perform: PerformTransfer
+    /// What the process this one took over from had sent last (an upgrade): the first
+    /// connection is spliced onto it, as after a reconnect.
+    private let resumeAfter: [ICYSegment]
 
     /// Creates a puller for a radio: every transfer's body is decoded as ICY.
-    public convenience init(configuration: CurlTransfer.Configuration, audioOnlySegmentSize: Int = 16_000, logger: Logger) {
+    /// `resumeAfter`: the segments another process of this ingest sent last (a take-over); the
+    /// first connection is spliced onto them.
+    public convenience init(configuration: CurlTransfer.Configuration, audioOnlySegmentSize: Int = 16_000, resumeAfter: [ICYSegment] = [], logger: Logger) {
         let limits = configuration.limits
-        self.init(configuration: configuration, logger: logger) { url, onEvent in
+        self.init(configuration: configuration, logger: logger, backoff: ReconnectBackoff(), resumeAfter: resumeAfter) { url, onEvent in
             ICYStreamHandler(url: url, limits: limits, audioOnlySegmentSize: audioOnlySegmentSize, onEvent: onEvent)
+        } perform: {
+            $0.run(stop: $1, handler: $2)
         }
     }
 
@@ -59,9 +67,11 @@ public final class UpstreamPuller: Sendable {
         configuration: CurlTransfer.Configuration,
         logger: Logger,
         backoff: ReconnectBackoff,
+        resumeAfter: [ICYSegment] = [],
         makeHandler: @escaping @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler,
         perform: @escaping PerformTransfer
     ) {
+        self.resumeAfter = resumeAfter
         self.transfer = CurlTransfer(configuration: configuration)
         self.makeHandler = makeHandler
         self.logger = logger
@@ -98,6 +108,8 @@ public final class UpstreamPuller: Sendable {
     ) -> End {
         var end = End.stopped
         var splicer = ReconnectSplicer()
+        // A take-over: the first connection is a reconnect, spliced onto what the old process sent.
+        for segment in self.resumeAfter { _ = splicer.process(segment) }
         var advised = false
         var playlist = PlaylistCursor(url: self.transfer.configuration.url)
         context.runAttempts { context in

@@ -20,6 +20,7 @@ struct CastyIngest: CastyCommand {
         (command: "casty-ingest http://127.0.0.1:18000/stream --port 8000", comment: "relay one radio to players on port 8000 (listen: mpg123 http://127.0.0.1:8000/)"),
         (command: "casty-ingest --fleet fleet.json", comment: "be the root of the fleet in fleet.json (then start its mirrors with casty-mirror)"),
         (command: "casty-ingest --fleet fleet.json --name root2", comment: "be the fleet's standby root, which takes over when the root dies"),
+        (command: "casty-ingest --fleet fleet.json --take-over", comment: "upgrade the running root: the new binary takes its sockets, players and children, and splices the radio"),
     ]
 
     static func main() async { await Self.castyMain() }
@@ -40,6 +41,8 @@ struct CastyIngest: CastyCommand {
     var port: Int?
 
     @OptionGroup var serving: ServingOptions
+
+    @OptionGroup var handover: HandoverOptions
 
     @Option(help: "Seconds without a byte from upstream before reconnecting.")
     var silenceTimeout: Int = 5
@@ -94,7 +97,9 @@ struct CastyIngest: CastyCommand {
             silenceTimeout: .seconds(self.silenceTimeout),
             caFile: self.caFile,
             onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil,
-            fleetPath: self.fleet
+            fleetPath: self.fleet,
+            controlSocket: self.handover.path(name: name),
+            takeOver: self.handover.takeOver
         )
         let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)
         try await IngestNode(configuration: configuration, logger: logger).run()

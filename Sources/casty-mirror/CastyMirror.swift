@@ -19,6 +19,7 @@ struct CastyMirror: CastyCommand {
     static let examples = [
         (command: "casty-mirror --fleet fleet.json --name m1", comment: "join the fleet in fleet.json as its mirror m1 (its ingest must run: casty-ingest --fleet fleet.json)"),
         (command: "casty-mirror --fleet fleet.json --name m2 --listen 0.0.0.0", comment: "the same for m2, serving players on every address"),
+        (command: "casty-mirror --fleet fleet.json --name m1 --take-over", comment: "upgrade the running m1: the new binary takes its sockets and players, the old one exits"),
     ]
 
     static func main() async { await Self.castyMain() }
@@ -33,6 +34,8 @@ struct CastyMirror: CastyCommand {
     var listen: String?
 
     @OptionGroup var serving: ServingOptions
+
+    @OptionGroup var handover: HandoverOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -52,7 +55,9 @@ struct CastyMirror: CastyCommand {
             fleet: fleet,
             hub: self.serving.hub,
             server: self.serving.server(host: self.listen ?? node.host, port: node.port),
-            fleetPath: self.fleet
+            fleetPath: self.fleet,
+            controlSocket: self.handover.path(name: self.name),
+            takeOver: self.handover.takeOver
         )
         try await MirrorNode(configuration: configuration, logger: logger).run()
     }
