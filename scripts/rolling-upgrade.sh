@@ -159,7 +159,10 @@ while read -r role name host port <&3; do
       ;;
     died)
       status=0; wait "$new" || status=$?
-      fail "$name" "$role" "the new process exited (status $status) before taking over; the old one (pid $old) keeps serving"
+      if alive "$old" "$oldstart"; then
+        fail "$name" "$role" "the new process exited (status $status) before taking over; the old one (pid $old) keeps serving"
+      fi
+      fail "$name" "$role" "the new process exited (status $status) and the old one (pid $old) is gone too: $name is down, start it again"
       ;;
     timeout)
       if ! alive "$old" "$oldstart"; then
