@@ -6,8 +6,8 @@
 # Runs a fleet of an ingest, a standby root and three mirrors on free ports through
 # scripts/fleet-up.sh, then: a full roll (order, PID files, versions), a broken build (the roll
 # stops, the old node serves), a stuck build (stopped after --timeout), --only on a node that was
-# already taken over, and casty-take-over (the systemd reload helper) both ways. About 10 s; stops
-# everything it started.
+# already taken over, and casty-take-over (the systemd reload helper) both ways, also with --unit
+# against a stand-in systemctl. About 15 s; stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t=$(mktemp -d "${TMPDIR:-/tmp}/casty-upgrade-test.XXXXXX")
@@ -123,4 +123,28 @@ new=$(sed -n 's/.*handed over to pid \([0-9]*\).*/\1/p' "$t/helper2.out" | head 
 echo "$new" >"$fleet/m3.pid"
 alive "$old" && fail "m3's old pid $old still runs"
 [ "$(version_of m3)" = v3 ] || fail "m3 is not v3"
+
+echo "[$SECONDS s] 6. casty-take-over --unit on m1: systemd (a stand-in systemctl) never gets MAINPID=, then does"
+mkdir -p "$t/sd-none" "$t/sd-new"
+printf '#!/bin/sh\necho 0\n' >"$t/sd-none/systemctl"
+printf '#!/bin/sh\npgrep -n -f -- "--name m1 --take-over"\n' >"$t/sd-new/systemctl"
+chmod +x "$t/sd-none/systemctl" "$t/sd-new/systemctl"
+old=$(cat "$fleet/m1.pid")
+if PATH=$t/sd-none:$PATH XDG_RUNTIME_DIR=$t/run deploy/casty-take-over --unit casty-mirror@m1.service "$old" \
+  "$t/v3/casty-mirror" --fleet "$fleet/fleet.json" --name m1 >"$t/helper3.out" 2>&1; then
+  cat "$t/helper3.out"; fail "casty-take-over exited 0 though systemd's main PID stayed 0"
+fi
+cat "$t/helper3.out"
+grep -q "did not send MAINPID=" "$t/helper3.out" || fail "no MAINPID= message"
+sed -n 's/.*started pid \([0-9]*\).*/\1/p' "$t/helper3.out" >"$fleet/m1.pid"
+[ "$(version_of m1)" = v3 ] || fail "m1 is not v3"
+old=$(cat "$fleet/m1.pid")
+PATH=$t/sd-new:$PATH XDG_RUNTIME_DIR=$t/run deploy/casty-take-over --unit casty-mirror@m1.service "$old" \
+  "$t/v2/casty-mirror" --fleet "$fleet/fleet.json" --name m1 >"$t/helper4.out" 2>&1 \
+  || { cat "$t/helper4.out"; fail "casty-take-over --unit failed"; }
+cat "$t/helper4.out"
+new=$(sed -n "s/.*systemd's main PID of casty-mirror@m1.service is \([0-9]*\).*/\1/p" "$t/helper4.out")
+[ -n "$new" ] || fail "casty-take-over did not report systemd's main PID"
+echo "$new" >"$fleet/m1.pid"
+[ "$(version_of m1)" = v2 ] || fail "m1 is not v2"
 echo "rolling-upgrade-selftest: ok ($SECONDS s)"
