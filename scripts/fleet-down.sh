@@ -8,8 +8,9 @@ for pidfile in "$dir"/*.pid; do
   pid=$(cat "$pidfile")
   if kill -0 "$pid" 2>/dev/null && grep -q casty /proc/"$pid"/cmdline 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    # A zombie (exited, not yet reaped by its parent) has an empty cmdline: it counts as gone.
+    for _ in $(seq 1 50); do grep -q casty /proc/"$pid"/cmdline 2>/dev/null || break; sleep 0.1; done
+    grep -q casty /proc/"$pid"/cmdline 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   fi
   rm -f "$pidfile"
 done

@@ -28,16 +28,18 @@ PY
 )
 cp "$fleet" "$dir/fleet.json"
 while read -r role name host port; do
+  # Opened for appending, so that what scripts/rolling-upgrade.sh appends is not overwritten.
+  : >"$dir/$name.log"
   if [ "$role" = ingest ]; then
-    "$CASTY_BIN/casty-ingest" --fleet "$dir/fleet.json" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >"$dir/$name.log" 2>&1 &
+    "$CASTY_BIN/casty-ingest" --fleet "$dir/fleet.json" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >>"$dir/$name.log" 2>&1 &
     echo $! >"$dir/$name.pid"
     sleep 0.3
   elif [ "$role" = standby ]; then
-    "$CASTY_BIN/casty-ingest" --fleet "$dir/fleet.json" --name "$name" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >"$dir/$name.log" 2>&1 &
+    "$CASTY_BIN/casty-ingest" --fleet "$dir/fleet.json" --name "$name" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >>"$dir/$name.log" 2>&1 &
     echo $! >"$dir/$name.pid"
     sleep 0.3
   else
-    "$CASTY_BIN/casty-mirror" --fleet "$dir/fleet.json" --name "$name" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >"$dir/$name.log" 2>&1 &
+    "$CASTY_BIN/casty-mirror" --fleet "$dir/fleet.json" --name "$name" ${CASTY_LOG_LEVEL:+--log-level "$CASTY_LOG_LEVEL"} >>"$dir/$name.log" 2>&1 &
     echo $! >"$dir/$name.pid"
   fi
 done <<<"$nodes"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: unit, property and integration tests (integration tests start real
 # processes on loopback ports they pick, and stop them), the smoke test of the README's run
-# command (scripts/run-smoke.py), then, when this machine allows network
-# namespaces (as root), the short fault harness (one fault of each kind on a 7-mirror fleet over
-# namespaces) and the short hostile-input run against a live node.
+# command (scripts/run-smoke.py), the upgrade scripts' self-test, then, when this machine allows
+# network namespaces (as root), the short fault harness (one fault of each kind on a 7-mirror
+# fleet over namespaces) and the short hostile-input run against a live node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
@@ -12,6 +12,8 @@ swift build --build-tests
 CASTY_INTEGRATION=1 swift test --skip-build
 # The README's run command, end to end, as a newcomer runs it (it builds in release mode).
 scripts/run-smoke.py
+# The upgrade scripts (scripts/rolling-upgrade.sh, deploy/casty-take-over) against stand-in nodes.
+scripts/tests/rolling-upgrade-selftest.sh
 
 if [ "$(id -u)" != 0 ] || ! ip netns add casty-test-probe 2>/dev/null; then
   echo "test: skipping the fault harness and the hostile-input run: they need root and network namespaces"
