@@ -15,15 +15,15 @@ public struct HandoverOptions: ParsableArguments {
     @Option(
         help: """
             The node's control socket, where a new binary asks it to hand over \
-            (default: casty-NAME.control in $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or /tmp).
+            (default: casty-NAME-PORT.control in $RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or /tmp).
             """
     )
     public var controlSocket: String?
 
     public init() {}
 
-    /// The control socket's path for node `name`.
-    public func path(name: String) -> String {
-        self.controlSocket ?? ControlSocket.defaultPath(name: name, environment: ProcessInfo.processInfo.environment)
+    /// The control socket's path for node `name` serving on `port`.
+    public func path(name: String, port: Int) -> String {
+        self.controlSocket ?? ControlSocket.defaultPath(name: name, port: port, environment: ProcessInfo.processInfo.environment)
     }
 }

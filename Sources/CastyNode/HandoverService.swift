@@ -71,7 +71,10 @@ public final class HandoverService: Service, Sendable {
         do {
             listener = try ControlSocket.listen(path: self.path)
         } catch {
-            throw HandoverFailure(error.description)
+            // The node serves on; only upgrades by --take-over are not possible.
+            self.logger.error("no control socket: this node cannot hand over to a new binary", metadata: ["reason": "\(error)"])
+            try? await gracefulShutdown()
+            return
         }
         self.logger.info("control socket ready", metadata: ["control.path": "\(self.path)"])
         let pool = NIOThreadPool.singleton

@@ -22,12 +22,13 @@ public enum ControlSocket {
         }
     }
 
-    /// The default path for node `name`: in `$RUNTIME_DIRECTORY` (systemd's `RuntimeDirectory=`),
-    /// else `$XDG_RUNTIME_DIR`, else `/tmp`.
-    public static func defaultPath(name: String, environment: [String: String]) -> String {
+    /// The default path for node `name` serving on `port`: `casty-NAME-PORT.control` in
+    /// `$RUNTIME_DIRECTORY` (systemd's `RuntimeDirectory=`), else `$XDG_RUNTIME_DIR`, else `/tmp`
+    /// (the port tells apart two fleets on one machine whose nodes have the same names).
+    public static func defaultPath(name: String, port: Int, environment: [String: String]) -> String {
         let directory = environment["RUNTIME_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) }
             ?? environment["XDG_RUNTIME_DIR"] ?? "/tmp"
-        return "\(directory)/casty-\(name).control"
+        return "\(directory)/casty-\(name)-\(port).control"
     }
 
     /// Listens on `path`. A socket file left by a node that is gone is replaced; one that a running

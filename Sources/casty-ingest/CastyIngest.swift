@@ -98,7 +98,7 @@ struct CastyIngest: CastyCommand {
             caFile: self.caFile,
             onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil,
             fleetPath: self.fleet,
-            controlSocket: self.handover.path(name: name),
+            controlSocket: self.handover.path(name: name, port: port),
             takeOver: self.handover.takeOver
         )
         let logger = self.logging.bootstrap(label: "casty.ingest", nodeName: name)

@@ -56,7 +56,7 @@ struct CastyMirror: CastyCommand {
             hub: self.serving.hub,
             server: self.serving.server(host: self.listen ?? node.host, port: node.port),
             fleetPath: self.fleet,
-            controlSocket: self.handover.path(name: self.name),
+            controlSocket: self.handover.path(name: self.name, port: node.port),
             takeOver: self.handover.takeOver
         )
         try await MirrorNode(configuration: configuration, logger: logger).run()

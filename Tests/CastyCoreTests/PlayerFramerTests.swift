@@ -72,3 +72,40 @@ import Testing
         #expect(block.version == 1)
     }
 }
+
+/// A player's framing resumed in another process (a hand-over) goes on exactly where it was.
+@Suite struct PlayerFramerResumeTests {
+    @Test func aResumedFramerContinuesTheSameBytes() throws {
+        var song = TitleBlock()
+        try song.update(ByteBuffer(string: "StreamTitle='A - B';"))
+        let audio = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        for cut in [1, 99, 100, 101, 12_345, 49_999] {
+            var whole = PlayerFramer(metaint: 100)
+            var expected: [UInt8] = []
+            whole.frame(ByteBuffer(bytes: audio), title: song) { expected += $0.readableBytesView }
+
+            var first = PlayerFramer(metaint: 100)
+            var got: [UInt8] = []
+            first.frame(ByteBuffer(bytes: audio[..<cut]), title: song) { got += $0.readableBytesView }
+            // The new process's titles have other versions: the same text is not sent again.
+            var renumbered = TitleBlock()
+            try renumbered.update(ByteBuffer(string: "x"))
+            try renumbered.update(ByteBuffer(string: "StreamTitle='A - B';"))
+            var resumed = PlayerFramer(metaint: first.metaint, untilMetadata: first.untilMetadata, sentTitle: first.sentTitle)
+            resumed.frame(ByteBuffer(bytes: audio[cut...]), title: renumbered) { got += $0.readableBytesView }
+            #expect(got == expected, "cut at \(cut)")
+        }
+    }
+
+    @Test func aNewTitleAfterTheResumeIsSent() throws {
+        var song = TitleBlock()
+        try song.update(ByteBuffer(string: "StreamTitle='A';"))
+        var resumed = PlayerFramer(metaint: 4, untilMetadata: 2, sentTitle: ByteBuffer(string: "StreamTitle='Old';"))
+        var out: [[UInt8]] = []
+        resumed.frame(ByteBuffer(bytes: [1, 2, 3, 4, 5, 6]), title: song) { out.append(Array($0.readableBytesView)) }
+        #expect(out[0] == [1, 2])
+        #expect(out[1] == Array(song.block.readableBytesView))
+        #expect(out[2] == [3, 4, 5, 6])
+        #expect(out[3] == [0])
+    }
+}

@@ -4,7 +4,7 @@
 # upgrade scripts rely on and nothing else:
 # - serves GET /status.json on its fleet-file port: name, pid, version (the VERSION file next to it),
 #   and at the ingest the tree in $CASTY_FAKE_TREE (JSON, mirror -> parent) if set;
-# - listens on its control socket, ${RUNTIME_DIRECTORY:-${XDG_RUNTIME_DIR:-/tmp}}/casty-NAME.control
+# - listens on its control socket, ${RUNTIME_DIRECTORY:-${XDG_RUNTIME_DIR:-/tmp}}/casty-NAME-PORT.control
 #   or --control-socket; a "TAKEOVER <pid>" there gets "OK <its pid>" plus its listening socket
 #   (SCM_RIGHTS), then it logs "handed over to pid <pid>" and exits 0;
 # - with --take-over, takes the listening socket from the running node of its name that way and logs
@@ -33,7 +33,7 @@ nodes = [fleet["ingest"]] + ([fleet["standby"]] if fleet.get("standby") else [])
 node = next(n for n in nodes if n["name"] == name)
 version = open(os.path.join(here, "VERSION")).read().strip()
 runtime = os.environ.get("RUNTIME_DIRECTORY") or os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-control_path = option("--control-socket") or os.path.join(runtime, "casty-%s.control" % name)
+control_path = option("--control-socket") or os.path.join(runtime, "casty-%s-%d.control" % (name, node["port"]))
 
 
 def log(message):
