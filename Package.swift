@@ -138,7 +138,7 @@ let package = Package(
                 nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),
-        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyCore", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
     ],
     swiftLanguageModes: [.v6]
 )

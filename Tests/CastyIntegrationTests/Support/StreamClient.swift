@@ -12,6 +12,14 @@ struct StreamClient {
         /// Seconds since the request was sent, for each read, with the body length after it.
         var timeline: [(seconds: Double, bodyBytes: Int)]
         var closedByServer: Bool
+        /// The client's own port: the same for the whole read, one connection.
+        var localPort: Int = 0
+
+        /// The longest wait between two reads that brought body bytes, after the first.
+        var longestPause: Double {
+            let times = self.timeline.filter { $0.bodyBytes > 0 }.map(\.seconds)
+            return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? 0
+        }
 
         /// The value of a header of the head (case-insensitive), if present.
         func header(_ name: String) -> String? {
@@ -47,7 +55,12 @@ struct StreamClient {
     static func fetch(port: Int, request: String, seconds: Double, maxBytes: Int = 64 << 20) throws -> Received {
         let fd = try self.connect(port: port, request: request)
         defer { close(fd) }
-        return try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes)
+        var received = try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes)
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) } }
+        received.localPort = Int(UInt16(bigEndian: address.sin_port))
+        return received
     }
 
     /// A player that never reads: connects with a tiny receive buffer, sends `request`, waits

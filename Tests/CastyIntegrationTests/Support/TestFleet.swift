@@ -81,6 +81,18 @@ final class TestFleet: @unchecked Sendable {
 
     func process(_ name: String) -> ManagedProcess? { self.lock.withLock { self.processes[name] } }
 
+    /// Starts `executable` with node `name`'s arguments plus `--take-over` (an upgrade in place);
+    /// from now on `process(name)` is the new one, and the old one stays under `name-old`.
+    func startTakeOver(_ name: String, executable: URL) throws -> ManagedProcess {
+        let arguments = ["--fleet", self.fleetFile.path] + (name == self.root.name ? [] : ["--name", name]) + ["--take-over"]
+        let process = try ManagedProcess(name: "\(name)-next", executable: executable, arguments: arguments, logFolder: self.folder)
+        self.lock.withLock {
+            self.processes["\(name)-old"] = self.processes[name]
+            self.processes[name] = process
+        }
+        return process
+    }
+
     /// Waits until the root reaches its radio and every mirror its parent: from then on, a
     /// player of any node is told the radio's headers.
     func waitUntilConnected(within seconds: Double = 10) async throws {
