@@ -270,3 +270,74 @@ extension IntegrationTests.UpgradeTests {
         return String(rest[..<end])
     }
 }
+
+extension IntegrationTests.UpgradeTests {
+    /// `scripts/rolling-upgrade.sh` on a fleet of 7 mirrors and the ingest started by
+    /// `scripts/fleet-up.sh`: one node at a time, deepest first, the root last; a player on every
+    /// leaf hears the radio exactly, over one connection.
+    @Test func aRollingUpgradeOfSevenMirrorsAndTheIngest() async throws {
+        let radio = try await TestRadio(trackSeconds: 6, noise: true)
+        defer { radio.stop() }
+        let folder = try Paths.temporaryFolder("casty-roll")
+        let rootPort = try freePort()
+        let ports = try (1...7).map { _ in try freePort() }
+        let fleetFile = folder.appendingPathComponent("fleet.json")
+        let json: [String: Any] = [
+            "upstream": radio.url, "fanout": 2, "secret": "roll-\(UUID().uuidString)",
+            "ingest": ["name": "root", "host": "127.0.0.1", "port": rootPort],
+            "mirrors": ports.enumerated().map { ["name": "m\($0.offset + 1)", "host": "127.0.0.1", "port": $0.element] },
+        ]
+        try JSONSerialization.data(withJSONObject: json).write(to: fleetFile)
+        let dir = folder.appendingPathComponent("fleet")
+        let environment = ["CASTY_BIN": Paths.binaries.path]
+        let up = try runCommand(Paths.script("fleet-up.sh").path, [fleetFile.path, dir.path], environment: environment, timeout: 60)
+        defer { _ = try? runCommand(Paths.script("fleet-down.sh").path, [dir.path], timeout: 60) }
+        #expect(up.status == 0, "\(up.output)")
+        @Sendable func status(_ port: Int) async -> [String: Any]? {
+            guard let received = try? await onThread({ try StreamClient.fetch(port: port, request: "GET /status.json HTTP/1.0\r\n\r\n", seconds: 1) }) else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(received.body)) as? [String: Any]
+        }
+        try await eventually(within: 30, "all 7 mirrors in the tree") { (await status(rootPort)?["tree"] as? [String: String])?.count == 7 }
+        let tree = try #require(await status(rootPort)?["tree"] as? [String: String])
+        let leaves = tree.keys.filter { name in !tree.values.contains(name) }.sorted()
+        try await Task.sleep(for: .seconds(2))
+
+        let seconds = 40.0
+        let radioPort = radio.port
+        async let reference = onThread { try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: seconds + 4) }
+        try await Task.sleep(for: .seconds(1))
+        let players = leaves.map { leaf in
+            let port = ports[Int(leaf.dropFirst())! - 1]
+            return (leaf, Task { try await onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: true), seconds: seconds) } })
+        }
+        try await Task.sleep(for: .seconds(6))
+        func joins(_ index: Int) throws -> Int {
+            try String(contentsOf: dir.appendingPathComponent("m\(index).log"), encoding: .utf8).components(separatedBy: "joined parent").count - 1
+        }
+        let joinsBefore = try (1...7).map(joins)
+        let next = try Self.nextBuild(in: folder)
+        let roll = try await onThread {
+            try runCommand(Paths.script("rolling-upgrade.sh").path, ["--pause", "1", dir.path, next.path], environment: environment, timeout: 240)
+        }
+        #expect(roll.status == 0, "\(roll.output)")
+        #expect(roll.output.contains("8 node(s) upgraded"), "\(roll.output)")
+        print(roll.output.split(separator: "\n").filter { $0.contains("hand-over took") || $0.contains("upgraded") }.joined(separator: "\n"))
+        let rootLog = try String(contentsOf: dir.appendingPathComponent("root.log"), encoding: .utf8)
+        #expect(rootLog.contains("took over from pid"))
+        #expect(rootLog.contains("upstream reconnected: dropped the audio it sent again"), "the radio was not spliced")
+
+        let referenceAudio = try await reference.audioAndTitles().audio
+        for (leaf, task) in players {
+            let received = try await task.value
+            #expect(!received.closedByServer, "\(leaf)'s player was disconnected")
+            let compared = try assertSameAudio(try received.audioAndTitles().audio, in: referenceAudio, window: 16 * 1024)
+            #expect(compared > 400_000, "only \(compared) bytes of \(leaf)'s player compared")
+            print("rolling upgrade: \(leaf)'s player: \(compared) bytes equal to the radio's, longest pause \(String(format: "%.3f", received.longestPause)) s")
+        }
+        // Each mirror's new process joined its parent once; no mirror rejoined for another's upgrade.
+        for index in 1...7 {
+            let during = try joins(index) - joinsBefore[index - 1]
+            #expect(during == 1, "m\(index) joined \(during) times during the roll")
+        }
+    }
+}
