@@ -52,7 +52,9 @@ extension IntegrationTests {
             let before = try await Self.steadyConnections(port: targetPort)
             #expect(before.count >= 200, "\(before.count) connections on \(target) before the upgrade")
             let oldPID = try #require(fleet.process(target)?.pid)
+            let mirrorStarted = Date()
             let pause = try await Self.upgrade(target, in: fleet, executable: next.appendingPathComponent("casty-mirror"))
+            let mirrorWindow = mirrorStarted...Date().addingTimeInterval(2)
             let after = try Self.connections(port: targetPort)
             let newPID = try #require(fleet.process(target)?.pid)
             #expect(before.values.allSatisfy { $0 == oldPID })
@@ -67,10 +69,14 @@ extension IntegrationTests {
             // Then the ingest.
             try await Task.sleep(for: .seconds(15))
             let rootBefore = try await Self.steadyConnections(port: rootPort)
+            let rootStarted = Date()
             let rootPause = try await Self.upgrade("root", in: fleet, executable: next.appendingPathComponent("casty-ingest"))
+            let rootWindow = rootStarted...Date().addingTimeInterval(2)
             let rootAfter = try Self.connections(port: rootPort)
             #expect(Set(rootAfter.keys).isSuperset(of: Set(rootBefore.keys)), "connections of the root closed: \(Set(rootBefore.keys).subtracting(rootAfter.keys).sorted())")
-            #expect(fleet.process("root")?.output().contains("upstream reconnected: dropped the audio it sent again") == true, "the radio was not spliced")
+            try await eventually(within: 10, "the new root to splice the radio") {
+                fleet.process("root")?.output().contains("upstream reconnected: dropped the audio it sent again") == true
+            }
             print("upgrade: root handed over \(rootBefore.count) connections in \(String(format: "%.2f", rootPause)) s")
 
             // Every listener heard the radio exactly, over one connection.
@@ -79,9 +85,14 @@ extension IntegrationTests {
                 #expect(!received.closedByServer, "\(name)'s player was disconnected")
                 let audio = try received.audioAndTitles().audio
                 let compared = try assertSameAudio(audio, in: referenceAudio, window: 16 * 1024)
-                #expect(compared > 700_000, "only \(compared) bytes of \(name)'s \(audio.count) compared")
+                #expect(compared > 600_000, "only \(compared) bytes of \(name)'s \(audio.count) compared")
                 #expect(received.longestPause < 2.0, "\(name)'s player waited \(received.longestPause) s")
-                print("upgrade: \(name)'s player: \(compared) bytes equal to the radio's, longest pause \(String(format: "%.3f", received.longestPause)) s, one connection (port \(received.localPort))")
+                let (atMirror, atRoot) = (received.longestPause(during: mirrorWindow), received.longestPause(during: rootWindow))
+                let elsewhere = received.pauses.filter { !mirrorWindow.contains($0.began) && !rootWindow.contains($0.began) }.map(\.seconds).max() ?? 0
+                print(
+                    "upgrade: \(name)'s player: \(compared) bytes equal to the radio's, one connection (port \(received.localPort)); longest pause "
+                        + String(format: "%.3f s across the mirror's upgrade, %.3f s across the root's, %.3f s at other times", atMirror, atRoot, elsewhere)
+                )
             }
             try await eventually(within: 30, "the dummies to finish") { !dummy.isRunning }
             let report = dummy.output()
@@ -158,7 +169,7 @@ extension IntegrationTests {
             let fleetFile = folder.appendingPathComponent("fleet.json")
             let port = try freePort()
             try Data(
-                #"{"upstream":"http://127.0.0.1:9/","secret":"s","ingest":{"name":"root","host":"127.0.0.1","port":\#(try freePort())},"mirrors":[{"name":"m1","host":"127.0.0.1","port":\#(port)}]}"#
+                #"{"upstream":"http://127.0.0.1:9/","fanout":2,"secret":"s","ingest":{"name":"root","host":"127.0.0.1","port":\#(try freePort())},"mirrors":[{"name":"m1","host":"127.0.0.1","port":\#(port)}]}"#
                     .utf8
             ).write(to: fleetFile)
 
@@ -322,16 +333,16 @@ extension IntegrationTests.UpgradeTests {
         #expect(roll.status == 0, "\(roll.output)")
         #expect(roll.output.contains("8 node(s) upgraded"), "\(roll.output)")
         print(roll.output.split(separator: "\n").filter { $0.contains("hand-over took") || $0.contains("upgraded") }.joined(separator: "\n"))
-        let rootLog = try String(contentsOf: dir.appendingPathComponent("root.log"), encoding: .utf8)
-        #expect(rootLog.contains("took over from pid"))
-        #expect(rootLog.contains("upstream reconnected: dropped the audio it sent again"), "the radio was not spliced")
+        let rootLog = { @Sendable in (try? String(contentsOf: dir.appendingPathComponent("root.log"), encoding: .utf8)) ?? "" }
+        #expect(rootLog().contains("took over from pid"))
+        try await eventually(within: 10, "the new root to splice the radio") { rootLog().contains("upstream reconnected: dropped the audio it sent again") }
 
         let referenceAudio = try await reference.audioAndTitles().audio
         for (leaf, task) in players {
             let received = try await task.value
             #expect(!received.closedByServer, "\(leaf)'s player was disconnected")
             let compared = try assertSameAudio(try received.audioAndTitles().audio, in: referenceAudio, window: 16 * 1024)
-            #expect(compared > 400_000, "only \(compared) bytes of \(leaf)'s player compared")
+            #expect(compared > 300_000, "only \(compared) bytes of \(leaf)'s player compared")
             print("rolling upgrade: \(leaf)'s player: \(compared) bytes equal to the radio's, longest pause \(String(format: "%.3f", received.longestPause)) s")
         }
         // Each mirror's new process joined its parent once; no mirror rejoined for another's upgrade.

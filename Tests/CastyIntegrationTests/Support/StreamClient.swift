@@ -15,10 +15,28 @@ struct StreamClient {
         /// The client's own port: the same for the whole read, one connection.
         var localPort: Int = 0
 
+        /// When the request was sent.
+        var startedAt = Date()
+
         /// The longest wait between two reads that brought body bytes, after the first.
-        var longestPause: Double {
-            let times = self.timeline.filter { $0.bodyBytes > 0 }.map(\.seconds)
-            return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? 0
+        var longestPause: Double { self.pauses.map(\.seconds).max() ?? 0 }
+
+        /// Every wait between two reads that brought body bytes: when it began, and how long.
+        var pauses: [(began: Date, seconds: Double)] {
+            var last: (Double, Int)?
+            var result: [(began: Date, seconds: Double)] = []
+            for (seconds, bytes) in self.timeline where bytes > 0 {
+                if let (previous, previousBytes) = last, bytes > previousBytes {
+                    result.append((self.startedAt.addingTimeInterval(previous), seconds - previous))
+                }
+                if last == nil || bytes > last!.1 { last = (seconds, bytes) }
+            }
+            return result
+        }
+
+        /// The longest wait that overlapped `window` (it ended after its start and began before its end).
+        func longestPause(during window: ClosedRange<Date>) -> Double {
+            self.pauses.filter { $0.began <= window.upperBound && $0.began.addingTimeInterval($0.seconds) >= window.lowerBound }.map(\.seconds).max() ?? 0
         }
 
         /// The value of a header of the head (case-insensitive), if present.
@@ -126,7 +144,8 @@ struct StreamClient {
             head: String(decoding: all[0..<min(end, all.count)], as: UTF8.self),
             body: Array(all[min(end, all.count)...]),
             timeline: timeline,
-            closedByServer: closed
+            closedByServer: closed,
+            startedAt: start
         )
     }
 
