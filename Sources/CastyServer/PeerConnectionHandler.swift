@@ -286,13 +286,9 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     /// It leaves the fan-out and its channel is closed without a word to the child: the socket
     /// lives on in the duplicate. Runs on the channel's loop.
     func handOver(sockets: OpenSockets) -> (descriptor: CInt, state: HandoverState.Connection)? {
-        guard let channel = self.channel, channel.isActive, case .linked(let link) = self.machine.state,
-            let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
-            let unwritten = self.tail.last(pending),
-            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
-        else { return nil }
-        let copy = dup(fd)
-        guard copy >= 0 else { return nil }
+        guard let channel = self.channel, case .linked(let link) = self.machine.state, let (copy, unwritten) = self.tail.handOver(channel, sockets: sockets) else {
+            return nil
+        }
         self.handedOver = true
         self.hub.fanout(for: channel.eventLoop).remove(self)
         self.hub.counters.peerLeft()
@@ -301,7 +297,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             name: link.name, observer: link.observer, version: link.version, nextSeq: link.nextSeq, depth: link.depth, path: link.path,
             takesTerm: self.takesTerm
         )
-        return (copy, HandoverState.Connection(unwritten: Data(unwritten), peer: state))
+        return (copy, HandoverState.Connection(unwritten: unwritten, peer: state))
     }
 
     /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.

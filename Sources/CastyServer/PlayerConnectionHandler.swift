@@ -189,13 +189,9 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     /// kept). It leaves the fan-out and its channel is closed without a word to the player: the
     /// socket lives on in the duplicate. Runs on the channel's loop.
     func handOver(sockets: OpenSockets) -> (descriptor: CInt, state: HandoverState.Connection)? {
-        guard let channel = self.channel, channel.isActive, let format = self.machine.format,
-            let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
-            let unwritten = self.tail.last(pending),
-            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
-        else { return nil }
-        let copy = dup(fd)
-        guard copy >= 0 else { return nil }
+        guard let channel = self.channel, let format = self.machine.format, let (copy, unwritten) = self.tail.handOver(channel, sockets: sockets) else {
+            return nil
+        }
         self.handedOver = true
         self.hub.fanout(for: channel.eventLoop).remove(self)
         self.hub.counters.playerLeft()
@@ -204,7 +200,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
             nextSeq: self.machine.nextSeq, format: format.rawValue, metaint: self.framer.metaint, untilMetadata: self.framer.untilMetadata,
             sentTitle: self.framer.sentTitle.map { Data($0.readableBytesView) }, awaitingStart: self.awaitingStart
         )
-        return (copy, HandoverState.Connection(unwritten: Data(unwritten), player: state))
+        return (copy, HandoverState.Connection(unwritten: unwritten, player: state))
     }
 
     /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.

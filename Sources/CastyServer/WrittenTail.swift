@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// The last bytes a connection's handler gave its channel, so that at a hand-over the bytes the
@@ -44,5 +45,17 @@ struct WrittenTail {
             skip = 0
         }
         return result
+    }
+
+    /// What a hand-over takes from `channel`: a duplicate of its socket's descriptor (found in
+    /// `sockets`) and the bytes it holds unwritten; nil when the channel is closed, its socket is
+    /// not found, or it holds more than is kept. Runs on the channel's loop.
+    func handOver(_ channel: Channel, sockets: OpenSockets) -> (descriptor: CInt, unwritten: Data)? {
+        guard channel.isActive, let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+            let unwritten = self.last(pending),
+            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
+        else { return nil }
+        let copy = dup(fd)
+        return copy >= 0 ? (copy, Data(unwritten)) : nil
     }
 }
