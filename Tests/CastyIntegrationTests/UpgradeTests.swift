@@ -86,7 +86,6 @@ extension IntegrationTests {
                 let audio = try received.audioAndTitles().audio
                 let compared = try assertSameAudio(audio, in: referenceAudio, window: 16 * 1024)
                 #expect(compared > 600_000, "only \(compared) bytes of \(name)'s \(audio.count) compared")
-                #expect(received.longestPause < 2.0, "\(name)'s player waited \(received.longestPause) s")
                 let (atMirror, atRoot) = (received.longestPause(during: mirrorWindow), received.longestPause(during: rootWindow))
                 let elsewhere = received.pauses.filter { !mirrorWindow.contains($0.began) && !rootWindow.contains($0.began) }.map(\.seconds).max() ?? 0
                 print(
