@@ -112,6 +112,7 @@ KNOWN_FFMPEG_OGG = {
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 UPGRADE_FAULTS = ("upgrade", "upgrade-ingest", "stop-start")
+DUMMIES_PER_HOST = 48
 DUMMY_LEAD_S = 5.0  # the target's dummy clients connect this long before an upgrade fault
 TAKE_OVER_WAIT_S = 30.0  # at most this long for the old process to exit and the new one to take over
 
@@ -360,6 +361,13 @@ class Harness:
         self.spare = f"m{len(self.mirrors) + 1}"
         if "member-change" in (self.args.faults or []):
             self.net.add_host(self.spare, 11 + len(self.mirrors))
+        # Hosts for the dummy clients around an upgrade: a node takes at most 64 connections from
+        # one address (--max-connections-per-address), so at most DUMMIES_PER_HOST from each.
+        self.listener_hosts = []
+        if set(self.args.faults or []) & set(UPGRADE_FAULTS):
+            for index in range(1, -(-self.args.listeners_on_target // DUMMIES_PER_HOST) + 2):
+                self.listener_hosts.append(f"l{index}")
+                self.net.add_host(f"l{index}", 199 + index)
         fleet = {
             "upstream": f"http://{self.net.address['radio']}:{PORT}/stream",
             "fanout": 2,
@@ -745,13 +753,16 @@ class Harness:
 
     def listener_sockets(self, host):
         """The established TCP connections to the node's port on `host`, server side, as
-        {peer address:port: set of pids holding the socket} (ss -tnp in the host's namespace)."""
-        out = run(in_ns(host, ["ss", "-tnpH", "state", "established", f"( sport = :{PORT} )"]), check=False)
+        {(peer address:port, socket inode): set of pids holding the socket} (ss -tnpe in the host's
+        namespace). A socket handed over keeps its inode; a new connection from the same port
+        would not."""
+        out = run(in_ns(host, ["ss", "-tnpeH", "state", "established", f"( sport = :{PORT} )"]), check=False)
         sockets = {}
         for line in out.splitlines():
             addresses = [token for token in line.split() if re.fullmatch(r"\[?[0-9a-fA-F.:]+\]?:\d+", token)]
+            inode = re.search(r"\bino:(\d+)", line)
             if len(addresses) >= 2 and addresses[0].endswith(f":{PORT}"):
-                sockets[addresses[1]] = {int(pid) for pid in re.findall(r"pid=(\d+)", line)}
+                sockets[(addresses[1], int(inode.group(1)) if inode else None)] = {int(pid) for pid in re.findall(r"pid=(\d+)", line)}
         return sockets
 
     def before_upgrade(self, kind, target):
@@ -773,14 +784,15 @@ class Harness:
         url = f"http://{self.net.address[target]}:{PORT}/"
         lifetime = DUMMY_LEAD_S + TAKE_OVER_WAIT_S + self.args.settle + 60
         tag = f"dummies-{kind}-{len(self.faults) + 1}"
-        for mode, count in (("player", dummies // 2), ("observer", dummies - dummies // 2)):
-            if count == 0:
-                continue
-            name = f"{tag}-{mode}s"
-            argv = [os.path.join(self.bin, "casty-dummy"), url, "--clients", str(count), "--seconds", f"{lifetime:g}",
-                    "--fleet", self.fleet_path, "--name", f"{tag}-{mode}"] + (["--player"] if mode == "player" else [])
-            self.processes[name] = Process(name, target, argv, self.logs)
-            info["dummy_processes"].append((name, mode, count))
+        hosts = iter(self.listener_hosts)
+        for mode, total in (("player", dummies // 2), ("observer", dummies - dummies // 2)):
+            for first in range(0, total, DUMMIES_PER_HOST):
+                count, host = min(DUMMIES_PER_HOST, total - first), next(hosts)
+                name = f"{tag}-{mode}s-{host}"
+                argv = [os.path.join(self.bin, "casty-dummy"), url, "--clients", str(count), "--seconds", f"{lifetime:g}",
+                        "--fleet", self.fleet_path, "--name", f"{tag}-{host}-{mode}"] + (["--player"] if mode == "player" else [])
+                self.processes[name] = Process(name, host, argv, self.logs)
+                info["dummy_processes"].append((name, mode, count))
         # Until every dummy says it is connected (its progress line, once a second), at least the lead.
         began = time.monotonic()
         while time.monotonic() - began < DUMMY_LEAD_S + 10:
@@ -888,7 +900,7 @@ class Harness:
         info["connections_before"] = len(before)
         info["connections_kept"] = len(kept)
         info["connections_after"] = len(after)
-        info["connections_lost"] = sorted(set(before) - set(kept))[:20]
+        info["connections_lost"] = [peer for peer, _ in sorted(set(before) - set(kept))][:20]
         info["after_pids"] = sorted({pid for pids in after.values() for pid in pids})
         info["dummies"] = []
         for name, mode, count in info["dummy_processes"]:
@@ -1002,6 +1014,7 @@ class Harness:
         for names in self.node_players.values():
             for name in names:
                 listeners[name] = self.player_arrivals(name, ref_audio, segments)
+        self.listener_data = listeners
         rows = []
         for fault in self.faults:
             rows.append(self.fault_row(fault, listeners, root_time))
@@ -1197,7 +1210,7 @@ class Harness:
                     high = mid - 1
             return low
 
-        result, marks = [], []
+        result, marks, spans = [], [], []
         bounds = [offset for _, offset in connects] + [len(audio)]
         for (connect_t, begin), end in zip(connects, bounds[1:]):
             if connect_t != connects[0][0]:
@@ -1238,6 +1251,8 @@ class Harness:
             if q < 0:
                 marks.append((connect_t, "unaligned", 1))
                 continue
+            span = {"t": connect_t, "first": q - (p - begin), "last": q}
+            spans.append(span)
             while p < end:
                 n = common(p, q, end - p)
                 # Segments completed inside the matched run.
@@ -1266,7 +1281,10 @@ class Harness:
                 else:
                     marks.append((t, "corrupt", 1))
                     break
-        return {"arrivals": result, "marks": marks}
+            span["last"] = q
+        # spans: per connection, where its audio starts and ends in the root's recording (offsets in
+        # ref.audio), so that a reconnect's burst shows as audio heard again.
+        return {"arrivals": result, "marks": marks, "spans": spans}
 
     def fault_row(self, fault, listeners, root_time):
         start, end, until = fault["start"], fault["end"], fault["until"]
@@ -1372,6 +1390,21 @@ class Harness:
             upgrade[side + "_pause_at"] = [pause[1], round(pause[2] - start, 3)] if pause else None
             upgrade[side + "_pause_before_s"] = before[0] if before else None
         players = upgrade["target_players"] + upgrade["child_players"]
+        # At each reconnect inside the window, how much of the root's audio the new connection
+        # brought again (its burst started before the old one's end) or skipped, in seconds.
+        again, skipped = {}, {}
+        for name in players:
+            spans = self.listener_data[name].get("spans", [])
+            for before, after in zip(spans, spans[1:]):
+                if start <= after["t"] <= until:
+                    overlap = (before["last"] - after["first"]) / self.bytes_per_second
+                    again[name] = again.get(name, 0) + max(0.0, overlap)
+                    skipped[name] = skipped.get(name, 0) + max(0.0, -overlap)
+        upgrade["reconnect_heard_again_s"] = round(max(again.values(), default=0.0), 2)
+        upgrade["reconnect_skipped_s"] = round(max(skipped.values(), default=0.0), 2)
+        for side in ("target", "child"):
+            delays = [row["listeners"].get(name, {}).get("max_delay_s") for name in upgrade[side + "_players"]]
+            upgrade[side + "_delay_s"] = max((delay for delay in delays if delay is not None), default=None)
         upgrade["player_reconnects"] = sum(row["listeners"].get(name, {}).get("reconnects", 0) for name in players)
         upgrade["player_lost"] = sum(row["listeners"].get(name, {}).get("lost", 0) for name in players)
         upgrade["player_repeated"] = sum(row["listeners"].get(name, {}).get("repeated", 0) for name in players)
@@ -1406,8 +1439,9 @@ class Harness:
         upgrades = [row for row in rows if row.get("upgrade")]
         if upgrades:
             lines += ["", "| fault | on | listeners on it | hand-over time | longest pause at its players (10 s before) | at its child's players (10 s before) "
-                      "| lost | repeated | connections kept | child rejoins | dummies failed/gaps/repeats | pass |",
-                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                      "| longest delay behind the root, its / child's players | lost | repeated | player reconnects (audio heard again / skipped) "
+                      "| connections kept | child rejoins | dummies failed/gaps/repeats | pass |",
+                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
             for row in upgrades:
                 upgrade = row["upgrade"]
 
@@ -1420,9 +1454,12 @@ class Harness:
                     handover = f"{upgrade['handover_s']:.3f} s (SIGTERM to serving again)"
                 child = f"{upgrade['child'] or '-'}"
                 rejoins = ", ".join(f"{name} {count}" for name, count in upgrade["child_rejoins"].items()) or "-"
-                dummies = ", ".join(f"{entry['mode']}s {entry['failed']}/{entry['gaps']}/{entry['repeats']}" for entry in upgrade["dummies"]) or "-"
-                lines.append(f"| {row['fault']} | {row['target']} (child {child}) | {upgrade['listeners']} | {handover} | {pause('target')} | {pause('child')} | "
-                             f"{row['lost']} | {row['repeated']} | {upgrade['connections_kept']} of {upgrade['connections_before']} | {rejoins} | {dummies} | "
+                delay = " / ".join("-" if upgrade[side + "_delay_s"] is None else f"{upgrade[side + '_delay_s']:.2f} s" for side in ("target", "child"))
+                reconnects = (f"{upgrade['player_reconnects']} ({upgrade['reconnect_heard_again_s']:.1f} s / {upgrade['reconnect_skipped_s']:.1f} s)"
+                              if upgrade["player_reconnects"] else "0")
+                dummy_text = ", ".join(f"{entry['mode']}s {entry['failed']}/{entry['gaps']}/{entry['repeats']}" for entry in upgrade["dummies"]) or "-"
+                lines.append(f"| {row['fault']} | {row['target']} (child {child}) | {upgrade['listeners']} | {handover} | {pause('target')} | {pause('child')} | {delay} | "
+                             f"{row['lost']} | {row['repeated']} | {reconnects} | {upgrade['connections_kept']} of {upgrade['connections_before']} | {rejoins} | {dummy_text} | "
                              f"{'n/a (comparison)' if row['fault'] == 'stop-start' else 'yes' if row['pass'] else 'NO'} |")
             for row in upgrades:
                 upgrade = row["upgrade"]
