@@ -44,14 +44,17 @@ mirror's memory (VmRSS) once formed.
 With upgrade or stop-start, the target mirror carries --listeners-on-target listeners (200): from
 the start an observer and --players-on-target ICY players (8) recorded like the leaves' ones, and,
 from 5 s before each such fault to the end of its measurement, casty-dummy clients for the rest
-(half players, half peer observers); its child has players too (a leaf's own, or 2 more). With
+(half players, half peer observers, at most 48 from each of the listener hosts l1, l2, …, since a
+node takes 64 connections per address); its child has players too (a leaf's own, or 2 more). With
 upgrade-ingest the root carries as many. Their extra table: the hand-over time (the new process's
 start to the old one's exit; for stop-start, SIGTERM to the new process serving again), the
 longest pause at the target's and at its child's players (the longest gap between two reads that
-brought audio, from DIR/NAME.reads; the longest in the 10 s before in brackets), lost and
-repeated, the connections to the node's port kept (`ss -tnp` in its host before and after: the
-same peer address and port, now held by the new pid alone), the child's rejoins (at most 1), and
-the dummies' failed/gaps/repeats (a dummy whose connection closes fails). Every node's control
+brought audio, from DIR/NAME.reads; the longest in the 10 s before in brackets: segments come
+about once a second), the longest delay behind the root at those players, lost and repeated, the
+players' reconnects with the audio a reconnect brought again (its burst) or skipped, the
+connections to the node's port kept (`ss -tnpe` in its host before and after: the same peer
+address, port and socket inode, now held by the new pid alone), the child's rejoins (at most 1),
+and the dummies' failed/gaps/repeats (a dummy whose connection closes fails). Every node's control
 socket is in OUT/run (RUNTIME_DIRECTORY), away from other fleets on the machine.
 
 For each: segments lost and repeated at every observer and player, time until every one of them
@@ -1571,8 +1574,8 @@ def main():
             parser.error(f"unknown fault {kind!r}; the faults are {', '.join(kinds)}")
     if "upgrade-ingest" in (args.faults or []) and args.standby:
         parser.error("upgrade-ingest: casty-ingest --take-over does not support a fleet with a standby root yet")
-    if args.players_on_target < 1 or args.listeners_on_target < args.players_on_target + 1:
-        parser.error("--listeners-on-target must be at least --players-on-target + 1 (the observer), --players-on-target at least 1")
+    if args.players_on_target < 1 or not args.players_on_target + 1 <= args.listeners_on_target <= 2000:
+        parser.error("--listeners-on-target must be --players-on-target + 1 (the observer) to 2000, --players-on-target at least 1")
     if args.short_ogg and args.format not in OGG_FORMATS:
         parser.error(f"--short-ogg needs an Ogg --format ({', '.join(OGG_FORMATS)})")
     if args.short_ogg and args.short:
