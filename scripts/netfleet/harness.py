@@ -49,8 +49,9 @@ node takes 64 connections per address); its child has players too (a leaf's own,
 upgrade-ingest the root carries as many. Their extra table: the hand-over time (the new process's
 start to the old one's exit; for stop-start, SIGTERM to the new process serving again), the
 longest pause at the target's and at its child's players (the longest gap between two reads that
-brought audio, from DIR/NAME.reads; the longest in the 10 s before in brackets: segments come
-about once a second), the longest delay behind the root at those players, lost and repeated, the
+brought audio, from DIR/NAME.reads: at the fault, i.e. among the gaps that end from its start
+to 2 s after its end; over the whole measurement; and in the 10 s before, for comparison, since
+segments come about once a second), the longest delay behind the root at those players, lost and repeated, the
 players' reconnects with the audio a reconnect brought again (its burst) or skipped, the
 connections to the node's port kept (`ss -tnpe` in its host before and after: the same peer
 address, port and socket inode, now held by the new pid alone), the child's rejoins (at most 1),
@@ -1387,10 +1388,15 @@ class Harness:
         start, until = fault["start"], fault["until"]
         for side in ("target", "child"):
             names = upgrade[side + "_players"]
-            pause = self.longest_pause(names, start, until)
+            # At the fault: the gaps that end from its start to 2 s after its end (segments come
+            # about once a second, so the gap the hand-over falls in and the next one).
+            pause = self.longest_pause(names, start, fault["end"] + 2)
+            after = self.longest_pause(names, start, until)
             before = self.longest_pause(names, start - 10, start)
             upgrade[side + "_pause_s"] = pause[0] if pause else None
             upgrade[side + "_pause_at"] = [pause[1], round(pause[2] - start, 3)] if pause else None
+            upgrade[side + "_pause_after_s"] = after[0] if after else None
+            upgrade[side + "_pause_after_at"] = [after[1], round(after[2] - start, 3)] if after else None
             upgrade[side + "_pause_before_s"] = before[0] if before else None
         players = upgrade["target_players"] + upgrade["child_players"]
         # At each reconnect inside the window, how much of the root's audio the new connection
@@ -1441,7 +1447,7 @@ class Harness:
                                  f"most in one second {fault['root_joins']['peak_per_second']}")
         upgrades = [row for row in rows if row.get("upgrade")]
         if upgrades:
-            lines += ["", "| fault | on | listeners on it | hand-over time | longest pause at its players (10 s before) | at its child's players (10 s before) "
+            lines += ["", "| fault | on | listeners on it | hand-over time | longest pause at its players: at the fault / in the measurement / in the 10 s before | the same at its child's players "
                       "| longest delay behind the root, its / child's players | lost | repeated | player reconnects (audio heard again / skipped) "
                       "| connections kept | child rejoins | dummies failed/gaps/repeats | pass |",
                       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -1451,7 +1457,7 @@ class Harness:
                 def pause(side):
                     if upgrade[side + "_pause_s"] is None:
                         return "-"
-                    return f"{upgrade[side + '_pause_s']:.3f} s ({upgrade[side + '_pause_before_s'] or 0:.3f} s)"
+                    return " / ".join("-" if upgrade[side + key] is None else f"{upgrade[side + key]:.2f} s" for key in ("_pause_s", "_pause_after_s", "_pause_before_s"))
                 handover = "failed" if upgrade["handover_s"] is None else f"{upgrade['handover_s']:.3f} s"
                 if row["fault"] == "stop-start" and upgrade["handover_s"] is not None:
                     handover = f"{upgrade['handover_s']:.3f} s (SIGTERM to serving again)"
