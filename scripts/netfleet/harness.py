@@ -1544,12 +1544,15 @@ class Harness:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Run it through scripts/netfleet.sh.")
+    parser = argparse.ArgumentParser(description=__doc__, epilog="Run it through scripts/netfleet.sh.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="folder with casty-ingest, casty-mirror and casty-dummy")
     parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..63, default 7)")
     parser.add_argument("--standby", action="store_true", help="a standby root ingest (root2) in the fleet file, on a host of its own")
     parser.add_argument("--faults", type=lambda text: [] if text == "none" else text.split(","),
-                        help="comma-separated faults to run instead of the usual schedule (`none` for none), e.g. mass-kill")
+                        help="comma-separated faults to run instead of the usual schedule (`none` for none): cable-3s, cable-4s, "
+                             "loss-10pct, kill, freeze, upstream-drop, upstream-restart, ingest-restart, mass-kill, member-change, "
+                             "root-kill, root-cable-4s (--standby), upgrade, upgrade-ingest, stop-start (see above)")
     parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
     parser.add_argument("--format", choices=FORMATS, default="mp3", help="the test radio's format (scripts/test-radio.sh --format; default mp3)")
     parser.add_argument("--short-ogg", action="store_true", help="Ogg formats: one kill and one freeze, with a new chain every 12 s")
