@@ -28,7 +28,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "netfleet: needs root (network namespaces and iptables)" >&2
   exit 2
 fi
-for tool in ip iptables curl ffmpeg mpg123 icecast2; do
+for tool in ip ss iptables curl ffmpeg mpg123 icecast2; do
   command -v "$tool" >/dev/null || { echo "netfleet: $tool not found; run scripts/install-deps.sh" >&2; exit 2; }
 done
 if [ -z "${CASTY_BIN:-}" ]; then
