@@ -6,6 +6,12 @@
 # every listener is whole again, rejoins and the tree's depth; exits 1 if a target is missed.
 #   scripts/netfleet.sh [--mirrors N=7] [--short] [--format F] [--out DIR] [harness options…]
 #   scripts/netfleet.sh --format opus --short-ogg     (one kill and one freeze on an Ogg Opus fleet)
+#   scripts/netfleet.sh --faults upgrade,upgrade-ingest,stop-start [--listeners-on-target 200]
+# upgrade: an inner mirror with a child and 200 listeners upgraded in place to another build (the
+# binary with bytes appended, started with --take-over); upgrade-ingest: the same for the ingest;
+# stop-start: the mirror stopped and started instead, for comparison. Each reports the hand-over
+# time, the longest pause at the node's and its child's players, the connections kept and the
+# child's rejoins, besides what every fault reports.
 # --format F: the test radio's format (scripts/test-radio.sh --format: mp3 (default), mp3-vbr, aac,
 # vorbis, vorbis-chained, opus, flac). For Ogg, players' recordings are compared with the root's
 # from their first audio page on, after their chain's header pages, and decoded with ffmpeg.
@@ -22,7 +28,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "netfleet: needs root (network namespaces and iptables)" >&2
   exit 2
 fi
-for tool in ip iptables curl ffmpeg mpg123 icecast2; do
+for tool in ip ss iptables curl ffmpeg mpg123 icecast2; do
   command -v "$tool" >/dev/null || { echo "netfleet: $tool not found; run scripts/install-deps.sh" >&2; exit 2; }
 done
 if [ -z "${CASTY_BIN:-}" ]; then

@@ -25,10 +25,38 @@ faults run one after the other, each with players attached throughout:
   mass-kill            a quarter of the mirrors (rounded up), inner ones, killed at the same
                        instant (SIGKILL), restarted after the measurement; joins per second at
                        the root reported (only with --faults mass-kill)
+  upgrade              an inner mirror with a child mirror (picked as kill picks it, when the
+                       listeners start) upgraded in place: the next build (OUT/next/: the binary
+                       with bytes appended, so another build digest and version) started on its
+                       host with its arguments and environment plus --take-over; the old process
+                       must exit and the new one log `took over from pid` within 30 s; the new
+                       pid is tracked from then on (only with --faults)
+  upgrade-ingest       the same for the ingest: the new one must splice the radio (`upstream
+                       reconnected: dropped the audio it sent again`) (only with --faults)
+  stop-start           for comparison, the upgrade's target stopped (SIGTERM) and started again
+                       with the same binary: what an upgrade costs without a hand-over
+                       (only with --faults)
 
 --faults K1,K2,… runs those faults instead of the usual schedule (`none`: none, to measure how the
 fleet forms and a run without faults). Every run reports how long the tree took to form and each
 mirror's memory (VmRSS) once formed.
+
+With upgrade or stop-start, the target mirror carries --listeners-on-target listeners (200): from
+the start an observer and --players-on-target ICY players (8) recorded like the leaves' ones, and,
+from 5 s before each such fault to the end of its measurement, casty-dummy clients for the rest
+(half players, half peer observers, at most 48 from each of the listener hosts l1, l2, …, since a
+node takes 64 connections per address); its child has players too (a leaf's own, or 2 more). With
+upgrade-ingest the root carries as many. Their extra table: the hand-over time (the new process's
+start to the old one's exit; for stop-start, SIGTERM to the new process serving again), the
+longest pause at the target's and at its child's players (the longest gap between two reads that
+brought audio, from DIR/NAME.reads: at the fault, i.e. among the gaps that end from its start
+to 2 s after its end; over the whole measurement; and in the 10 s before, for comparison, since
+segments come about once a second), the longest delay behind the root at those players, lost and repeated, the
+players' reconnects with the audio a reconnect brought again (its burst) or skipped, the
+connections to the node's port kept (`ss -tnpe` in its host before and after: the same peer
+address, port and socket inode, now held by the new pid alone), the child's rejoins (at most 1),
+and the dummies' failed/gaps/repeats (a dummy whose connection closes fails). Every node's control
+socket is in OUT/run (RUNTIME_DIRECTORY), away from other fleets on the machine.
 
 For each: segments lost and repeated at every observer and player, time until every one of them
 is whole again (has every segment the root has, within 250 ms), rejoins, and the tree's depth
@@ -63,6 +91,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -86,6 +115,10 @@ KNOWN_FFMPEG_OGG = {
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+UPGRADE_FAULTS = ("upgrade", "upgrade-ingest", "stop-start")
+DUMMIES_PER_HOST = 48
+DUMMY_LEAD_S = 5.0  # the target's dummy clients connect this long before an upgrade fault
+TAKE_OVER_WAIT_S = 30.0  # at most this long for the old process to exit and the new one to take over
 
 
 def log(message):
@@ -220,21 +253,31 @@ class Network:
 class Process:
     """A process in a namespace whose output goes, time-stamped, to a log file."""
 
-    def __init__(self, name, host, argv, logs, watch=None, known=None):
+    def __init__(self, name, host, argv, logs, watch=None, known=None, env=None):
         self.name, self.host, self.argv, self.logs, self.watch, self.known_kind = name, host, argv, logs, watch, known
+        self.env = env  # the whole environment (None: the harness's own)
         self.events = []  # (time, line) of lines matching `watch`
         self.known = []  # (time, line) of lines `known` names a kind for (not in events)
         self.lines = []  # (time, line) of every line
         self.start()
 
-    def start(self):
-        self.popen = subprocess.Popen(in_ns(self.host, self.argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+    def start(self, argv=None):
+        self.popen = subprocess.Popen(in_ns(self.host, argv or self.argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True, env=self.env)
         self.reader = threading.Thread(target=self._read, args=(self.popen,), daemon=True)
         self.reader.start()
 
+    def replace(self, argv):
+        """Starts `argv` in the same host and environment while the running process goes on (a
+        take-over): from then on this Process is the new one (its pid is tracked for later faults
+        and teardown); both write to the same log, events and lines. Returns the old Popen."""
+        old, old_reader = self.popen, self.reader
+        self.start(argv)
+        self.previous = (old, old_reader)
+        return old
+
     def _read(self, popen):
-        with open(os.path.join(self.logs, self.name + ".log"), "a") as out:
+        with open(os.path.join(self.logs, self.name + ".log"), "a", buffering=1) as out:
             for raw in popen.stdout:
                 now = time.time()
                 line = raw.decode("utf-8", "replace").rstrip("\n")
@@ -272,6 +315,7 @@ class Harness:
         os.makedirs(self.logs, exist_ok=True)
         os.makedirs(self.recordings, exist_ok=True)
         self.bin = os.path.join(self.out, "bin")
+        self.next_bin = os.path.join(self.out, "next")
         self.net = None
         self.processes = {}
         self.radio_dir = os.path.join(self.out, "radio")
@@ -294,6 +338,21 @@ class Harness:
         os.makedirs(self.bin, exist_ok=True)
         for tool in ("casty-ingest", "casty-mirror", "casty-dummy"):
             shutil.copy2(os.path.join(self.args.bin, tool), self.bin)
+        # The "next" build an upgrade installs: the same binaries with bytes appended, so that their
+        # build digest, and so their version string, differ (a different build to the node).
+        os.makedirs(self.next_bin, exist_ok=True)
+        for tool in ("casty-ingest", "casty-mirror"):
+            shutil.copy2(os.path.join(self.bin, tool), self.next_bin)
+            with open(os.path.join(self.next_bin, tool), "ab") as file:
+                file.write(b"\nnext build of the netfleet harness\n")
+        # Every node's control socket (casty-NAME-PORT.control) in a folder of this run's own, so
+        # that it meets no other fleet's nodes of the same names; a take-over gets the same
+        # environment, so the same path.
+        self.runtime = os.path.join(self.out, "run")
+        if len(self.runtime) > 70:  # a Unix socket's path has at most 107 bytes
+            self.runtime = tempfile.mkdtemp(prefix="cnf-run-")
+        os.makedirs(self.runtime, exist_ok=True)
+        self.node_env = dict(os.environ, RUNTIME_DIRECTORY=self.runtime)
         remove_namespaces()
         self.net = Network()
         self.net.add_host("radio", 2)
@@ -306,6 +365,13 @@ class Harness:
         self.spare = f"m{len(self.mirrors) + 1}"
         if "member-change" in (self.args.faults or []):
             self.net.add_host(self.spare, 11 + len(self.mirrors))
+        # Hosts for the dummy clients around an upgrade: a node takes at most 64 connections from
+        # one address (--max-connections-per-address), so at most DUMMIES_PER_HOST from each.
+        self.listener_hosts = []
+        if set(self.args.faults or []) & set(UPGRADE_FAULTS):
+            for index in range(1, -(-self.args.listeners_on_target // DUMMIES_PER_HOST) + 2):
+                self.listener_hosts.append(f"l{index}")
+                self.net.add_host(f"l{index}", 199 + index)
         fleet = {
             "upstream": f"http://{self.net.address['radio']}:{PORT}/stream",
             "fanout": 2,
@@ -385,7 +451,7 @@ class Harness:
         if name in self.processes:
             self.processes[name].start()
         else:
-            self.processes[name] = Process(name, name, argv, self.logs, watch=re.compile(r"joined parent"))
+            self.processes[name] = Process(name, name, argv, self.logs, watch=re.compile(r"joined parent"), env=self.node_env)
 
     def status(self, host, node=None):
         address = self.net.address[node or host]
@@ -497,6 +563,10 @@ class Harness:
         for leaf in self.leaves:
             address = f"{self.net.address[leaf]}:{PORT}"
             self.processes["probe-" + leaf] = Process("probe-" + leaf, leaf, base + ["--observe", f"obs-{leaf}@{address}", "--play", f"play-{leaf}@{address}"], self.logs)
+        # Every observer and player whose recording is compared with the root's.
+        self.observers = ["obs-" + leaf for leaf in self.leaves]
+        self.node_players = {leaf: ["play-" + leaf] for leaf in self.leaves}
+        self.place_upgrade_listeners(base, tree)
         urls = [f"http://{self.net.address[leaf]}:{PORT}/" for leaf in self.leaves]
         self.processes["dummies"] = Process("dummies", self.leaves[0], [os.path.join(self.bin, "casty-dummy"), *urls, "--clients", str(self.args.dummies),
                                                                         "--seconds", str(seconds), "--fleet", self.fleet_path, "--name", "dummy"], self.logs)
@@ -513,6 +583,38 @@ class Harness:
             self.processes[name] = Process(name, leaf, argv, self.logs, watch=decode_errors, known=known)
         log(f"listeners on the leaves {', '.join(self.leaves)}: observers, {'Ogg' if self.ogg else 'ICY'} players, {self.args.dummies} dummy clients, "
             f"{self.real_players[0]} on {first}, {self.real_players[1]} on {second}")
+
+    def place_upgrade_listeners(self, base, tree):
+        """With an upgrade or stop-start fault: players on the target mirror (an inner one, as a
+        kill picks it, with a child mirror) and on the root, from the start, and on the target's
+        child unless it is a leaf (which has its own). The rest of the --listeners-on-target come
+        as casty-dummy clients around each such fault (see before_upgrade)."""
+        self.upgrade_target = None
+        kinds = set(self.args.faults or [])
+        if not kinds & set(UPGRADE_FAULTS):
+            return
+        hosts = []
+        if kinds & {"upgrade", "stop-start"}:
+            self.upgrade_target = self.inner_target()
+            hosts.append(self.upgrade_target)
+            children = sorted((child for child, parent in tree.items() if parent == self.upgrade_target), key=lambda name: int(name[1:]))
+            if not any(child in self.node_players for child in children):
+                hosts.append(children[0])
+        if "upgrade-ingest" in kinds:
+            hosts.append("root")
+            children = sorted((child for child, parent in tree.items() if parent == "root"), key=lambda name: int(name[1:]))
+            if not any(child in self.node_players or child in hosts for child in children):
+                hosts.append(children[0])
+        players = min(self.args.players_on_target, self.args.listeners_on_target)
+        for host in hosts:
+            address = f"{self.net.address[host]}:{PORT}"
+            count = players if host in (self.upgrade_target, "root") else 2
+            names = [f"play-{host}-{index}" for index in range(1, count + 1)]
+            specs = ["--observe", f"obs-{host}@{address}"] + [arg for name in names for arg in ("--play", f"{name}@{address}")]
+            self.processes["probe-up-" + host] = Process("probe-up-" + host, host, base + specs, self.logs)
+            self.observers.append("obs-" + host)
+            self.node_players[host] = names
+        log(f"upgrade target {self.upgrade_target or '-'}: players on {', '.join(f'{host} ({len(self.node_players[host])})' for host in hosts)}")
 
     # --- faults ---------------------------------------------------------------------------------
 
@@ -545,8 +647,10 @@ class Harness:
             victims = self.mass_targets()
             target = "+".join(victims)
         else:
-            target = ({"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root"}.get(kind)
-                      or (self.current_root() if kind.startswith("root-") else None) or self.inner_target())
+            target = ({"upstream-restart": "radio", "upstream-drop": "radio", "ingest-restart": "root", "upgrade-ingest": "root"}.get(kind)
+                      or (self.current_root() if kind.startswith("root-") else None)
+                      or (self.upgrade_target if kind in ("upgrade", "stop-start") else None) or self.inner_target())
+        upgrade = self.before_upgrade(kind, target) if kind in UPGRADE_FAULTS else None
         log(f"fault {kind} on {target} ({seconds:g} s)")
         start = time.time()
         if kind.startswith("cable"):
@@ -611,6 +715,10 @@ class Harness:
             follows = round(time.monotonic() - back_at, 2)
             log(f"  {other} is root {takeover} s after the fault; {target} follows it {follows} s after it is back")
             self.takeovers.append({"fault": kind, "old": target, "new": other, "takeover_s": takeover, "follows_s": follows})
+        elif kind in ("upgrade", "upgrade-ingest"):
+            upgrade.update(self.take_over(target))
+        elif kind == "stop-start":
+            upgrade.update(self.stop_start(target))
         elif kind == "mass-kill":
             for victim in victims:  # one signal each, back to back: the same instant to the fleet
                 self.processes[victim].signal(signal.SIGKILL)
@@ -621,6 +729,8 @@ class Harness:
         time.sleep(self.args.settle)
         measured_until = time.time()
         joins = self.root_joins(start, measured_until)
+        if upgrade is not None:
+            self.after_upgrade(upgrade, start, measured_until)
         if isinstance(restart, str):
             self.start_node(restart)
         elif restart:
@@ -636,11 +746,181 @@ class Harness:
         depth = max(self.tree_depths(tree).values()) if tree else None
         self.faults.append({"kind": kind, "target": target, "seconds": round(end - start, 2), "start": start, "end": end,
                             "until": measured_until, "depth_after": depth, "tree_whole_after": healed, "tree_after": tree,
-                            "places_agree_s": places_s, "root_joins": joins, "places_wrong": {name: list(place) for name, place in wrong.items()}})
+                            "places_agree_s": places_s, "root_joins": joins, "places_wrong": {name: list(place) for name, place in wrong.items()},
+                            "upgrade": upgrade})
         agree = f"within {places_s:.2f} s" if places_s is not None else "NO: " + self.wrong_text(wrong)
         log(f"  done: depth {depth}, tree whole again: {healed}; every mirror's own place agrees: {agree}; "
             f"joins at the root {joins['total']} (most in a second: {joins['peak_per_second']}); {self.tree_text()}")
         time.sleep(self.args.gap)
+
+    # --- upgrades -------------------------------------------------------------------------------
+
+    def listener_sockets(self, host):
+        """The established TCP connections to the node's port on `host`, server side, as
+        {(peer address:port, socket inode): set of pids holding the socket} (ss -tnpe in the host's
+        namespace). A socket handed over keeps its inode; a new connection from the same port
+        would not."""
+        out = run(in_ns(host, ["ss", "-tnpeH", "state", "established", f"( sport = :{PORT} )"]), check=False)
+        sockets = {}
+        for line in out.splitlines():
+            addresses = [token for token in line.split() if re.fullmatch(r"\[?[0-9a-fA-F.:]+\]?:\d+", token)]
+            inode = re.search(r"\bino:(\d+)", line)
+            if len(addresses) >= 2 and addresses[0].endswith(f":{PORT}"):
+                sockets[(addresses[1], int(inode.group(1)) if inode else None)] = {int(pid) for pid in re.findall(r"pid=(\d+)", line)}
+        return sockets
+
+    def before_upgrade(self, kind, target):
+        """Before an upgrade or stop-start: the target's dummy clients connected (as many as bring
+        its listeners to --listeners-on-target, half ICY players, half peer observers), its
+        children and its connections noted."""
+        tree = self.tree()
+        children = sorted((child for child, parent in tree.items() if parent == target), key=lambda name: int(name[1:]))
+        if target != "root" and not children:
+            log(f"  warning: the target {target} has no child mirror now ({self.tree_text()})")
+        with_players = [child for child in children if child in self.node_players]
+        child = with_players[0] if with_players else (children[0] if children else None)
+        players = self.node_players.get(target, [])
+        observers = [name for name in self.observers if name == "obs-" + target]
+        dummies = max(0, self.args.listeners_on_target - len(players) - len(observers))
+        info = {"target": target, "children": children, "child": child, "target_players": players,
+                "child_players": self.node_players.get(child, []), "listeners": len(players) + len(observers) + dummies,
+                "probe_players": len(players), "probe_observers": len(observers), "dummy_processes": []}
+        url = f"http://{self.net.address[target]}:{PORT}/"
+        lifetime = DUMMY_LEAD_S + TAKE_OVER_WAIT_S + self.args.settle + 60
+        tag = f"dummies-{kind}-{len(self.faults) + 1}"
+        hosts = iter(self.listener_hosts)
+        for mode, total in (("player", dummies // 2), ("observer", dummies - dummies // 2)):
+            for first in range(0, total, DUMMIES_PER_HOST):
+                count, host = min(DUMMIES_PER_HOST, total - first), next(hosts)
+                name = f"{tag}-{mode}s-{host}"
+                argv = [os.path.join(self.bin, "casty-dummy"), url, "--clients", str(count), "--seconds", f"{lifetime:g}",
+                        "--fleet", self.fleet_path, "--name", f"{tag}-{host}-{mode}"] + (["--player"] if mode == "player" else [])
+                self.processes[name] = Process(name, host, argv, self.logs)
+                info["dummy_processes"].append((name, mode, count))
+        # Until every dummy says it is connected (its progress line, once a second), at least the lead.
+        began = time.monotonic()
+        while time.monotonic() - began < DUMMY_LEAD_S + 10:
+            connected = 0
+            for name, _, count in info["dummy_processes"]:
+                progress = [line for _, line in self.processes[name].lines if line.startswith("dummies: ") and "left," in line]
+                match = re.search(r"connected=(\d+)/", progress[-1]) if progress else None
+                connected += int(match.group(1)) if match else 0
+            if connected >= dummies and time.monotonic() - began >= DUMMY_LEAD_S:
+                break
+            time.sleep(0.25)
+        info["dummies_connected_before"] = connected if info["dummy_processes"] else 0
+        info["sockets_before"] = self.listener_sockets(target)
+        info["old_pid"] = self.processes[target].popen.pid
+        log(f"  {info['listeners']} listeners on {target} ({len(players)} players, {len(observers)} observer, {dummies} casty-dummy clients, "
+            f"{info['dummies_connected_before']} connected); {len(info['sockets_before'])} connections to its port; "
+            f"children {', '.join(children) or '-'}")
+        return info
+
+    def take_over(self, name):
+        """Upgrades a node in place: the next build, same host, arguments and environment, plus
+        --take-over. Waits (bounded) until the old process exited and the new one took over."""
+        process = self.processes[name]
+        tool = os.path.basename(process.argv[0])
+        argv = [os.path.join(self.next_bin, tool)] + process.argv[1:] + ["--take-over"]
+        first_line = len(process.lines)
+        started = time.time()
+        old = process.replace(argv)
+        new = process.popen
+        exited = {}
+        threading.Thread(target=lambda: (old.wait(), exited.setdefault("t", time.time())), daemon=True).start()
+        took = None
+        while time.time() - started < TAKE_OVER_WAIT_S:
+            if took is None:
+                took = next(((t, line) for t, line in process.lines[first_line:] if "took over from pid" in line), None)
+            if took and "t" in exited:
+                break
+            if new.poll() is not None and "t" not in exited:
+                break  # the new process gave up; the old one serves on
+            time.sleep(0.02)
+        time.sleep(0.2)  # the rest of both processes' lines
+        lines = [line for _, line in process.lines[first_line:]]
+        ok = bool(took) and "t" in exited and old.returncode == 0 and new.poll() is None
+        result = {"ok": ok, "new_pid": new.pid, "old_exit_code": old.poll(), "started": started,
+                  "handover_s": round(exited["t"] - started, 3) if "t" in exited else None,
+                  "took_over_s": round(took[0] - started, 3) if took else None,
+                  "handover_lines": [line for line in lines if re.search(r"took over|handed over|take-over|hand over|refused|error", line, re.I)][:12]}
+        handed = next((line for line in lines if "handed over to pid" in line), "")
+        match = re.search(r"(?:^|\s)handover\.ms=(\d+)", handed)
+        result["old_handover_ms"] = int(match.group(1)) if match else None
+        if took:
+            # swift-log's key=value, unquoted: a version is `casty 0.1.0 (build 0123456789ab)`.
+            for key, value in (("handover.from_version", r"[^=]*?\(build [0-9a-f]+\)"), ("version", r"[^=]*?\(build [0-9a-f]+\)"),
+                               ("handover.connections", r"\d+")):
+                match = re.search(r"(?:^|\s)" + re.escape(key) + "=(" + value + ")", took[1])
+                result[key.replace("handover.", "")] = match.group(1) if match else None
+        if not ok:
+            log(f"  take-over of {name} FAILED: " + " | ".join(result["handover_lines"]) or "no log lines")
+            if new.poll() is None:
+                new.terminate()
+                try:
+                    new.wait(5)
+                except subprocess.TimeoutExpired:
+                    new.kill()
+            if old.poll() is None:  # the old process serves on: keep tracking it
+                process.popen, process.reader = process.previous
+        else:
+            process.argv = argv[:-1]  # later restarts run the next build too
+            log(f"  {name}: pid {old.pid} handed over to pid {new.pid} in {result['handover_s']:.3f} s "
+                f"(the old one's own count {result['old_handover_ms']} ms); versions {result.get('from_version')} -> {result.get('version')}")
+        return result
+
+    def stop_start(self, name):
+        """What an upgrade costs without a hand-over: SIGTERM, then the same binary again."""
+        process = self.processes[name]
+        first_line = len(process.lines)
+        started = time.time()
+        old_pid = process.popen.pid
+        process.stop()
+        stopped = time.time()
+        self.start_node(name)
+        ready = None
+        while time.time() - started < TAKE_OVER_WAIT_S:
+            if name == "root":
+                if (self.status("root") or {}).get("seq") is not None:
+                    ready = time.time()
+            else:
+                ready = next((t for t, line in process.lines[first_line:] if t >= stopped and "joined parent" in line), None)
+            if ready:
+                break
+            time.sleep(0.05)
+        log(f"  {name}: pid {old_pid} stopped in {stopped - started:.3f} s, pid {process.popen.pid} serving "
+            f"{'after %.3f s' % (ready - started) if ready else 'NOT within %g s' % TAKE_OVER_WAIT_S}")
+        return {"ok": ready is not None, "new_pid": process.popen.pid, "started": started, "stopped_s": round(stopped - started, 3),
+                "handover_s": round(ready - started, 3) if ready else None}
+
+    def after_upgrade(self, info, start, until):
+        """After the measurement: which connections the node kept (same peer address and port,
+        now held by the new pid only), the dummies' summaries, the children's rejoins."""
+        target = info["target"]
+        after = self.listener_sockets(target)
+        new_pid = info.get("new_pid")
+        before = info.pop("sockets_before")
+        kept = [peer for peer in before if after.get(peer) == {new_pid}]
+        info["connections_before"] = len(before)
+        info["connections_kept"] = len(kept)
+        info["connections_after"] = len(after)
+        info["connections_lost"] = [peer for peer, _ in sorted(set(before) - set(kept))][:20]
+        info["after_pids"] = sorted({pid for pids in after.values() for pid in pids})
+        info["dummies"] = []
+        for name, mode, count in info["dummy_processes"]:
+            self.processes[name].stop(timeout=10)
+            summary = next((line for _, line in reversed(self.processes[name].lines) if line.startswith("dummies: clients=")), "no summary")
+            counts = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", summary)}
+            info["dummies"].append({"mode": mode, "clients": count, "summary": summary, "failed": counts.get("failed"),
+                                    "gaps": counts.get("gaps"), "repeats": counts.get("repeats"), "connected": counts.get("connected")})
+        info["child_rejoins"] = {child: sum(1 for t, _ in self.processes[child].events if start <= t <= until) for child in info["children"]}
+        lines = self.processes[target].lines
+        info["target_rejoins"] = sum(1 for t, _ in self.processes[target].events if start <= t <= until)
+        info["spliced"] = [line for t, line in lines if start <= t <= until and "upstream reconnected" in line][:3]
+        log(f"  connections to {target}:{PORT}: {len(before)} before, {len(kept)} kept by pid {new_pid}, {len(after)} after "
+            f"(pids {info['after_pids']}); child rejoins {info['child_rejoins']}; dummies: "
+            + "; ".join(f"{entry['mode']}s {entry['summary']}" for entry in info["dummies"])
+            + (f"; {info['spliced'][0]}" if info["spliced"] else ""))
 
     @staticmethod
     def wrong_text(wrong):
@@ -673,7 +953,8 @@ class Harness:
 
     def planned_seconds(self):
         per_fault = self.args.settle + self.args.gap + 25
-        return int(self.args.warmup + sum(seconds + per_fault for _, seconds in self.schedule()) + 120)
+        extra = {kind: DUMMY_LEAD_S + 15 for kind in UPGRADE_FAULTS}
+        return int(self.args.warmup + sum(seconds + per_fault + extra.get(kind, 0) for kind, seconds in self.schedule()) + 120)
 
     # --- run ------------------------------------------------------------------------------------
 
@@ -732,14 +1013,17 @@ class Harness:
             self.ref_codec_headers = self.load_codec_headers("ref")
             decode_result = self.decode_recordings()  # before the rows: it settles which live lines are errors
         listeners = {}
-        for leaf in self.leaves:
-            listeners["obs-" + leaf] = self.observer_arrivals("obs-" + leaf, root_time)
-            listeners["play-" + leaf] = self.player_arrivals("play-" + leaf, ref_audio, segments)
+        for name in self.observers:
+            listeners[name] = self.observer_arrivals(name, root_time)
+        for names in self.node_players.values():
+            for name in names:
+                listeners[name] = self.player_arrivals(name, ref_audio, segments)
+        self.listener_data = listeners
         rows = []
         for fault in self.faults:
             rows.append(self.fault_row(fault, listeners, root_time))
             rows[-1]["heard_again_s"] = self.heard_again(ref, ref_audio, fault["start"], fault["until"])
-            if fault["kind"] != "ingest-restart" and rows[-1]["heard_again_s"]:
+            if fault["kind"] not in ("ingest-restart", "stop-start") and rows[-1]["heard_again_s"]:
                 rows[-1]["pass"] = False
         # Over the whole run, every listener (the only figures of a run without faults).
         self.whole_run = {name: {kind: sum(count for _, mark, count in data["marks"] if mark in kinds)
@@ -825,8 +1109,7 @@ class Harness:
         icecast = described(os.path.join(self.recordings, "icecast.audio"))
         verified = {known_ffmpeg_line(line) for line in icecast["lines"]} - {None}
         recordings = {}
-        for leaf in self.leaves:
-            name = "play-" + leaf
+        for name in [name for names in self.node_players.values() for name in names]:
             entry = described(os.path.join(self.recordings, name + ".audio"))
             entry["known"] = [line for line in entry["lines"] if known_ffmpeg_line(line) in verified]
             entry["errors"] = [line for line in entry["lines"] if known_ffmpeg_line(line) not in verified]
@@ -931,7 +1214,7 @@ class Harness:
                     high = mid - 1
             return low
 
-        result, marks = [], []
+        result, marks, spans = [], [], []
         bounds = [offset for _, offset in connects] + [len(audio)]
         for (connect_t, begin), end in zip(connects, bounds[1:]):
             if connect_t != connects[0][0]:
@@ -972,6 +1255,8 @@ class Harness:
             if q < 0:
                 marks.append((connect_t, "unaligned", 1))
                 continue
+            span = {"t": connect_t, "first": q - (p - begin), "last": q}
+            spans.append(span)
             while p < end:
                 n = common(p, q, end - p)
                 # Segments completed inside the matched run.
@@ -1000,7 +1285,10 @@ class Harness:
                 else:
                     marks.append((t, "corrupt", 1))
                     break
-        return {"arrivals": result, "marks": marks}
+            span["last"] = q
+        # spans: per connection, where its audio starts and ends in the root's recording (offsets in
+        # ref.audio), so that a reconnect's burst shows as audio heard again.
+        return {"arrivals": result, "marks": marks, "spans": spans}
 
     def fault_row(self, fault, listeners, root_time):
         start, end, until = fault["start"], fault["end"], fault["until"]
@@ -1048,13 +1336,88 @@ class Harness:
         # A restart of the radio or the ingest cuts the stream mid-frame upstream of Casty, so a
         # decoder may report that one broken frame; anything else must play clean.
         clean = restart or all(row[name + "_errors"] == 0 for name in self.real_players)
-        if fault["kind"] == "ingest-restart":
+        if fault.get("upgrade") is not None:
+            self.upgrade_row(row, fault)
+        if fault["kind"] == "stop-start":
+            row["pass"] = True  # a comparison: what a stop and start costs the same listeners
+        elif fault["kind"] == "ingest-restart":
             row["pass"] = row["corrupt"] == 0 and row["tree_whole_after"] and row["places_agree_s"] is not None
         else:
             row["pass"] = (row["lost"] == 0 and row["repeated"] == 0 and row["corrupt"] == 0 and row["reconnects"] == 0
                            and row["recovery_s"] is not None and row["recovery_s"] <= RECOVERY_TARGET_S
                            and clean and row["tree_whole_after"] and row["places_agree_s"] is not None)
+        if fault["kind"] in ("upgrade", "upgrade-ingest"):
+            upgrade = row["upgrade"]
+            row["pass"] = (row["pass"] and upgrade["ok"] and upgrade["connections_kept"] == upgrade["connections_before"]
+                           and max(upgrade["child_rejoins"].values(), default=0) <= 1 and upgrade["player_reconnects"] == 0
+                           and all(entry["failed"] == 0 and entry["gaps"] == 0 and entry["repeats"] == 0 for entry in upgrade["dummies"]))
+            if fault["kind"] == "upgrade-ingest":
+                row["pass"] = row["pass"] and bool(upgrade["spliced"]) and "dropped the audio it sent again" in upgrade["spliced"][0]
         return row
+
+    def read_times(self, name):
+        """The times of a player's reads (DIR/NAME.reads), every read that brought audio."""
+        cache = self.__dict__.setdefault("_read_times", {})
+        if name not in cache:
+            times = []
+            with open(os.path.join(self.recordings, name + ".reads")) as file:
+                for line in file:
+                    parts = line.split()
+                    if parts and parts[0] != "#":
+                        times.append(float(parts[0]))
+            cache[name] = times
+        return cache[name]
+
+    def longest_pause(self, names, start, until):
+        """The longest gap between two reads that brought audio, over the players `names`, among
+        the gaps that end within [start, until]: (seconds, player, when it ended), or None."""
+        best = None
+        for name in names:
+            times = self.read_times(name)
+            first = bisect.bisect_left(times, start)
+            for index in range(max(1, first), bisect.bisect_right(times, until)):
+                gap = times[index] - times[index - 1]
+                if best is None or gap > best[0]:
+                    best = (round(gap, 3), name, times[index])
+        return best
+
+    def upgrade_row(self, row, fault):
+        """An upgrade's or stop-start's own figures: the pauses at the target's and its child's
+        players (and the longest one in the 10 s before, for comparison), connections, rejoins."""
+        upgrade = dict(fault["upgrade"])
+        start, until = fault["start"], fault["until"]
+        for side in ("target", "child"):
+            names = upgrade[side + "_players"]
+            # At the fault: the gaps that end from its start to 2 s after its end (segments come
+            # about once a second, so the gap the hand-over falls in and the next one).
+            pause = self.longest_pause(names, start, fault["end"] + 2)
+            after = self.longest_pause(names, start, until)
+            before = self.longest_pause(names, start - 10, start)
+            upgrade[side + "_pause_s"] = pause[0] if pause else None
+            upgrade[side + "_pause_at"] = [pause[1], round(pause[2] - start, 3)] if pause else None
+            upgrade[side + "_pause_after_s"] = after[0] if after else None
+            upgrade[side + "_pause_after_at"] = [after[1], round(after[2] - start, 3)] if after else None
+            upgrade[side + "_pause_before_s"] = before[0] if before else None
+        players = upgrade["target_players"] + upgrade["child_players"]
+        # At each reconnect inside the window, how much of the root's audio the new connection
+        # brought again (its burst started before the old one's end) or skipped, in seconds.
+        again, skipped = {}, {}
+        for name in players:
+            spans = self.listener_data[name].get("spans", [])
+            for before, after in zip(spans, spans[1:]):
+                if start <= after["t"] <= until:
+                    overlap = (before["last"] - after["first"]) / self.bytes_per_second
+                    again[name] = again.get(name, 0) + max(0.0, overlap)
+                    skipped[name] = skipped.get(name, 0) + max(0.0, -overlap)
+        upgrade["reconnect_heard_again_s"] = round(max(again.values(), default=0.0), 2)
+        upgrade["reconnect_skipped_s"] = round(max(skipped.values(), default=0.0), 2)
+        for side in ("target", "child"):
+            delays = [row["listeners"].get(name, {}).get("max_delay_s") for name in upgrade[side + "_players"]]
+            upgrade[side + "_delay_s"] = max((delay for delay in delays if delay is not None), default=None)
+        upgrade["player_reconnects"] = sum(row["listeners"].get(name, {}).get("reconnects", 0) for name in players)
+        upgrade["player_lost"] = sum(row["listeners"].get(name, {}).get("lost", 0) for name in players)
+        upgrade["player_repeated"] = sum(row["listeners"].get(name, {}).get("repeated", 0) for name in players)
+        row["upgrade"] = upgrade
 
     def report(self, rows, dummies, decode):
         mode = ("faults " + (",".join(self.args.faults) or "none")) if self.args.faults is not None else "short Ogg" if self.args.short_ogg else "short" if self.args.short else "full"
@@ -1082,6 +1445,40 @@ class Harness:
                 if fault["kind"] == "mass-kill":
                     lines.append(f"mass-kill: joins answered by the root from the kill to {self.args.settle:g} s after: {fault['root_joins']['total']}, "
                                  f"most in one second {fault['root_joins']['peak_per_second']}")
+        upgrades = [row for row in rows if row.get("upgrade")]
+        if upgrades:
+            lines += ["", "| fault | on | listeners on it | hand-over time | longest pause at its players: at the fault / in the measurement / in the 10 s before | the same at its child's players "
+                      "| longest delay behind the root, its / child's players | lost | repeated | player reconnects (audio heard again / skipped) "
+                      "| connections kept | child rejoins | dummies failed/gaps/repeats | pass |",
+                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for row in upgrades:
+                upgrade = row["upgrade"]
+
+                def pause(side):
+                    if upgrade[side + "_pause_s"] is None:
+                        return "-"
+                    return " / ".join("-" if upgrade[side + key] is None else f"{upgrade[side + key]:.2f} s" for key in ("_pause_s", "_pause_after_s", "_pause_before_s"))
+                handover = "failed" if upgrade["handover_s"] is None else f"{upgrade['handover_s']:.3f} s"
+                if row["fault"] == "stop-start" and upgrade["handover_s"] is not None:
+                    handover = f"{upgrade['handover_s']:.3f} s (SIGTERM to serving again)"
+                child = f"{upgrade['child'] or '-'}"
+                rejoins = ", ".join(f"{name} {count}" for name, count in upgrade["child_rejoins"].items()) or "-"
+                delay = " / ".join("-" if upgrade[side + "_delay_s"] is None else f"{upgrade[side + '_delay_s']:.2f} s" for side in ("target", "child"))
+                reconnects = (f"{upgrade['player_reconnects']} ({upgrade['reconnect_heard_again_s']:.1f} s / {upgrade['reconnect_skipped_s']:.1f} s)"
+                              if upgrade["player_reconnects"] else "0")
+                dummy_text = ", ".join(f"{entry['mode']}s {entry['failed']}/{entry['gaps']}/{entry['repeats']}" for entry in upgrade["dummies"]) or "-"
+                lines.append(f"| {row['fault']} | {row['target']} (child {child}) | {upgrade['listeners']} | {handover} | {pause('target')} | {pause('child')} | {delay} | "
+                             f"{row['lost']} | {row['repeated']} | {reconnects} | {upgrade['connections_kept']} of {upgrade['connections_before']} | {rejoins} | {dummy_text} | "
+                             f"{'n/a (comparison)' if row['fault'] == 'stop-start' else 'yes' if row['pass'] else 'NO'} |")
+            for row in upgrades:
+                upgrade = row["upgrade"]
+                if upgrade.get("version"):
+                    lines.append(f"{row['fault']}: versions {upgrade.get('from_version')} -> {upgrade.get('version')}; the old process's own count "
+                                 f"{upgrade.get('old_handover_ms')} ms; {upgrade.get('connections')} connections handed over")
+                for line in upgrade.get("spliced", [])[:1]:
+                    lines.append(f"{row['fault']}: {line.strip()[:200]}")
+                if not upgrade["ok"]:
+                    lines.append(f"{row['fault']}: FAILED: " + " | ".join(upgrade.get("handover_lines", [])[:5]))
         for takeover in self.takeovers:
             lines.append(f"{takeover['fault']}: {takeover['new']} was the root {takeover['takeover_s']:.2f} s after the fault "
                          f"(target 2 s); {takeover['old']}, back, followed it {takeover['follows_s']:.2f} s later")
@@ -1142,17 +1539,20 @@ class Harness:
         dummies_clean = counts.get("gaps") == "0" and counts.get("repeats") == "0"
         if not dummies_clean:
             log("casty-dummy saw gaps or repeats (or gave no summary)")
-        faults_expected = any(row["fault"] in ("ingest-restart", "upstream-restart") for row in rows)
+        faults_expected = any(row["fault"] in ("ingest-restart", "upstream-restart", "stop-start") for row in rows)
         return all(row["pass"] for row in rows) and dummies_clean and ogg_clean and (whole_clean or faults_expected or self.ogg)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Run it through scripts/netfleet.sh.")
+    parser = argparse.ArgumentParser(description=__doc__, epilog="Run it through scripts/netfleet.sh.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="folder with casty-ingest, casty-mirror and casty-dummy")
     parser.add_argument("--mirrors", type=int, default=7, help="mirrors in the fleet (1..63, default 7)")
     parser.add_argument("--standby", action="store_true", help="a standby root ingest (root2) in the fleet file, on a host of its own")
     parser.add_argument("--faults", type=lambda text: [] if text == "none" else text.split(","),
-                        help="comma-separated faults to run instead of the usual schedule (`none` for none), e.g. mass-kill")
+                        help="comma-separated faults to run instead of the usual schedule (`none` for none): cable-3s, cable-4s, "
+                             "loss-10pct, kill, freeze, upstream-drop, upstream-restart, ingest-restart, mass-kill, member-change, "
+                             "root-kill, root-cable-4s (--standby), upgrade, upgrade-ingest, stop-start (see above)")
     parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
     parser.add_argument("--format", choices=FORMATS, default="mp3", help="the test radio's format (scripts/test-radio.sh --format; default mp3)")
     parser.add_argument("--short-ogg", action="store_true", help="Ogg formats: one kill and one freeze, with a new chain every 12 s")
@@ -1162,6 +1562,12 @@ def main():
     parser.add_argument("--gap", type=float, default=2, help="seconds between faults (default 2)")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of listening before the first fault (default 5)")
     parser.add_argument("--dummies", type=int, default=40, help="casty-dummy clients spread over the leaves (default 40)")
+    parser.add_argument("--listeners-on-target", type=int, default=200,
+                        help="upgrade, upgrade-ingest, stop-start: listeners on the target (default 200): --players-on-target "
+                             "ICY players and one observer recorded from the start, the rest casty-dummy clients (half players, "
+                             "half peer observers) connected 5 s before the fault")
+    parser.add_argument("--players-on-target", type=int, default=8,
+                        help="recorded ICY players on the upgrade target, and on the root with upgrade-ingest (default 8)")
     parser.add_argument("--out", required=True, help="folder for logs, recordings and the report")
     args = parser.parse_args()
     if not 1 <= args.mirrors <= 63:
@@ -1171,10 +1577,14 @@ def main():
     if "member-change" in (args.faults or []) and args.mirrors > 62:
         parser.error("member-change adds a mirror: --mirrors must be 1..62")
     kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill",
-             "member-change", "root-kill", "root-cable-4s")
+             "member-change", "root-kill", "root-cable-4s", *UPGRADE_FAULTS)
     for kind in args.faults or []:
         if kind not in kinds:
             parser.error(f"unknown fault {kind!r}; the faults are {', '.join(kinds)}")
+    if "upgrade-ingest" in (args.faults or []) and args.standby:
+        parser.error("upgrade-ingest: casty-ingest --take-over does not support a fleet with a standby root yet")
+    if args.players_on_target < 1 or not args.players_on_target + 1 <= args.listeners_on_target <= 2000:
+        parser.error("--listeners-on-target must be --players-on-target + 1 (the observer) to 2000, --players-on-target at least 1")
     if args.short_ogg and args.format not in OGG_FORMATS:
         parser.error(f"--short-ogg needs an Ogg --format ({', '.join(OGG_FORMATS)})")
     if args.short_ogg and args.short:
