@@ -83,6 +83,14 @@ echo "run: relaying $(json "$fleet" 'f["upstream"]')"
 scripts/fleet-up.sh "$fleet" "$fleet_dir"
 first_mirror=$(json "$fleet" '"http://%s:%d/" % (f["mirrors"][0]["host"], f["mirrors"][0]["port"]) if f["mirrors"] else "http://%s:%d/" % (f["ingest"]["host"], f["ingest"]["port"])')
 echo "run: listen with e.g. mpg123 $first_mirror ; Ctrl-C stops"
-ingest_pid=$(cat "$fleet_dir/$(json "$fleet" 'f["ingest"]["name"]').pid")
-while kill -0 "$ingest_pid" 2>/dev/null; do sleep 1; done
+echo "run: upgrade it in place with: scripts/rolling-upgrade.sh $fleet_dir"
+# The ingest's PID file is read again every second: an upgrade (scripts/rolling-upgrade.sh) puts a
+# new process in it, a moment after the old one exited; only 3 s without a live ingest end the run.
+ingest_pidfile="$fleet_dir/$(json "$fleet" 'f["ingest"]["name"]').pid"
+misses=0
+while [ $misses -lt 3 ]; do
+  pid=$(cat "$ingest_pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then misses=0; else misses=$((misses + 1)); fi
+  sleep 1
+done
 die "the ingest stopped (see $fleet_dir/*.log)"
