@@ -142,7 +142,7 @@ def play(url, folder):
     return max(size - 44, 0) / (44100 * 4), run.stderr
 
 
-def run_case(label, url=None):
+def run_case(label, url=None, upgrade=False):
     folder = tempfile.mkdtemp(prefix="casty-smoke.")
     path, fleet, radio_port = fleet_file(folder)
     radio_dir = None
@@ -192,6 +192,18 @@ def run_case(label, url=None):
             title = re.search(r"ICY-META: StreamTitle='([^']+)'", stderr)
             check(name is not None, f"{label}: the station's name reached the player: {name.group(1) if name else None!r}")
             check(title is not None, f"{label}: a track title reached the player: {title.group(1) if title else None!r}")
+        if upgrade and mirror:
+            # The README's upgrade: every node handed over to a new process while run.sh runs on.
+            fleet_dir = re.search(r"^fleet: dir=(\S+)", open(log_path).read(), re.M).group(1)
+            roll = subprocess.run([os.path.join(REPO, "scripts/rolling-upgrade.sh"), "--pause", "0.5", fleet_dir],
+                                  capture_output=True, text=True, timeout=180, cwd=REPO)
+            check(roll.returncode == 0, f"{label}: scripts/rolling-upgrade.sh upgraded every node in place")
+            if roll.returncode != 0:
+                print(roll.stdout[-2000:], roll.stderr[-2000:])
+            time.sleep(4)
+            check(proc.poll() is None, f"{label}: run.sh runs on after the upgrade")
+            seconds, _ = play(mirror, folder)
+            check(seconds >= 5, f"{label}: mpg123 decoded {seconds:.1f} s from the deepest mirror after the upgrade")
         proc.send_signal(signal.SIGINT)
         try:
             code = proc.wait(timeout=30)
@@ -257,7 +269,7 @@ def main():
             return 1
     print(f"smoke: release build done in {time.time() - started:.0f} s", flush=True)
     command_lines()
-    run_case("embedded radio")
+    run_case("embedded radio", upgrade=True)
     run_case("radio by URL", url="")
     print(f"smoke: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
