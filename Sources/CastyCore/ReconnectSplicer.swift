@@ -14,8 +14,11 @@ import Darwin
 /// are mostly audio it has already relayed. The splicer keeps the last `tailBytes` of audio it
 /// let through; after ``reconnected()`` it holds the new connection's first segments until it
 /// finds where they start in that tail, then drops the part already sent and lets the rest
-/// through, so listeners hear the stream go on from exactly where it stopped. If the new bytes
-/// are nowhere in the tail (the radio restarted, or the outage outlasted its burst), they pass
+/// through, so listeners hear the stream go on from exactly where it stopped. The new audio may
+/// also start before the tail (a burst longer than the tail, or a tail still short): when the
+/// tail's start is in the audio held so far (pass audio that arrives together in one call to
+/// ``process(contentsOf:)``), everything up to the tail's end is dropped. If the two do not
+/// overlap (the radio restarted, or the outage outlasted its burst), the new bytes pass
 /// unchanged. A pure value: no I/O, no clock.
 public struct ReconnectSplicer: Sendable {
     /// What happened at the last splice, for the log.
@@ -43,7 +46,7 @@ public struct ReconnectSplicer: Sendable {
 
     /// A splicer that remembers `tailBytes` of audio (default 128 KiB, 8 s at 128 kbps, twice
     /// Icecast's default burst) and matches on `matchBytes` (default 2 KiB). After a reconnect it
-    /// holds at most `tailBytes` of the new connection's audio before deciding.
+    /// holds at most twice `tailBytes` of the new connection's audio before deciding.
     public init(tailBytes: Int = 128 * 1024, matchBytes: Int = 2048) {
         precondition(matchBytes > 0 && tailBytes >= matchBytes, "ReconnectSplicer needs 0 < matchBytes <= tailBytes")
         self.tailBytes = tailBytes
@@ -61,28 +64,44 @@ public struct ReconnectSplicer: Sendable {
 
     /// Takes the next segment from the upstream; returns the segments to send now, in order.
     public mutating func process(_ segment: ICYSegment) -> [ICYSegment] {
-        guard self.splicing else {
-            var segment = segment
-            if let pending = self.pendingMetadata, segment.metadata.readableBytes == 0 {
-                segment.metadata = pending
+        self.process(contentsOf: CollectionOfOne(segment))
+    }
+
+    /// Takes the next segments from the upstream at once (audio that arrived together, such as
+    /// a standby's kept audio); returns the segments to send now, in order. After a reconnect the
+    /// splice is decided on all of them together, so a tail's start anywhere in them is found.
+    public mutating func process(contentsOf segments: some Sequence<ICYSegment>) -> [ICYSegment] {
+        var out: [ICYSegment] = []
+        for segment in segments {
+            guard self.splicing else {
+                out.append(self.passed(segment))
+                continue
             }
-            self.pendingMetadata = nil
-            self.remember(segment.audio)
-            return [segment]
+            self.held.append(segment)
+            self.heldAudio.append(contentsOf: segment.audio.readableBytesView)
         }
-        self.held.append(segment)
-        self.heldAudio.append(contentsOf: segment.audio.readableBytesView)
-        guard self.heldAudio.count >= self.matchBytes else { return [] }
+        guard self.splicing, self.heldAudio.count >= self.matchBytes else { return out }
         switch self.findOverlap() {
         case .repeated(let repeated):
             self.lastOutcome = .spliced(repeatedBytes: repeated)
-            return self.releaseHeld(dropping: repeated)
+            return out + self.releaseHeld(dropping: repeated)
         case .none:
             self.lastOutcome = .noOverlap
-            return self.releaseHeld()
+            return out + self.releaseHeld()
         case .undecided:
-            return []  // a candidate needs more of the new connection's audio to be checked
+            return out  // a candidate needs more of the new connection's audio to be checked
         }
+    }
+
+    /// A segment sent outside a splice: it carries a title left from dropped audio, and is remembered.
+    private mutating func passed(_ segment: ICYSegment) -> ICYSegment {
+        var segment = segment
+        if let pending = self.pendingMetadata, segment.metadata.readableBytes == 0 {
+            segment.metadata = pending
+        }
+        self.pendingMetadata = nil
+        self.remember(segment.audio)
+        return segment
     }
 
     /// How the new connection's audio overlaps what was sent before it.
@@ -113,6 +132,24 @@ public struct ReconnectSplicer: Sendable {
                     }
                     start -= 1
                 }
+                // The new connection started before the tail (its burst is longer than the tail,
+                // or the tail is short because little was sent yet): the tail's start is then in
+                // the held audio, the earliest such place first (the fewest bytes dropped). Only
+                // audio already held is searched: a tail's start still to come is not waited for.
+                if !undecided, tail.count >= self.matchBytes {
+                    var start = 1
+                    while start + self.matchBytes <= held.count {
+                        if held[start] == tail[0], memcmp(heldBase + start, tailBase, self.matchBytes) == 0 {
+                            let common = min(held.count - start, tail.count)
+                            if memcmp(heldBase + start, tailBase, common) == 0 {
+                                if common == tail.count { return start + tail.count }
+                                undecided = true  // the held audio does not reach the tail's end yet
+                                return nil
+                            }
+                        }
+                        start += 1
+                    }
+                }
                 // A repeat shorter than matchBytes: the tail's end is the held audio's start.
                 var overlap = min(self.matchBytes - 1, tail.count, held.count)
                 while overlap >= Self.shortestRepeat {
@@ -123,8 +160,9 @@ public struct ReconnectSplicer: Sendable {
             }
         }
         if let found { return .repeated(found) }
-        // Undecided only while the held audio could still complete a candidate within the tail.
-        if undecided && self.heldAudio.count < self.tail.count { return .undecided }
+        // Undecided only while the held audio could still complete a candidate: one starting in
+        // the tail within the tail's length, one holding the tail's start within twice that.
+        if undecided && self.heldAudio.count < 2 * self.tail.count { return .undecided }
         return .none
     }
 

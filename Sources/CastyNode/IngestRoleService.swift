@@ -184,7 +184,7 @@ public struct IngestRoleService: Service {
             }
             self.logger.notice(
                 "became the root",
-                metadata: ["root.term": "\(term)", "tree.adopted": "\(adopted?.tree.count ?? 0)", "stream.next_seq": "\(nextSeq.map(String.init) ?? "new stream")", "splice": "\(outcome.map { "\($0)" } ?? "pending")"]
+                metadata: ["root.term": "\(term)", "tree.adopted": "\(adopted?.tree.count ?? 0)", "stream.next_seq": "\(nextSeq.map(String.init) ?? "new stream")", "splice": "\(nextSeq == nil ? "none (a new stream)" : outcome.map { "\($0)" } ?? "pending")"]
             )
         case .raiseTerm(let term):
             self.logger.notice("staying the root in a higher term", metadata: ["root.term": "\(term)"])

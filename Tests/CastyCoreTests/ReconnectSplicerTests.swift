@@ -91,6 +91,49 @@ import Testing
         #expect(Self.audioOf(out) == stream)
     }
 
+    @Test func aBurstLongerThanTheTailIsDroppedUpToTheTailsEnd() {
+        // 100,000 bytes sent, 32 KiB of them remembered; the new connection starts 50,000 bytes
+        // back, before the remembered tail's start.
+        let stream = Self.audio(160_000, seed: 21)
+        var splicer = ReconnectSplicer(tailBytes: 32_768, matchBytes: 2048)
+        var out = Self.segments(stream[0..<100_000], size: 16_000).flatMap { splicer.process($0) }
+        out += splicer.reconnected()
+        // The burst arrives together; the rest segment by segment.
+        out += splicer.process(contentsOf: Self.segments(stream[50_000..<114_000], size: 7_000))
+        out += Self.segments(stream[114_000...], size: 7_000).flatMap { splicer.process($0) }
+        #expect(Self.audioOf(out) == stream)
+        #expect(splicer.lastOutcome == .spliced(repeatedBytes: 50_000))
+    }
+
+    @Test func aNewConnectionStartingBeforeTheTailWaitsUntilItReachesTheTailsEnd() {
+        let stream = Self.audio(160_000, seed: 22)
+        var splicer = ReconnectSplicer(tailBytes: 32_768, matchBytes: 2048)
+        var out = Self.segments(stream[0..<100_000], size: 16_000).flatMap { splicer.process($0) }
+        out += splicer.reconnected()
+        // The new connection's first 30,000 bytes hold the tail's start but not yet its end.
+        let early = splicer.process(contentsOf: Self.segments(stream[60_000..<90_000], size: 4_000))
+        #expect(early.isEmpty, "nothing is sent before the splice is decided")
+        #expect(splicer.lastOutcome == nil)
+        out += early
+        out += Self.segments(stream[90_000...], size: 4_000).flatMap { splicer.process($0) }
+        #expect(Self.audioOf(out) == stream)
+        #expect(splicer.lastOutcome == .spliced(repeatedBytes: 40_000))
+    }
+
+    @Test func aNewConnectionThatOnlyResemblesTheTailsStartPassesUnchanged() {
+        // The new audio holds the tail's first 4 KiB, then goes elsewhere: not a repeat.
+        let stream = Self.audio(100_000, seed: 23)
+        let other = Self.audio(60_000, seed: 24)
+        var splicer = ReconnectSplicer(tailBytes: 32_768, matchBytes: 2048)
+        for segment in Self.segments(stream[0..<100_000], size: 16_000) { _ = splicer.process(segment) }
+        _ = splicer.reconnected()
+        let tailStart = 100_000 - 32_768
+        let second = Array(other[0..<10_000]) + Array(stream[tailStart..<tailStart + 4_096]) + Array(other[10_000...])
+        let out = splicer.process(contentsOf: Self.segments(second[...], size: 5_000))
+        #expect(Self.audioOf(out) == second)
+        #expect(splicer.lastOutcome == .noOverlap)
+    }
+
     @Test func anyOverlapAndAnyCutGivesTheStreamOnceInOrder() {
         for seed in UInt64(0)..<60 {
             var rng = SplitMix64(seed: seed)
