@@ -267,6 +267,7 @@ public struct JoinPolicy: Sendable {
     /// changed (its children must then hear their new places).
     @discardableResult
     public mutating func joined(parent: String, depth: Int, path: [String]) -> Bool {
+        guard !self.isRoot else { return false }  // a late acceptance from a link a new root ended
         let changed = self.depth != depth || self.path != path
         self.parent = parent
         self.depth = depth

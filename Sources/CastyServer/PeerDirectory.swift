@@ -81,12 +81,20 @@ public final class PeerDirectory: Sendable {
         let secrets = self.policy.withLockedValue { $0.acceptedSecrets(at: now) }
         if let refusal = JoinPolicy.verify(request, secrets: secrets, now: now) { return (.refuse(refusal), []) }
         // An ingest of a fleet with a standby serves joins only while it is the root.
+        let elected: Bool
         switch self.election?.join(term: request.term) {
-        case nil, .serve: break
+        case nil: elected = false
+        case .serve: elected = true
         case .redirect(let root, _): return (.redirect(to: root), [])
         case .unavailable: return (.refuse(.notInTree), [])
         }
-        return self.policy.withLockedValue { $0.admit(request, now: now) }
+        return self.policy.withLockedValue { policy in
+            // Elected, but the takeover's actions have not made the policy the root yet: admitted
+            // now, the joiner would get this node's place as a follower (one level too deep) and
+            // be missing from the tree it is about to adopt. The joiner retries in a moment.
+            if elected && !policy.isRoot { return (.refuse(.notInTree), []) }
+            return policy.admit(request, now: now)
+        }
     }
 
     /// This ingest becomes the root (a standby's takeover), its tree rebuilt from `tree`, the old

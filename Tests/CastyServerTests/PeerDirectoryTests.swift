@@ -47,6 +47,42 @@ import Testing
         )
     }
 
+    @Test func anElectedIngestTakesNoJoinUntilItsPolicyIsTheRoot() {
+        var fleet = Self.fleet
+        fleet.standby = .init(name: "root2", host: "127.0.0.1", port: 9100)
+        // The standby follows the root, whose link then fails: the election makes it root when
+        // the grace is over; the service that carries the election's actions out makes the
+        // policy the root a moment later.
+        let election = RootElection(role: IngestRole(name: "root2", primary: "root", standby: "root2"))
+        let directory = PeerDirectory(name: "root2", fleet: fleet, election: election)
+        let start = ContinuousClock.now
+        let claim = TermRule.Claim(term: 1, root: "root")
+        election.update { $0.probed(.root(claim), now: start) }
+        election.update { $0.linkAccepted(claim, nextSeq: 5, now: start) }
+        // As a follower it had a place (depth 1, an observer of the root).
+        directory.joined(parent: "root", depth: 1, path: ["root"])
+        election.update {
+            $0.linkDown(now: start)
+            return .none
+        }
+        election.update { $0.tick(now: start + .seconds(5)) }
+        #expect(election.read(\.isRoot))
+        // Admitted now, the joiner would get depth 2, outside the tree the new root is about to take.
+        let early = directory.decide(JoinRequest(name: "m1", from: nil, stream: nil, term: 2, secret: "s3cret"))
+        #expect(early.0 == .refuse(.notInTree))
+        directory.becomeRoot()
+        let decided = directory.decide(JoinRequest(name: "m1", from: nil, stream: nil, term: 2, secret: "s3cret"))
+        guard case .accept(let depth, let path) = decided.0 else {
+            Issue.record("expected the join accepted, got \(decided.0)")
+            return
+        }
+        #expect(depth == 1 && path == ["root2"])
+        #expect(directory.tree == ["m1": "root2"])
+        // A late acceptance from the link the new root ended does not move it.
+        directory.joined(parent: "root", depth: 1, path: ["root"])
+        #expect(directory.place.depth == 0 && directory.place.parent == nil)
+    }
+
     @Test func lossReportsAreRefusedWithTheirReasonAtAMirror() {
         let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
         #expect(mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret")) == .failure(.notRoot))
