@@ -302,8 +302,8 @@ final class PeerConnectionHandler: ChannelInboundHandler {
 
     /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.
     private func give(_ buffer: ByteBuffer, to channel: Channel) {
-        self.tail.append(buffer)
         channel.write(buffer, promise: nil)
+        self.tail.append(buffer, writtenTo: channel)
     }
 
     /// Writes and flushes one frame other than data.

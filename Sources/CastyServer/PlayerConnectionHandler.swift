@@ -205,8 +205,8 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
 
     /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.
     private func give(_ buffer: ByteBuffer, to channel: Channel) {
-        self.tail.append(buffer)
         channel.write(buffer, promise: nil)
+        self.tail.append(buffer, writtenTo: channel)
     }
 
     /// Writes segments, framed for this player; the caller flushes. The one path for the burst,

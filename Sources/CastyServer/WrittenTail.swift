@@ -3,8 +3,10 @@ import NIOCore
 
 /// The last bytes a connection's handler gave its channel, so that at a hand-over the bytes the
 /// channel still holds (``NIOCore/ChannelOptions/bufferedWritableBytes``) can be named exactly: they
-/// are the tail of what was given. Keeps whole buffers (shared slices, nothing copied) until they
-/// are more than `capacity` bytes back.
+/// are the tail of what was given. Keeps whole buffers (shared slices, nothing copied), and only
+/// as many as the channel still held unwritten when the last one was given (it can only hold
+/// fewer later, until the next is given), never more than `capacity` bytes back. A listener
+/// that keeps up holds one or two buffers.
 struct WrittenTail {
     private var buffers: [ByteBuffer] = []
     private var first = 0
@@ -15,19 +17,30 @@ struct WrittenTail {
         self.capacity = capacity
     }
 
-    /// Notes a buffer given to the channel.
-    mutating func append(_ buffer: ByteBuffer) {
+    /// Notes a buffer given to the channel, after which the channel holds `queued` bytes not yet
+    /// written (this buffer's included; `nil` when it cannot tell: up to `capacity` is kept).
+    mutating func append(_ buffer: ByteBuffer, queued: Int? = nil) {
         guard buffer.readableBytes > 0 else { return }
         self.buffers.append(buffer)
         self.total += buffer.readableBytes
-        while self.first < self.buffers.count, self.total - self.buffers[self.first].readableBytes >= self.capacity {
+        let keep = min(queued ?? self.capacity, self.capacity)
+        while self.first < self.buffers.count, self.total - self.buffers[self.first].readableBytes >= keep {
             self.total -= self.buffers[self.first].readableBytes
             self.first += 1
         }
         if self.first > 64 && self.first * 2 > self.buffers.count {
             self.buffers.removeFirst(self.first)
             self.first = 0
+        } else if self.first == self.buffers.count {
+            self.buffers.removeAll(keepingCapacity: true)
+            self.first = 0
         }
+    }
+
+    /// Notes a buffer given to `channel` (just written to it, on its loop), with what the channel
+    /// holds unwritten now.
+    mutating func append(_ buffer: ByteBuffer, writtenTo channel: Channel) {
+        self.append(buffer, queued: try? channel.syncOptions?.getOption(.bufferedWritableBytes))
     }
 
     /// The last `count` bytes given, or nil if fewer are kept.
