@@ -139,7 +139,13 @@ public struct IngestRoleService: Service {
         guard case .following(let claim) = self.election.read(\.state), let url = self.baseURL(of: claim.root),
             let tree = await self.transports.fetchTree(url)
         else { return }
-        self.shared.withLockedValue { $0.rootTree = (claim.root, tree) }
+        let changed = self.shared.withLockedValue { shared in
+            defer { shared.rootTree = (claim.root, tree) }
+            return shared.rootTree?.root != claim.root || shared.rootTree?.tree != tree
+        }
+        if changed {
+            self.logger.info("read the root's tree, to adopt at a takeover", metadata: ["root.name": "\(claim.root)", "tree.size": "\(tree.count)"])
+        }
     }
 
     private func probe(_ name: String) async -> IngestRole.Answer {
