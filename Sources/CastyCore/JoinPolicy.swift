@@ -365,7 +365,10 @@ public struct JoinPolicy: Sendable {
     /// rejoin, get their old places back, and the mirrors below them, which do not rejoin, keep
     /// theirs. A mirror whose place cannot be rebuilt (a tree caught in the middle of a change)
     /// is left out; it is placed anew when it joins.
-    public mutating func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil) {
+    ///
+    /// The old root's children are expected (``PendingRejoins``) from `now`: one that does not
+    /// rejoin is told again, then declared failed by the repair, as after any change of the tree.
+    public mutating func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil, now: Date = Date()) {
         guard !self.isRoot else { return }
         self.isRoot = true
         var coordinator = TreeCoordinator(root: self.name, fanout: self.slots.fanout, members: self.mirrors)
@@ -373,6 +376,9 @@ public struct JoinPolicy: Sendable {
         self.coordinator = coordinator
         self.admission = JoinAdmission.rootDefault
         self.pending = PendingRejoins()
+        for (child, parent) in tree where parent == oldRoot && coordinator.parent(of: child) == self.name {
+            self.pending.expect(child, reason: .orphaned, formerParent: nil, now: now)
+        }
         self.slots = ChildSlots(fanout: self.slots.fanout)
         (self.parent, self.depth, self.path) = (nil, 0, [])
     }

@@ -120,9 +120,14 @@ public struct IngestNode: Sendable {
             silenceTimeout: configuration.silenceTimeout,
             caFile: configuration.caFile
         )
-        var reloader: [any Service] = []
-        if let path = configuration.fleetPath, let directory {
-            reloader.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))
+        // The services every ingest of a fleet runs beside its server: the reload of the fleet
+        // file, and the tree's repair (which acts whenever this ingest is the root).
+        var fleetServices: [any Service] = []
+        if let directory {
+            if let path = configuration.fleetPath {
+                fleetServices.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))
+            }
+            fleetServices.append(TreeRepairService(directory: directory, logger: logger) { hub.broadcast($0) })
         }
         if let fleet = configuration.fleet, let directory, election != nil {
             let roles = IngestRoleService(
@@ -132,7 +137,7 @@ public struct IngestNode: Sendable {
                 transports: Self.transports(name: configuration.name, fleet: fleet, transfer: transfer, group: group, logger: logger),
                 logger: logger
             )
-            try await NodeLifecycle.run([server, roles] + reloader, group: group, logger: logger)
+            try await NodeLifecycle.run([server, roles] + fleetServices, group: group, logger: logger)
             return
         }
         // After a take-over the first connection to the radio is spliced onto what the old
@@ -157,7 +162,7 @@ public struct IngestNode: Sendable {
                 await upstream.letGo()
             }
         }
-        try await NodeLifecycle.run([server, upstream] + reloader + (handover.map { [$0] } ?? []), group: group, logger: logger)
+        try await NodeLifecycle.run([server, upstream] + fleetServices + (handover.map { [$0] } ?? []), group: group, logger: logger)
     }
 
     /// The real transports of an ingest of a fleet with a standby: libcurl for the radio and the

@@ -57,9 +57,6 @@ public final class NodeServer: Service {
     /// The listening channel, once bound.
     private let listener = NIOLockedValueBox<Channel?>(nil)
 
-    /// How often the root runs the tree's repair.
-    static let repairInterval = TimeAmount.milliseconds(250)
-
     /// Creates a server; nothing listens until `run()`.
     public init(
         configuration: Configuration,
@@ -125,17 +122,6 @@ public final class NodeServer: Service {
         }
         monitor?.start()
         defer { monitor?.stop() }
-        // At the root, the tree's repair (docs/PROTOCOL.md, "Repair"): mirrors expected after a
-        // change of the tree are told again, or declared failed when they stay silent.
-        let repair = directory.flatMap { directory in
-            directory.isRoot ? self.group.next().scheduleRepeatedTask(initialDelay: Self.repairInterval, delay: Self.repairInterval) { _ in
-                for change in directory.repair() {
-                    logger.notice("tree repair", metadata: ["tree.change": "\(change)"])
-                    hub.broadcast(change)
-                }
-            } : nil
-        }
-        defer { repair?.cancel() }
         // Closed on graceful shutdown, and when the group is cancelled because another service
         // failed (the ingest's upstream refused, say), so that the node exits.
         try await withTaskCancellationOrGracefulShutdownHandler {

@@ -98,9 +98,9 @@ public final class PeerDirectory: Sendable {
     }
 
     /// This ingest becomes the root (a standby's takeover), its tree rebuilt from `tree`, the old
-    /// root `oldRoot`'s last known one (see ``CastyCore/JoinPolicy/becomeRoot(adopting:from:)``).
-    public func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil) {
-        self.policy.withLockedValue { $0.becomeRoot(adopting: tree, from: oldRoot) }
+    /// root `oldRoot`'s last known one (see ``CastyCore/JoinPolicy/becomeRoot(adopting:from:now:)``).
+    public func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil, now: Date = Date()) {
+        self.policy.withLockedValue { $0.becomeRoot(adopting: tree, from: oldRoot, now: now) }
     }
 
     /// At the root: the tree another process of this root handed over (an upgrade).

@@ -84,4 +84,20 @@ import Testing
         other.becomeRoot(adopting: ["x9": "root", "m1": "root"], from: "root")
         #expect(other.tree == ["m1": "root2"])
     }
+
+    /// The old root's children must rejoin the new root; one that never does (it died with the
+    /// old root) is told again, then declared failed at the repair's deadline, so that its place
+    /// is filled and its children move.
+    @Test func anAdoptedChildOfTheOldRootThatNeverRejoinsIsDeclaredFailed() {
+        var standby = JoinPolicy(name: "root2", fleet: Self.fleet)
+        let start = Date()
+        standby.becomeRoot(adopting: ["m1": "root", "m2": "root", "m3": "m1"], from: "root", now: start)
+        #expect(standby.expectedRejoins == 2, "m1 and m2, not m3 (its parent m1 keeps it)")
+        // m2 rejoins; m1 does not.
+        #expect(standby.decide(Self.join("m2"), now: start.addingTimeInterval(0.5)).0 == .accept(depth: 1, path: ["root2"]))
+        #expect(standby.repair(now: start.addingTimeInterval(1.1)) == [.relocate(node: "m1")])
+        let failed = standby.repair(now: start.addingTimeInterval(PendingRejoins.deadline + 0.1))
+        #expect(failed == [.evict(node: "m1"), .relocate(node: "m3")], "m3, the last, fills m1's place")
+        #expect(standby.tree == ["m2": "root2", "m3": "root2"])
+    }
 }

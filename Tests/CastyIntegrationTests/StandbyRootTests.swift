@@ -1,3 +1,4 @@
+import CastyCore
 import Foundation
 import Testing
 
@@ -13,7 +14,8 @@ extension IntegrationTests {
             let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
             defer { fleet.stopAll() }
             // Observers on the leaf for the whole test; they fail on any gap or repeat.
-            let (leaf, dummy) = try await Self.formFleet(fleet, dummySeconds: 16)
+            let (leaf, observers) = try await Self.formFleet(fleet, dummySeconds: 16)
+            let dummy = try #require(observers)
             // A player on the leaf, and a reference player on the radio itself, across the takeover.
             let (radioPort, leafPort) = (radio.port, fleet.port(of: leaf))
             async let reference = onThread {
@@ -86,7 +88,7 @@ extension IntegrationTests.StandbyRootTests {
         defer { radio.stop() }
         let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
         defer { fleet.stopAll() }
-        let (_, dummy) = try await Self.formFleet(fleet, dummySeconds: 16)
+        let dummy = try #require(try await Self.formFleet(fleet, dummySeconds: 16).dummy)
         try await Task.sleep(for: .seconds(3))
 
         let pid = try #require(fleet.process("root")?.pid)
@@ -116,10 +118,73 @@ extension IntegrationTests.StandbyRootTests {
 }
 
 extension IntegrationTests.StandbyRootTests {
+    /// After a takeover the new root repairs its tree as the primary does: a mirror's parent is
+    /// killed while the mirror is frozen; root2 moves the mirror into the hole, the mirror does not
+    /// come, and root2 declares it failed once it has been silent for the repair's deadline. Woken,
+    /// it rejoins where root2 places it, and its own depth is root2's view of it.
+    @Test func theStandbyRootRepairsItsTree() async throws {
+        let radio = try await TestRadio(trackSeconds: 6, noise: true)
+        defer { radio.stop() }
+        let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
+        defer { fleet.stopAll() }
+        try await Self.formFleet(fleet, dummySeconds: nil)
+        // The standby adopts the tree it last read from the primary: let it read the whole tree.
+        try await eventually(within: 10, "the standby to read the primary's whole tree") {
+            fleet.process("root2")?.output().contains("tree.size=3") == true
+        }
+        fleet.process("root")?.stop(signal: SIGKILL)
+        try await eventually(within: 5, "the standby to become root") { await fleet.status("root2")?["is_root"] as? Bool == true }
+        try await eventually(within: 10, "the 3 mirrors in the standby's tree") {
+            (await fleet.status("root2")?["tree"] as? [String: String])?.count == 3
+        }
+        // Every mirror linked to its place in root2's tree.
+        try await eventually(within: 10, "every mirror linked to its parent in root2's tree") {
+            guard let tree = await fleet.status("root2")?["tree"] as? [String: String], tree.count == 3 else { return false }
+            for (mirror, parent) in tree {
+                guard let status = await fleet.status(mirror), status["parent"] as? String == parent,
+                    ((status["upstream"] as? [String: Any])?["state"] as? String)?.hasPrefix("connected") == true
+                else { return false }
+            }
+            return true
+        }
+        let tree = try #require(await fleet.status("root2")?["tree"] as? [String: String])
+        let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+        let parent = try #require(tree[leaf])
+        let other = try #require(tree.keys.first { $0 != leaf && $0 != parent })
+
+        // The leaf's parent dies and the leaf freezes: root2 moves the leaf into the parent's place.
+        let leafPID = try #require(fleet.process(leaf)?.pid)
+        kill(leafPID, SIGSTOP)
+        fleet.process(parent)?.stop(signal: SIGKILL)
+        let faulted = Date()
+        try await eventually(within: 8, "root2 to drop \(parent) and move \(leaf) into its place") {
+            let tree = await fleet.status("root2")?["tree"] as? [String: String]
+            return tree?[parent] == nil && tree?[leaf] == "root2"
+        }
+        // The repair declares the silent leaf failed.
+        try await eventually(within: PendingRejoins.deadline + 8, "root2's repair to declare the frozen \(leaf) failed") {
+            (await fleet.status("root2")?["tree"] as? [String: String]) == [other: "root2"]
+        }
+        print("standby repair: \(leaf) declared failed \(String(format: "%.1f", Date().timeIntervalSince(faulted))) s after it froze")
+
+        // Woken, it rejoins; its own depth is the root's view of it.
+        kill(leafPID, SIGCONT)
+        try await eventually(within: 15, "\(leaf) to rejoin root2's tree at the depth root2 gives it") {
+            guard let tree = await fleet.status("root2")?["tree"] as? [String: String], tree.count == 2, tree[leaf] != nil,
+                let own = await fleet.status(leaf)?["depth"] as? Int
+            else { return false }
+            return own == TestFleet.depth(of: leaf, in: tree)
+        }
+        #expect(await fleet.status("root2")?["is_root"] as? Bool == true)
+    }
+}
+
+extension IntegrationTests.StandbyRootTests {
     /// Starts the primary (root in term 1), the standby (following it, its radio connected) and
-    /// the mirrors, and waits for the whole tree; returns a leaf at depth 2 and `casty-dummy`
-    /// observers on it for `dummySeconds`, which fail on any gap or repeat.
-    static func formFleet(_ fleet: TestFleet, dummySeconds: Int) async throws -> (leaf: String, dummy: ManagedProcess) {
+    /// the mirrors, and waits for the whole tree; returns a leaf at depth 2 and, given
+    /// `dummySeconds`, `casty-dummy` observers on it for that long, which fail on any gap or repeat.
+    @discardableResult
+    static func formFleet(_ fleet: TestFleet, dummySeconds: Int?) async throws -> (leaf: String, dummy: ManagedProcess?) {
         try fleet.startRoot()
         try await fleet.waitUntilAnswering("root", process: fleet.process("root"))
         try await eventually(within: 10, "the primary to be root in term 1") {
@@ -138,6 +203,7 @@ extension IntegrationTests.StandbyRootTests {
         try await fleet.waitUntilConnected()
         let tree = await fleet.tree()
         let leaf = try #require(tree.keys.first { TestFleet.depth(of: $0, in: tree) == 2 })
+        guard let dummySeconds else { return (leaf, nil) }
         let dummy = try ManagedProcess(
             name: "dummies",
             executable: Paths.binary("casty-dummy"),

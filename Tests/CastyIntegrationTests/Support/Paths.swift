@@ -7,6 +7,11 @@ enum Paths {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let binaries: URL = {
+        // `CASTY_TEST_BINARIES`: another build's binaries (a release build, or an older commit's
+        // to show that a test fails there).
+        if let folder = ProcessInfo.processInfo.environment["CASTY_TEST_BINARIES"], !folder.isEmpty {
+            return URL(fileURLWithPath: folder)
+        }
         // The runner is `<bin>/castyPackageTests.xctest` (or `swift-testing` beside it).
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         if !FileManager.default.fileExists(atPath: url.appendingPathComponent("casty-ingest").path) {
