@@ -217,10 +217,26 @@ public struct JoinPolicy: Sendable {
     /// At the root: `node` failed. The coordinator frees its place and moves the last mirror into
     /// it; that mirror is told to rejoin (`relocate`) and, with the failed node's children, is
     /// expected. Returns the tree changes to announce.
+    ///
+    /// The failed node's children resume from the moved mirror's ring, so it must be one that has
+    /// a stream. When the last mirror is itself still expected (moved or orphaned by an earlier
+    /// change and not rejoined: it has no segments to give), it first trades places with the last
+    /// leaf that is not expected and not a child of the failed node; that leaf fills the hole, and
+    /// the expected mirror, rejoining anyway, is told where its new place is.
     private mutating func fail(_ node: String, now: Date) -> [TreeChange] {
         guard var coordinator = self.coordinator else { return [] }
-        let last = coordinator.members.last
-        let lastParent = last.flatMap { coordinator.parent(of: $0) }
+        var stranded: (node: String, formerParent: String?)?
+        if let last = coordinator.members.last, last != node, self.pending.isExpected(last), !coordinator.children(of: node).isEmpty {
+            let orphans = Set(coordinator.children(of: node))
+            let donor = coordinator.leaves.last { $0 != last && !orphans.contains($0) && !self.pending.isExpected($0) }
+            if let donor {
+                stranded = (last, coordinator.parent(of: last))
+                coordinator.exchange(last, donor)
+            }
+        }
+        // Where the mirror that fills the hole has its link now: its parent before this change
+        // (`self.coordinator` is still the tree before it).
+        let movedFormerParent = coordinator.members.last.flatMap { self.coordinator?.parent(of: $0) }
         let moves = coordinator.failed(node)
         self.coordinator = coordinator
         // Should it live (only late), its eviction is announced again until it rejoins.
@@ -229,10 +245,15 @@ public struct JoinPolicy: Sendable {
         if let moved = moves.first {
             // The moved node must come; the failed node's children are rejoining already.
             changes.append(.relocate(node: moved.node))
-            self.pending.expect(moved.node, reason: .moved, formerParent: moved.node == last ? lastParent : nil, now: now)
+            self.pending.expect(moved.node, reason: .moved, formerParent: movedFormerParent, now: now)
         }
         for orphan in moves.dropFirst() {
             self.pending.expect(orphan.node, reason: .orphaned, formerParent: node, now: now)
+        }
+        if let stranded, coordinator.parent(of: stranded.node) != stranded.formerParent {
+            // Its link, if it still has one, is to its parent before the trade.
+            if !changes.contains(.relocate(node: stranded.node)) { changes.append(.relocate(node: stranded.node)) }
+            self.pending.expect(stranded.node, reason: .moved, formerParent: stranded.formerParent, now: now)
         }
         return changes
     }

@@ -95,6 +95,16 @@ public struct TreeCoordinator: Sendable {
         return moves
     }
 
+    /// `a` and `b` trade places (neither may be the root; both must be placed). The caller
+    /// carries out the moves: each must rejoin under its new position's parent. The root uses it
+    /// before a failure to keep a mirror that has no stream out of the failed node's place.
+    public mutating func exchange(_ a: String, _ b: String) {
+        guard let first = self.positions[a], let second = self.positions[b], first != 0, second != 0 else { return }
+        self.nodes.swapAt(first, second)
+        self.positions[a] = second
+        self.positions[b] = first
+    }
+
     /// `name` left cleanly; the same as ``failed(_:)``.
     public mutating func left(_ name: String) -> [Move] {
         self.failed(name)
@@ -121,6 +131,12 @@ public struct TreeCoordinator: Sendable {
 
     /// The placed mirrors, in position order (the root not included).
     public var members: [String] { Array(self.nodes.dropFirst()) }
+
+    /// The placed mirrors that have no children, in position order (the last levels of the heap).
+    public var leaves: [String] {
+        guard self.nodes.count > 1 else { return [] }
+        return Array(self.nodes[((self.nodes.count - 2) / self.fanout + 1)...])
+    }
 
     /// The number of placed mirrors (the root not included).
     public var count: Int { self.nodes.count - 1 }

@@ -214,4 +214,34 @@ import Testing
         let atMirror = (2...300).map { mirror.decide(Self.join("m\($0)"), now: now).0 }
         #expect(!atMirror.contains { if case .refuse(.busy) = $0 { true } else { false } })
     }
+
+    /// A failed node's children resume from the mirror moved into its place, so that mirror must
+    /// have a stream. Here the last mirror (m9) is an orphan still rejoining when m1 fails: the
+    /// last leaf that streams (m8) fills m1's place instead, and m9 is told its new place.
+    @Test func aMirrorStillRejoiningIsNotMovedIntoAFailedNodesPlace() {
+        let fleet = FleetFile(
+            upstream: "http://127.0.0.1:1/",
+            secret: "s3cret",
+            ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
+            mirrors: (1...10).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
+        )
+        var root = JoinPolicy(name: "root", fleet: fleet)
+        for index in 1...10 { _ = root.decide(Self.join("m\(index)"), now: Date()) }
+        // Heap order: m3, m4 under m1; m7, m8 under m3; m9, m10 under m4.
+        #expect(root.tree?["m9"] == "m4" && root.tree?["m8"] == "m3")
+        // m4 fails: m10 fills its place; m9, its orphan, is expected and is now the last mirror.
+        #expect(root.childLost("m4", reporter: "m1", now: Date()) == [.evict(node: "m4"), .relocate(node: "m10")])
+        #expect(root.tree?["m9"] == "m10")
+
+        // m1 fails before m9 rejoined: m8, not m9, fills m1's place.
+        let changes = root.childLost("m1", reporter: "root", now: Date())
+        #expect(changes == [.evict(node: "m1"), .relocate(node: "m8"), .relocate(node: "m9")])
+        #expect(root.tree?["m8"] == "root")
+        #expect(root.tree?["m3"] == "m8" && root.tree?["m10"] == "m8", "m1's children rejoin under m8")
+        #expect(root.tree?["m9"] == "m3", "m9 takes m8's place")
+        #expect(root.tree?.count == 8)
+        // All of them are expected, and m9's loss is believed from the parent it had (m10).
+        #expect(root.expectedRejoins == 6, "m4, m1 evicted; m8, m9 moved; m3, m10 orphaned")
+        #expect(root.childLost("m9", reporter: "m10", now: Date()).first == .evict(node: "m9"))
+    }
 }
