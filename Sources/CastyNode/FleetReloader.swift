@@ -77,7 +77,6 @@ public struct FleetReloader: Service {
             ]
         )
         self.monitor?.update(fleet: self.directory.fleet)
-        if reload.drains { self.hub.startDraining() }
         for treeChange in reload.treeChanges {
             self.logger.notice("tree change", metadata: ["tree.change": "\(treeChange)", "cause": "fleet file reloaded"])
             self.hub.broadcast(treeChange)
@@ -93,7 +92,6 @@ public struct FleetReloader: Service {
             do { try await Task.sleep(for: self.pollInterval) } catch { return }
         }
         let seconds = self.directory.fleet.drainTime
-        self.hub.startDraining()
         let children = self.directory.place.children
         self.logger.notice(
             "draining: this mirror was removed from the fleet; it takes no new players or children and leaves when its players are gone",

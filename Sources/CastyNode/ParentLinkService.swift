@@ -109,8 +109,9 @@ public struct ParentLinkService: Service {
         switch frame {
         case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
         case .tree(let change):
-            // A drain of this node: new players are refused from now on (the FleetReloader does the rest).
-            if self.directory.treeChanged(change) { hub.startDraining() }
+            // A drain of this node: its directory drains (new players are refused from now on; the
+            // FleetReloader does the rest).
+            _ = self.directory.treeChanged(change)
             hub.broadcast(change)
             // Evicted: the root placed this node's children elsewhere (under the mirror it moved
             // into the hole); they must go there, or they stay below a node the root thinks has none.

@@ -64,7 +64,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             let body = NodeStatus(info: services.info, hub: services.hub, directory: services.directory, monitor: services.monitor).json() + "\n"
             PlainResponse(code: 200, body: body, contentType: "application/json", headOnly: headOnly).answer(context: context)
         case .stream:
-            self.handOver(context: context, head: data, to: PlayerConnectionHandler(hub: services.hub, maxListeners: services.maxListeners, logger: self.logger))
+            self.handOver(context: context, head: data, to: PlayerConnectionHandler(hub: services.hub, directory: services.directory, maxListeners: services.maxListeners, logger: self.logger))
         case .methodNotAllowed:
             PlainResponse.methodNotAllowed(head.method).answer(context: context)
         }

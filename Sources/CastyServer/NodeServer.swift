@@ -180,7 +180,7 @@ public final class NodeServer: Service {
                     channel.eventLoop.makeCompletedFuture {
                         let loop = channel.eventLoop
                         if let player = state.player {
-                            let handler = PlayerConnectionHandler(hub: hub, maxListeners: maxListeners, logger: logger, resuming: player, unwritten: unwritten)
+                            let handler = PlayerConnectionHandler(hub: hub, directory: directory, maxListeners: maxListeners, logger: logger, resuming: player, unwritten: unwritten)
                             try channel.pipeline.syncOperations.addHandler(handler)
                             let sendable = NIOLoopBound(handler, eventLoop: loop)
                             start.withLockedValue { $0 = { loop.execute { sendable.value.activate() } } }

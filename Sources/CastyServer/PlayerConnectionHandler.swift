@@ -13,6 +13,8 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let hub: StreamHub
+    /// The node's directory, which says whether the node drains (`nil`: a node without a fleet).
+    private let directory: PeerDirectory?
     private let maxListeners: Int
     private let logger: Logger
     private var machine = PlayerConnectionStateMachine()
@@ -30,8 +32,9 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     /// Handed to another process: this one no longer serves the socket.
     private var handedOver = false
 
-    init(hub: StreamHub, maxListeners: Int, logger: Logger) {
+    init(hub: StreamHub, directory: PeerDirectory?, maxListeners: Int, logger: Logger) {
         self.hub = hub
+        self.directory = directory
         self.maxListeners = maxListeners
         self.logger = logger
         self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
@@ -39,8 +42,9 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
 
     /// A player taken over from another process (a hand-over): streaming where `state` says,
     /// after `unwritten`, once ``activate()`` is called.
-    init(hub: StreamHub, maxListeners: Int, logger: Logger, resuming state: HandoverState.Player, unwritten: ByteBuffer) {
+    init(hub: StreamHub, directory: PeerDirectory?, maxListeners: Int, logger: Logger, resuming state: HandoverState.Player, unwritten: ByteBuffer) {
         self.hub = hub
+        self.directory = directory
         self.maxListeners = maxListeners
         self.logger = logger
         self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
@@ -56,16 +60,18 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let head = self.unwrapInboundIn(data)
+        // A node removed from the fleet drains: new players are refused, those listening stay.
+        let draining = self.directory?.isDraining ?? false
         let action = self.machine.headReceived(
             method: head.method,
             wantsMetadata: head.wantsMetadata,
             listeners: self.hub.counters.listeners,
-            maxListeners: self.hub.isDraining ? 0 : self.maxListeners
+            maxListeners: draining ? 0 : self.maxListeners
         )
         switch action {
         case .ignore:
             return  // players send nothing after their request
-        case .refuseFull where self.hub.isDraining:
+        case .refuseFull where draining:
             self.logger.info("listener refused: this node is draining")
             PlainResponse(code: 503, body: "this node is leaving the fleet; try another\n").answer(context: context)
         case .refuseFull(let max):

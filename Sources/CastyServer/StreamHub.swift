@@ -61,16 +61,6 @@ public final class StreamHub: Sendable {
     public let counters = NodeCounters()
     /// The newest segment number the parent announced (a mirror's heartbeats), for the lag.
     public let parentNewestSeq = ManagedAtomic(UInt64.max)
-    private let draining = ManagedAtomic(false)
-
-    /// Whether the node is draining (removed from the fleet): new players are refused.
-    public var isDraining: Bool { self.draining.load(ordering: .relaxed) }
-
-    /// The node drains: from now on new players are answered `503`; those listening stay.
-    public func startDraining() {
-        self.draining.store(true, ordering: .relaxed)
-    }
-
     /// Creates a hub serving connections on the loops of `group`.
     ///
     /// - Parameter nextSeq: the first number to give (0 at an ingest), or `nil` at a mirror, which

@@ -56,7 +56,7 @@ import Testing
         let state = HandoverState.Player(
             nextSeq: 3, format: "mp3", metaint: 16_000, untilMetadata: 1000, sentTitle: Data("StreamTitle='A';".utf8), awaitingStart: false
         )
-        let handler = PlayerConnectionHandler(hub: hub, maxListeners: 10, logger: EmbeddedNode.quiet, resuming: state, unwritten: ByteBuffer(bytes: [1, 2, 3]))
+        let handler = PlayerConnectionHandler(hub: hub, directory: nil, maxListeners: 10, logger: EmbeddedNode.quiet, resuming: state, unwritten: ByteBuffer(bytes: [1, 2, 3]))
         let channel = EmbeddedChannel(handler: handler, loop: self.loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         #expect(try EmbeddedNode.received(channel).isEmpty, "nothing before it is activated")
@@ -97,7 +97,7 @@ import Testing
     @Test func aConnectionThatClosedDuringTheHandOverIsNotServed() throws {
         let hub = self.hub()
         let state = HandoverState.Player(nextSeq: 0, format: "mp3", metaint: nil, untilMetadata: 0, sentTitle: nil, awaitingStart: true)
-        let handler = PlayerConnectionHandler(hub: hub, maxListeners: 10, logger: EmbeddedNode.quiet, resuming: state, unwritten: ByteBuffer())
+        let handler = PlayerConnectionHandler(hub: hub, directory: nil, maxListeners: 10, logger: EmbeddedNode.quiet, resuming: state, unwritten: ByteBuffer())
         let channel = EmbeddedChannel(handler: handler, loop: self.loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         try channel.close().wait()

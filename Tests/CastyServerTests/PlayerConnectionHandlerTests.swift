@@ -49,6 +49,34 @@ import Testing
         #expect(self.hub.counters.values.listeners == 0, "the close uncounts it")
     }
 
+    /// The directory owns draining: once the root drains this mirror, new players are answered
+    /// `503` and those listening stay.
+    @Test func aDrainingNodeRefusesNewPlayersAndKeepsItsListeners() throws {
+        let fleet = FleetFile(
+            upstream: "http://127.0.0.1:1/", secret: "s3cret", ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
+            mirrors: [.init(name: "m1", host: "127.0.0.1", port: 9001)]
+        )
+        let directory = PeerDirectory(name: "m1", fleet: fleet)
+        directory.joined(parent: "root", depth: 1, path: ["root"])
+        func player() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(loop: self.loop)
+            try EmbeddedNode.serve(channel, hub: self.hub, directory: directory)
+            try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.0\r\n\r\n"))
+            self.loop.run()
+            return channel
+        }
+        let listening = try player()
+        #expect(self.hub.counters.values.listeners == 1)
+        #expect(directory.treeChanged(.drain(node: "m1")), "the root drains m1")
+        let refused = try player()
+        let (head, body) = EmbeddedNode.split(try EmbeddedNode.received(refused))
+        #expect(head.hasPrefix("HTTP/1.0 503 "))
+        #expect(String(decoding: body, as: UTF8.self) == "this node is leaving the fleet; try another\n")
+        #expect(listening.isActive && self.hub.counters.values.listeners == 1, "the listener stays")
+        try listening.close().wait()
+        self.loop.run()
+    }
+
     @Test func aHeadRequestGetsTheHeadOnly() throws {
         let channel = try self.player("HEAD / HTTP/1.0\r\n\r\n")
         let (head, body) = EmbeddedNode.split(try EmbeddedNode.received(channel))
