@@ -52,24 +52,35 @@ let package = Package(
         .target(name: "CastyICY", dependencies: [nioCore, nioHTTP1]),
         // The peer protocol between nodes: join requests with proofs, framed segments. No I/O.
         .target(name: "CastyPeerProtocol", dependencies: ["CastyICY", nioCore, nioHTTP1, crypto]),
-        // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing,
-        // formats, playlists, the tree's policy.
-        .target(name: "CastyCore", dependencies: ["CastyICY", "CastyPeerProtocol", dequeModule, nioCore, nioHTTP1]),
+        // Media formats, no I/O: format sniffing, MP3/ADTS frame sync, Ogg pages and streams,
+        // playlists, player framing, where a listener may start; and Casty's version.
+        .target(name: "CastyMedia", dependencies: ["CastyICY", nioCore]),
+        // The stream, no I/O: numbering, the ring of recent segments, the ledger, the stream's
+        // context and identity, splicing reconnects and take-overs, rechunking, reconnect backoff.
+        .target(name: "CastyStream", dependencies: ["CastyMedia", "CastyICY", "CastyPeerProtocol", dequeModule, nioCore, nioHTTP1]),
+        // The tree and the fleet, no I/O: join policy and admission, the coordinator, child slots,
+        // rejoins, the lost-parent and term rules, the ingest's role, the fleet file and secrets.
+        .target(name: "CastyTree", dependencies: ["CastyPeerProtocol", dequeModule]),
+        // The hand-over to a new binary, no I/O: the state a node hands over and the messages.
+        .target(name: "CastyHandover", dependencies: ["CastyMedia"]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
         // targets in Fuzz/ and the regression tests that replay their corpus; and the seeded
         // generator the randomized tests share.
-        .target(name: "CastyFuzzDrivers", dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", nioCore]),
+        .target(name: "CastyFuzzDrivers", dependencies: ["CastyICY", "CastyPeerProtocol", "CastyMedia", nioCore]),
         // The upstream transport: libcurl pulling a radio or a parent, with reconnects.
         .target(
             name: "CastyUpstream",
-            dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", "CCurl", atomics, logging, nioCore, nioConcurrencyHelpers]
+            dependencies: [
+                "CastyICY", "CastyPeerProtocol", "CastyMedia", "CastyStream", "CastyTree", "CCurl", atomics, logging, nioCore,
+                nioConcurrencyHelpers,
+            ]
         ),
         // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
         .target(
             name: "CastyServer",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", dequeModule, nioCore, nioPosix, nioHTTP1,
-                nioConcurrencyHelpers, atomics, logging, serviceLifecycle, prometheus,
+                "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", dequeModule, nioCore,
+                nioPosix, nioHTTP1, nioConcurrencyHelpers, atomics, logging, serviceLifecycle, prometheus,
             ],
             resources: [.copy("Resources/status.html")]
         ),
@@ -79,7 +90,8 @@ let package = Package(
         .target(
             name: "CastyNode",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyUpstream", "CastyServer", atomics, crypto, logging, nioCore, nioPosix,
+                "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", "CastyUpstream", "CastyServer",
+                atomics, crypto, logging, nioCore, nioPosix,
                 serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
@@ -87,16 +99,16 @@ let package = Package(
         .target(name: "CastyCommandLine", dependencies: ["CastyServer", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
-            dependencies: ["CastyCore", "CastyNode", "CastyCommandLine", argumentParser]
+            dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-mirror",
-            dependencies: ["CastyCore", "CastyNode", "CastyCommandLine", argumentParser]
+            dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-dummy",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyCommandLine", nioCore, nioPosix,
+                "CastyICY", "CastyMedia", "CastyTree", "CastyPeerProtocol", "CastyCommandLine", nioCore, nioPosix,
                 nioConcurrencyHelpers, argumentParser, logging,
             ]
         ),
@@ -115,7 +127,17 @@ let package = Package(
         ),
         .testTarget(name: "CastyICYTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1, nioTestUtils, propertyBased]),
         .testTarget(name: "CastyPeerProtocolTests", dependencies: ["CastyPeerProtocol", "CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
-        .testTarget(name: "CastyCoreTests", dependencies: ["CastyCore", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport", nioCore, nioHTTP1]),
+        // Ogg pages and header packets built in code, for the media and the stream tests; not a
+        // product.
+        .target(name: "CastyMediaTestSupport", dependencies: ["CastyMedia", nioCore], path: "Tests/CastyMediaTestSupport"),
+        .testTarget(name: "CastyMediaTests", dependencies: ["CastyMedia", "CastyICY", "CastyFuzzDrivers", "CastyMediaTestSupport", nioCore]),
+        .testTarget(
+            name: "CastyStreamTests",
+            dependencies: ["CastyStream", "CastyMedia", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyMediaTestSupport", nioCore, nioHTTP1]
+        ),
+        // The tree's simulations model the mirrors' rejoin backoff, hence CastyStream.
+        .testTarget(name: "CastyTreeTests", dependencies: ["CastyTree", "CastyStream", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport"]),
+        .testTarget(name: "CastyHandoverTests", dependencies: ["CastyHandover"]),
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         // What several test targets share (a task executor with a thread of its own, for tests
@@ -123,22 +145,24 @@ let package = Package(
         .target(name: "CastyTestSupport", path: "Tests/CastyTestSupport"),
         .testTarget(
             name: "CastyUpstreamTests",
-            dependencies: ["CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging, nioCore, nioConcurrencyHelpers]
+            dependencies: ["CastyUpstream", "CastyStream", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
         .testTarget(
             name: "CastyServerTests",
             dependencies: [
-                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+                "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol", "CastyTestSupport",
+                nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
             ]
         ),
         .testTarget(
             name: "CastyNodeTests",
             dependencies: [
-                "CastyNode", "CastyServer", "CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging,
+                "CastyNode", "CastyServer", "CastyUpstream", "CastyMedia", "CastyStream", "CastyTree", "CastyICY", "CastyPeerProtocol",
+                "CastyTestSupport", atomics, logging,
                 nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),
-        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyCore", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyHandover", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
 import Atomics
-import CastyCore
+import CastyHandover
 import CastyServer
 import Foundation
 import Logging

@@ -1,5 +1,5 @@
 import CastyICY
-import CastyCore
+import CastyHandover
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

@@ -1,5 +1,5 @@
-import CastyCore
 import CastyPeerProtocol
+import CastyTree
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -98,7 +98,7 @@ public final class PeerDirectory: Sendable {
     }
 
     /// This ingest becomes the root (a standby's takeover), its tree rebuilt from `tree`, the old
-    /// root `oldRoot`'s last known one (see ``CastyCore/JoinPolicy/becomeRoot(adopting:from:)``).
+    /// root `oldRoot`'s last known one (see ``CastyTree/JoinPolicy/becomeRoot(adopting:from:)``).
     public func becomeRoot(adopting tree: [String: String] = [:], from oldRoot: String? = nil) {
         self.policy.withLockedValue { $0.becomeRoot(adopting: tree, from: oldRoot) }
     }

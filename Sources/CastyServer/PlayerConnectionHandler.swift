@@ -1,5 +1,6 @@
-import CastyCore
+import CastyHandover
 import CastyICY
+import CastyMedia
 import Foundation
 import Logging
 import NIOCore

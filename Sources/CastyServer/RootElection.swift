@@ -1,7 +1,7 @@
-import CastyCore
+import CastyTree
 import NIOConcurrencyHelpers
 
-/// An ingest's ``CastyCore/IngestRole`` in a fleet with a standby root, behind a lock: shared by
+/// An ingest's ``CastyTree/IngestRole`` in a fleet with a standby root, behind a lock: shared by
 /// the connections (which ask it whether to serve a join, and answer `GET /casty/v1/root`) and
 /// the service that runs the role. Every action the role returns goes to ``actions``, whose one
 /// reader (the service) carries them out in order.

@@ -1,4 +1,3 @@
-import CastyCore
 import CastyICY
 import Logging
 import NIOCore

@@ -1,5 +1,5 @@
-import CastyCore
 import CastyPeerProtocol
+import CastyTree
 import Foundation
 import NIOCore
 import Testing

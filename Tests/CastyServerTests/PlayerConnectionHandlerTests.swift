@@ -1,5 +1,6 @@
-import CastyCore
 import CastyICY
+import CastyMedia
+import CastyStream
 import NIOCore
 import NIOEmbedded
 import Testing
