@@ -59,8 +59,9 @@ let package = Package(
         // context and identity, splicing reconnects and take-overs, rechunking, reconnect backoff.
         .target(name: "CastyStream", dependencies: ["CastyMedia", "CastyICY", "CastyPeerProtocol", dequeModule, nioCore, nioHTTP1]),
         // The tree and the fleet, no I/O: join policy and admission, the coordinator, child slots,
-        // rejoins, the lost-parent and term rules, the ingest's role, the fleet file and secrets.
-        .target(name: "CastyTree", dependencies: ["CastyPeerProtocol", dequeModule]),
+        // rejoins, the lost-parent and term rules, the ingest's role, the fleet file and secrets;
+        // and a node's share of them behind locks (the peer directory, the root election).
+        .target(name: "CastyTree", dependencies: ["CastyPeerProtocol", dequeModule, nioConcurrencyHelpers]),
         // The hand-over to a new binary, no I/O: the state a node hands over and the messages.
         .target(name: "CastyHandover", dependencies: ["CastyMedia"]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer

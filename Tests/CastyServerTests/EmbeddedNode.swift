@@ -1,4 +1,5 @@
 import CastyICY
+import CastyTree
 import Logging
 import NIOCore
 import NIOEmbedded

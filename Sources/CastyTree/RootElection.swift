@@ -1,4 +1,3 @@
-import CastyTree
 import NIOConcurrencyHelpers
 
 /// An ingest's ``CastyTree/IngestRole`` in a fleet with a standby root, behind a lock: shared by

@@ -1,13 +1,10 @@
 import CastyPeerProtocol
 import CastyTree
 import Foundation
-import NIOCore
 import Testing
 
-@testable import CastyServer
-
-/// The directory (the policy behind a lock, the fleet's addresses) and the HTTP answers to its
-/// decisions. The policy itself is tested in `JoinPolicyTests`.
+/// The directory (the policy behind a lock, the fleet's addresses). The policy itself is tested in
+/// `JoinPolicyTests`, the HTTP answers to its decisions in `NodeRouteTests` (CastyServerTests).
 @Suite struct PeerDirectoryTests {
     static let fleet = FleetFile(
         upstream: "http://127.0.0.1:1/",
@@ -26,25 +23,6 @@ import Testing
         #expect(root.redirectURL(for: requests[2], to: "nowhere") == nil)
         #expect(root.tree?.count == 3)
         #expect(root.place.children == ["m1", "m2"])
-    }
-
-    @Test func decisionsMapToTheStatusCodesOfTheProtocol() {
-        let cases: [(JoinPolicy.Refusal, Int)] = [
-            (.unsupportedVersion(3), 426), (.badProof, 403), (.nonceTooLong, 403), (.staleNonce, 403), (.replayedNonce, 403),
-            (.notInTree, 503), (.notAMirror("x"), 403), (.ancestor("m6"), 409), (.coordinator(reason: "no"), 403), (.notRoot, 404),
-        ]
-        for (refusal, code) in cases {
-            let response = PlainResponse.refusal(refusal, node: "m1")
-            #expect(response.code == code, "\(refusal)")
-            #expect(response.body == refusal.reason(node: "m1") + "\n")
-        }
-        var buffer = ByteBuffer()
-        PlainResponse.redirect(to: "http://h:1/casty/v1/join?v=2").write(to: &buffer)
-        #expect(
-            String(buffer: buffer)
-                == "HTTP/1.0 307 Temporary Redirect\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\nConnection: close\r\n"
-                + "Location: http://h:1/casty/v1/join?v=2\r\nAccess-Control-Allow-Origin: *\r\n\r\n"
-        )
     }
 
     @Test func anElectedIngestTakesNoJoinUntilItsPolicyIsTheRoot() {
@@ -81,11 +59,5 @@ import Testing
         // A late acceptance from the link the new root ended does not move it.
         directory.joined(parent: "root", depth: 1, path: ["root"])
         #expect(directory.place.depth == 0 && directory.place.parent == nil)
-    }
-
-    @Test func lossReportsAreRefusedWithTheirReasonAtAMirror() {
-        let mirror = PeerDirectory(name: "m1", fleet: Self.fleet)
-        #expect(mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret")) == .failure(.notRoot))
-        #expect(PlainResponse.refusal(.notRoot, node: "m1") == PlainResponse(code: 404, body: "only the root takes loss reports and leave notices\n"))
     }
 }
