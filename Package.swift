@@ -62,8 +62,9 @@ let package = Package(
         // rejoins, the lost-parent and term rules, the ingest's role, the fleet file and secrets;
         // and a node's share of them behind locks (the peer directory, the root election).
         .target(name: "CastyTree", dependencies: ["CastyPeerProtocol", dequeModule, nioConcurrencyHelpers]),
-        // The hand-over to a new binary, no I/O: the state a node hands over and the messages.
-        .target(name: "CastyHandover", dependencies: ["CastyMedia"]),
+        // The hand-over to a new binary: the state a node hands over, the messages, and the control
+        // socket that carries them with the descriptors (Unix socket, SCM_RIGHTS).
+        .target(name: "CastyHandover", dependencies: ["CastyMedia", nioCore]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
         // targets in Fuzz/ and the regression tests that replay their corpus; and the seeded
         // generator the randomized tests share.
@@ -97,7 +98,7 @@ let package = Package(
             ]
         ),
         // What the executables share: logging and common options.
-        .target(name: "CastyCommandLine", dependencies: ["CastyServer", nioCore, argumentParser, logging]),
+        .target(name: "CastyCommandLine", dependencies: ["CastyServer", "CastyHandover", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
             dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CastyHandover
 import NIOCore
 
 /// A node's control socket: a Unix stream socket on which a new binary asks the running node to
