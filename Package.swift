@@ -62,8 +62,9 @@ let package = Package(
         // rejoins, the lost-parent and term rules, the ingest's role, the fleet file and secrets;
         // and a node's share of them behind locks (the peer directory, the root election).
         .target(name: "CastyTree", dependencies: ["CastyPeerProtocol", dequeModule, nioConcurrencyHelpers]),
-        // The hand-over to a new binary: the state a node hands over, the messages, and the control
-        // socket that carries them with the descriptors (Unix socket, SCM_RIGHTS).
+        // The hand-over to a new binary: the state a node hands over, the messages, the control
+        // socket that carries them with the descriptors (Unix socket, SCM_RIGHTS), and what is
+        // taken from each channel (its socket's descriptor, the bytes it still holds unwritten).
         .target(name: "CastyHandover", dependencies: ["CastyMedia", nioCore]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
         // targets in Fuzz/ and the regression tests that replay their corpus; and the seeded
@@ -139,7 +140,7 @@ let package = Package(
         ),
         // The tree's simulations model the mirrors' rejoin backoff, hence CastyStream.
         .testTarget(name: "CastyTreeTests", dependencies: ["CastyTree", "CastyStream", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport"]),
-        .testTarget(name: "CastyHandoverTests", dependencies: ["CastyHandover"]),
+        .testTarget(name: "CastyHandoverTests", dependencies: ["CastyHandover", nioCore, nioEmbedded]),
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         // What several test targets share (a task executor with a thread of its own, for tests

@@ -9,7 +9,7 @@ import NIOCore
 /// This process's open TCP sockets, found by their addresses: SwiftNIO does not say which
 /// descriptor a channel uses, so the hand-over finds each channel's socket by its local and remote
 /// address among the descriptors in `/proc/self/fd` (Linux).
-struct OpenSockets: Sendable {
+public struct OpenSockets: Sendable {
     /// A socket's addresses (`remote` is nil for a listening socket).
     struct Key: Hashable {
         var local: String
@@ -19,7 +19,7 @@ struct OpenSockets: Sendable {
     private(set) var descriptors: [Key: CInt] = [:]
 
     /// Looks at every descriptor of this process once.
-    init() {
+    public init() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         for name in names {
             guard let fd = CInt(name) else { continue }
@@ -35,7 +35,7 @@ struct OpenSockets: Sendable {
     }
 
     /// The descriptor of the socket with these addresses (`remote` nil: a listening socket).
-    func descriptor(local: SocketAddress?, remote: SocketAddress?) -> CInt? {
+    public func descriptor(local: SocketAddress?, remote: SocketAddress?) -> CInt? {
         guard let local = local.flatMap(Self.text) else { return nil }
         return self.descriptors[Key(local: local, remote: remote.flatMap(Self.text))]
     }

@@ -2,7 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import CastyServer
+@testable import CastyHandover
 
 /// The tail of what a connection's handler gave its channel: at a hand-over, the bytes not yet
 /// written are exactly its last ones.

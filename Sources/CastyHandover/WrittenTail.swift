@@ -7,13 +7,14 @@ import NIOCore
 /// as many as the channel still held unwritten when the last one was given (it can only hold
 /// fewer later, until the next is given), never more than `capacity` bytes back. A listener
 /// that keeps up holds one or two buffers.
-struct WrittenTail {
+public struct WrittenTail {
     private var buffers: [ByteBuffer] = []
     private var first = 0
     private var total = 0
     let capacity: Int
 
-    init(capacity: Int) {
+    /// Creates an empty tail that keeps at most `capacity` bytes back.
+    public init(capacity: Int) {
         self.capacity = capacity
     }
 
@@ -39,7 +40,7 @@ struct WrittenTail {
 
     /// Notes a buffer given to `channel` (just written to it, on its loop), with what the channel
     /// holds unwritten now.
-    mutating func append(_ buffer: ByteBuffer, writtenTo channel: Channel) {
+    public mutating func append(_ buffer: ByteBuffer, writtenTo channel: Channel) {
         self.append(buffer, queued: try? channel.syncOptions?.getOption(.bufferedWritableBytes))
     }
 
@@ -63,7 +64,7 @@ struct WrittenTail {
     /// What a hand-over takes from `channel`: a duplicate of its socket's descriptor (found in
     /// `sockets`) and the bytes it holds unwritten; nil when the channel is closed, its socket is
     /// not found, or it holds more than is kept. Runs on the channel's loop.
-    func handOver(_ channel: Channel, sockets: OpenSockets) -> (descriptor: CInt, unwritten: Data)? {
+    public func handOver(_ channel: Channel, sockets: OpenSockets) -> (descriptor: CInt, unwritten: Data)? {
         guard channel.isActive, let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
             let unwritten = self.last(pending),
             let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
