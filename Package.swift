@@ -52,24 +52,38 @@ let package = Package(
         .target(name: "CastyICY", dependencies: [nioCore, nioHTTP1]),
         // The peer protocol between nodes: join requests with proofs, framed segments. No I/O.
         .target(name: "CastyPeerProtocol", dependencies: ["CastyICY", nioCore, nioHTTP1, crypto]),
-        // Casty's own logic, no I/O: numbering, the ring of recent segments, player framing,
-        // formats, playlists, the tree's policy.
-        .target(name: "CastyCore", dependencies: ["CastyICY", "CastyPeerProtocol", dequeModule, nioCore, nioHTTP1]),
+        // Media formats, no I/O: format sniffing, MP3/ADTS frame sync, Ogg pages and streams,
+        // playlists, player framing, where a listener may start; and Casty's version.
+        .target(name: "CastyMedia", dependencies: ["CastyICY", nioCore]),
+        // The stream, no I/O: numbering, the ring of recent segments, the ledger, the stream's
+        // context and identity, splicing reconnects and take-overs, rechunking, reconnect backoff.
+        .target(name: "CastyStream", dependencies: ["CastyMedia", "CastyICY", "CastyPeerProtocol", dequeModule, nioCore, nioHTTP1]),
+        // The tree and the fleet, no I/O: join policy and admission, the coordinator, child slots,
+        // rejoins, the lost-parent and term rules, the ingest's role, the fleet file and secrets;
+        // and a node's share of them behind locks (the peer directory, the root election).
+        .target(name: "CastyTree", dependencies: ["CastyPeerProtocol", dequeModule, nioConcurrencyHelpers]),
+        // The hand-over to a new binary: the state a node hands over, the messages, the control
+        // socket that carries them with the descriptors (Unix socket, SCM_RIGHTS), and what is
+        // taken from each channel (its socket's descriptor, the bytes it still holds unwritten).
+        .target(name: "CastyHandover", dependencies: ["CastyMedia", nioCore]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
         // targets in Fuzz/ and the regression tests that replay their corpus; and the seeded
         // generator the randomized tests share.
-        .target(name: "CastyFuzzDrivers", dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", nioCore]),
+        .target(name: "CastyFuzzDrivers", dependencies: ["CastyICY", "CastyPeerProtocol", "CastyMedia", nioCore]),
         // The upstream transport: libcurl pulling a radio or a parent, with reconnects.
         .target(
             name: "CastyUpstream",
-            dependencies: ["CastyICY", "CastyPeerProtocol", "CastyCore", "CCurl", atomics, logging, nioCore, nioConcurrencyHelpers]
+            dependencies: [
+                "CastyICY", "CastyPeerProtocol", "CastyMedia", "CastyStream", "CastyTree", "CCurl", atomics, logging, nioCore,
+                nioConcurrencyHelpers,
+            ]
         ),
         // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
         .target(
             name: "CastyServer",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", dequeModule, nioCore, nioPosix, nioHTTP1,
-                nioConcurrencyHelpers, atomics, logging, serviceLifecycle, prometheus,
+                "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", dequeModule, nioCore,
+                nioPosix, nioHTTP1, nioConcurrencyHelpers, atomics, logging, serviceLifecycle, prometheus,
             ],
             resources: [.copy("Resources/status.html")]
         ),
@@ -79,24 +93,25 @@ let package = Package(
         .target(
             name: "CastyNode",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyUpstream", "CastyServer", atomics, crypto, logging, nioCore, nioPosix,
+                "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", "CastyUpstream", "CastyServer",
+                atomics, crypto, logging, nioCore, nioPosix,
                 serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // What the executables share: logging and common options.
-        .target(name: "CastyCommandLine", dependencies: ["CastyServer", nioCore, argumentParser, logging]),
+        .target(name: "CastyCommandLine", dependencies: ["CastyServer", "CastyHandover", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
-            dependencies: ["CastyCore", "CastyNode", "CastyCommandLine", argumentParser]
+            dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-mirror",
-            dependencies: ["CastyCore", "CastyNode", "CastyCommandLine", argumentParser]
+            dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]
         ),
         .executableTarget(
             name: "casty-dummy",
             dependencies: [
-                "CastyICY", "CastyCore", "CastyPeerProtocol", "CastyCommandLine", nioCore, nioPosix,
+                "CastyICY", "CastyMedia", "CastyTree", "CastyPeerProtocol", "CastyCommandLine", nioCore, nioPosix,
                 nioConcurrencyHelpers, argumentParser, logging,
             ]
         ),
@@ -115,7 +130,17 @@ let package = Package(
         ),
         .testTarget(name: "CastyICYTests", dependencies: ["CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1, nioTestUtils, propertyBased]),
         .testTarget(name: "CastyPeerProtocolTests", dependencies: ["CastyPeerProtocol", "CastyICY", "CastyFuzzDrivers", nioCore, nioHTTP1]),
-        .testTarget(name: "CastyCoreTests", dependencies: ["CastyCore", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport", nioCore, nioHTTP1]),
+        // Ogg pages and header packets built in code, for the media and the stream tests; not a
+        // product.
+        .target(name: "CastyMediaTestSupport", dependencies: ["CastyMedia", nioCore], path: "Tests/CastyMediaTestSupport"),
+        .testTarget(name: "CastyMediaTests", dependencies: ["CastyMedia", "CastyICY", "CastyFuzzDrivers", "CastyMediaTestSupport", nioCore]),
+        .testTarget(
+            name: "CastyStreamTests",
+            dependencies: ["CastyStream", "CastyMedia", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyMediaTestSupport", nioCore, nioHTTP1]
+        ),
+        // The tree's simulations model the mirrors' rejoin backoff, hence CastyStream.
+        .testTarget(name: "CastyTreeTests", dependencies: ["CastyTree", "CastyStream", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport"]),
+        .testTarget(name: "CastyHandoverTests", dependencies: ["CastyHandover", nioCore, nioEmbedded]),
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         // What several test targets share (a task executor with a thread of its own, for tests
@@ -123,22 +148,24 @@ let package = Package(
         .target(name: "CastyTestSupport", path: "Tests/CastyTestSupport"),
         .testTarget(
             name: "CastyUpstreamTests",
-            dependencies: ["CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging, nioCore, nioConcurrencyHelpers]
+            dependencies: ["CastyUpstream", "CastyStream", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
         .testTarget(
             name: "CastyServerTests",
             dependencies: [
-                "CastyServer", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+                "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol", "CastyTestSupport",
+                nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
             ]
         ),
         .testTarget(
             name: "CastyNodeTests",
             dependencies: [
-                "CastyNode", "CastyServer", "CastyUpstream", "CastyCore", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging,
+                "CastyNode", "CastyServer", "CastyUpstream", "CastyMedia", "CastyStream", "CastyTree", "CastyICY", "CastyPeerProtocol",
+                "CastyTestSupport", atomics, logging,
                 nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),
-        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyCore", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyHandover", "CastyTree", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
     ],
     swiftLanguageModes: [.v6]
 )

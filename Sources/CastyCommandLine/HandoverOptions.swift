@@ -1,5 +1,5 @@
 import ArgumentParser
-import CastyServer
+import CastyHandover
 import Foundation
 
 /// How a node is upgraded in place: the options `casty-ingest` and `casty-mirror` share.

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyMedia
 import NIOCore
 
 /// Ogg streams through `OggStreamTracker`: `[chunking][mode] stream…`. Mode bit 0: a tracker that

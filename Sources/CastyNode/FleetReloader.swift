@@ -1,6 +1,6 @@
-import CastyCore
 import CastyPeerProtocol
 import CastyServer
+import CastyTree
 import Foundation
 import Logging
 import ServiceLifecycle

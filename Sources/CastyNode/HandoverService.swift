@@ -1,6 +1,7 @@
 import Atomics
-import CastyCore
+import CastyHandover
 import CastyServer
+import CastyTree
 import Foundation
 import Logging
 import NIOCore

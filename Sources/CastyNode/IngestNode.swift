@@ -1,4 +1,5 @@
-import CastyCore
+import CastyMedia
+import CastyTree
 import CastyPeerProtocol
 import CastyUpstream
 import CastyServer

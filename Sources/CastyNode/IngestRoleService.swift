@@ -1,20 +1,21 @@
-import CastyCore
 import CastyICY
 import CastyPeerProtocol
 import CastyServer
+import CastyStream
+import CastyTree
 import CastyUpstream
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Runs one of the two ingests of a fleet with a standby root (see docs/PROTOCOL.md, *Standby
-/// root and terms*): carries out the actions of its ``CastyCore/IngestRole`` (kept in a
+/// root and terms*): carries out the actions of its ``CastyTree/IngestRole`` (kept in a
 /// ``CastyServer/RootElection`` that the connections share).
 ///
 /// It pulls the radio all the time. While it follows the root, it feeds its hub from a link to
 /// the root (as an observer, like a mirror's ``ParentLinkService``) and only keeps its own
 /// radio's newest audio; once root, it numbers its own radio's segments from where the old root
-/// stopped, spliced onto what that root sent (``CastyCore/TakeoverSplicer``). It asks the other
+/// stopped, spliced onto what that root sent (``CastyStream/TakeoverSplicer``). It asks the other
 /// ingest what it is at start and every second, and ticks the role every 100 ms.
 public struct IngestRoleService: Service {
     /// What the service needs from outside, so that tests can fake the transports.

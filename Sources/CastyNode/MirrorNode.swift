@@ -1,4 +1,5 @@
-import CastyCore
+import CastyStream
+import CastyTree
 import CastyUpstream
 import CastyServer
 import Foundation

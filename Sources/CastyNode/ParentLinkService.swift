@@ -1,5 +1,6 @@
 import Atomics
-import CastyCore
+import CastyStream
+import CastyTree
 import CastyUpstream
 import CastyPeerProtocol
 import CastyServer

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyTree
 import CastyPeerProtocol
 import CastyServer
 import Foundation
@@ -6,7 +6,7 @@ import Logging
 import ServiceLifecycle
 
 /// The tree's repair (docs/PROTOCOL.md, "Repair"), on every ingest: a few times a second it asks
-/// the node's ``CastyServer/PeerDirectory`` what is due (mirrors expected after a change of the
+/// the node's ``CastyTree/PeerDirectory`` what is due (mirrors expected after a change of the
 /// tree are told again, silent ones declared failed, evictions repeated) and announces it to the
 /// tree.
 ///

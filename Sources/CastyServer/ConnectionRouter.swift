@@ -1,6 +1,6 @@
-import CastyCore
 import CastyICY
 import CastyPeerProtocol
+import CastyTree
 import Foundation
 import Logging
 import NIOCore

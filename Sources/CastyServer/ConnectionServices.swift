@@ -1,3 +1,4 @@
+import CastyTree
 import NIOCore
 
 /// What a node's connection handlers share: the stream, the fleet, what the status reports read,

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyMedia
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -1,5 +1,8 @@
-import CastyCore
+import CastyHandover
+import CastyMedia
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import NIOCore
 
 /// The players and child peers connected on one event loop, and the segments it fanned out

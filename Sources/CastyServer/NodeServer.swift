@@ -1,5 +1,6 @@
 import CastyICY
-import CastyCore
+import CastyHandover
+import CastyTree
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

@@ -1,3 +1,4 @@
+import CastyTree
 import Foundation
 
 /// The body of `GET /status.json`.

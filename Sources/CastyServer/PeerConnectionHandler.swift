@@ -1,6 +1,8 @@
-import CastyCore
+import CastyHandover
 import CastyICY
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import Foundation
 import Logging
 import NIOCore

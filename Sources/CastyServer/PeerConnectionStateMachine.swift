@@ -1,5 +1,6 @@
-import CastyCore
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import NIOCore
 
 /// A child peer's (or observer's) connection as a pure value: its join request, the directory's

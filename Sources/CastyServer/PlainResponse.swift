@@ -1,5 +1,5 @@
-import CastyCore
 import CastyICY
+import CastyTree
 import NIOCore
 import NIOHTTP1
 

@@ -1,6 +1,8 @@
-import CastyCore
+import CastyHandover
 import CastyICY
+import CastyMedia
 import Foundation
+import CastyTree
 import Logging
 import NIOCore
 

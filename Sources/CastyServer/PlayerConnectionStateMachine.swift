@@ -1,4 +1,4 @@
-import CastyCore
+import CastyMedia
 
 /// A player's connection as a pure value: what to do at each event (its request, the burst, each
 /// segment, the socket falling behind, the stream's format changing, the connection closing).

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyStream
 
 /// The segments one event loop fanned out lately, kept by its ``LoopFanout``: what a player or
 /// child peer that missed some (a later batch of players, overtaken by the next segment) catches

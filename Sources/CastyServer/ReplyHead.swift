@@ -1,6 +1,8 @@
-import CastyCore
 import CastyICY
+import CastyMedia
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import NIOCore
 import NIOHTTP1
 

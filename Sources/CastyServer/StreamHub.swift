@@ -1,7 +1,10 @@
 import Atomics
-import CastyCore
+import CastyHandover
 import CastyICY
+import CastyMedia
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import Foundation
 import Logging
 import NIOConcurrencyHelpers

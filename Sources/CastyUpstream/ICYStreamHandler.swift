@@ -1,5 +1,5 @@
-import CastyCore
 import CastyICY
+import CastyMedia
 import NIOCore
 
 /// Decodes a radio's reply: checks its head, then cuts its body into segments. A playlist

@@ -1,6 +1,8 @@
 import Atomics
-import CastyCore
+import CastyMedia
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import Logging
 
 /// A mirror's link to its parent: joins through the root (libcurl follows the redirects to the

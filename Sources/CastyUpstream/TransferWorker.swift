@@ -1,5 +1,5 @@
 import Atomics
-import CastyCore
+import CastyStream
 import Dispatch
 import Foundation
 import NIOConcurrencyHelpers

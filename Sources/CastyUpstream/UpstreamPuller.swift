@@ -1,6 +1,6 @@
 import Atomics
-import CastyCore
 import CastyICY
+import CastyStream
 import Logging
 
 /// Keeps pulling an upstream: runs ``CurlTransfer`` after ``CurlTransfer`` on the thread of a

@@ -1,7 +1,8 @@
 import ArgumentParser
 import CastyCommandLine
-import CastyCore
+import CastyMedia
 import CastyPeerProtocol
+import CastyTree
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore

@@ -1,7 +1,8 @@
 import ArgumentParser
 import CastyCommandLine
-import CastyCore
+import CastyMedia
 import CastyNode
+import CastyTree
 
 /// `casty-ingest`: pulls a radio with libcurl, numbers its segments and serves them.
 @main

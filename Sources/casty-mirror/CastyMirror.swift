@@ -1,7 +1,8 @@
 import ArgumentParser
 import CastyCommandLine
-import CastyCore
+import CastyMedia
 import CastyNode
+import CastyTree
 
 /// `casty-mirror`: joins a Casty fleet and re-serves its stream.
 @main

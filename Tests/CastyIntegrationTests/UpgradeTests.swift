@@ -1,4 +1,4 @@
-import CastyCore
+import CastyHandover
 import CastyServer
 import Foundation
 import NIOCore

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyTree
 import CastyServer
 import Logging
 import NIOConcurrencyHelpers

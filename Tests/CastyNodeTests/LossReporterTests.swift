@@ -1,7 +1,7 @@
-import CastyCore
 import CastyNode
 import CastyPeerProtocol
 import CastyServer
+import CastyTree
 import NIOConcurrencyHelpers
 import Testing
 

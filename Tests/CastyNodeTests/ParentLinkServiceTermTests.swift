@@ -1,4 +1,4 @@
-import CastyCore
+import CastyTree
 import CastyICY
 import CastyNode
 import CastyPeerProtocol

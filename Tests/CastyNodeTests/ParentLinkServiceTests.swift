@@ -1,5 +1,7 @@
 import Atomics
-import CastyCore
+import CastyMedia
+import CastyStream
+import CastyTree
 import CastyUpstream
 import CastyICY
 import CastyNode

@@ -1,4 +1,3 @@
-import CastyCore
 import CastyUpstream
 import CastyNode
 import CastyPeerProtocol

@@ -1,11 +1,10 @@
-import CastyCore
+import CastyTree
 import CastyNode
 import CastyPeerProtocol
 import Foundation
 import Testing
 
 @testable import CastyNode
-@testable import CastyServer
 
 /// The tree's repair runs on every ingest and acts whenever the ingest is the root: a standby
 /// that took over repairs its tree as the primary did.

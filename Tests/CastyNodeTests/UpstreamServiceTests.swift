@@ -1,5 +1,5 @@
 import Atomics
-import CastyCore
+import CastyStream
 import CastyUpstream
 import CastyICY
 import CastyNode

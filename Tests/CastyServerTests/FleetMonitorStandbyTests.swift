@@ -1,4 +1,4 @@
-import CastyCore
+import CastyTree
 import NIOPosix
 import Testing
 

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyTree
 import NIOCore
 import NIOPosix
 import Testing

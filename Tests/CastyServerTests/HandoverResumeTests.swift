@@ -1,5 +1,6 @@
-import CastyCore
+import CastyHandover
 import CastyICY
+import CastyStream
 import Foundation
 import NIOCore
 import NIOEmbedded

@@ -1,4 +1,4 @@
-import CastyCore
+import CastyStream
 import NIOEmbedded
 import Testing
 

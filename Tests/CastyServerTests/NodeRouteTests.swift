@@ -1,5 +1,7 @@
 @testable import CastyServer
 import CastyICY
+import CastyPeerProtocol
+import CastyTree
 import NIOCore
 import Testing
 
@@ -60,5 +62,30 @@ import Testing
         #expect(PlainResponse.refused(ICYError(.malformedHeaderLine, offset: 0, detail: "x")).code == 400)
         #expect(PlainResponse(code: 426, body: "").reason == "Upgrade Required")
         #expect(PlainResponse(code: 599, body: "").reason == "Error")
+    }
+
+    @Test func decisionsMapToTheStatusCodesOfTheProtocol() {
+        let cases: [(JoinPolicy.Refusal, Int)] = [
+            (.unsupportedVersion(3), 426), (.badProof, 403), (.nonceTooLong, 403), (.staleNonce, 403), (.replayedNonce, 403),
+            (.notInTree, 503), (.notAMirror("x"), 403), (.ancestor("m6"), 409), (.coordinator(reason: "no"), 403), (.notRoot, 404),
+        ]
+        for (refusal, code) in cases {
+            let response = PlainResponse.refusal(refusal, node: "m1")
+            #expect(response.code == code, "\(refusal)")
+            #expect(response.body == refusal.reason(node: "m1") + "\n")
+        }
+        var buffer = ByteBuffer()
+        PlainResponse.redirect(to: "http://h:1/casty/v1/join?v=2").write(to: &buffer)
+        #expect(
+            String(buffer: buffer)
+                == "HTTP/1.0 307 Temporary Redirect\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\nConnection: close\r\n"
+                + "Location: http://h:1/casty/v1/join?v=2\r\nAccess-Control-Allow-Origin: *\r\n\r\n"
+        )
+    }
+
+    @Test func lossReportsAreRefusedWithTheirReasonAtAMirror() {
+        let mirror = PeerDirectory(name: "m1", fleet: PeerConnectionHandlerTests.fleet)
+        #expect(mirror.childLost(LossReport(reporter: "m3", child: "m7", secret: "s3cret")) == .failure(.notRoot))
+        #expect(PlainResponse.refusal(.notRoot, node: "m1") == PlainResponse(code: 404, body: "only the root takes loss reports and leave notices\n"))
     }
 }

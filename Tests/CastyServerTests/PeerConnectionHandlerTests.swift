@@ -1,6 +1,7 @@
-import CastyCore
 import CastyICY
 import CastyPeerProtocol
+import CastyStream
+import CastyTree
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded

@@ -1,5 +1,5 @@
-import CastyCore
 import CastyPeerProtocol
+import CastyStream
 import NIOCore
 import Testing
 

@@ -1,5 +1,7 @@
-import CastyCore
 import CastyICY
+import CastyMedia
+import CastyStream
+import CastyTree
 import NIOCore
 import NIOEmbedded
 import Testing

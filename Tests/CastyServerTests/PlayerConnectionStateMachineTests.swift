@@ -1,4 +1,4 @@
-import CastyCore
+import CastyMedia
 import Testing
 
 @testable import CastyServer

@@ -1,5 +1,6 @@
-import CastyCore
 import CastyICY
+import CastyMedia
+import CastyStream
 import Logging
 import NIOCore
 import NIOEmbedded

@@ -1,4 +1,3 @@
-import CastyCore
 import Logging
 import NIOEmbedded
 import Testing

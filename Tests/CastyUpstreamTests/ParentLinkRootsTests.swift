@@ -1,6 +1,6 @@
 import Atomics
-import CastyCore
 import CastyPeerProtocol
+import CastyStream
 import CastyTestSupport
 import Logging
 import NIOConcurrencyHelpers

@@ -1,0 +1,75 @@
+import Foundation
+import NIOCore
+
+/// The last bytes a connection's handler gave its channel, so that at a hand-over the bytes the
+/// channel still holds (``NIOCore/ChannelOptions/bufferedWritableBytes``) can be named exactly: they
+/// are the tail of what was given. Keeps whole buffers (shared slices, nothing copied), and only
+/// as many as the channel still held unwritten when the last one was given (it can only hold
+/// fewer later, until the next is given), never more than `capacity` bytes back. A listener
+/// that keeps up holds one or two buffers.
+public struct WrittenTail {
+    private var buffers: [ByteBuffer] = []
+    private var first = 0
+    private var total = 0
+    let capacity: Int
+
+    /// Creates an empty tail that keeps at most `capacity` bytes back.
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Notes a buffer given to the channel, after which the channel holds `queued` bytes not yet
+    /// written (this buffer's included; `nil` when it cannot tell: up to `capacity` is kept).
+    mutating func append(_ buffer: ByteBuffer, queued: Int? = nil) {
+        guard buffer.readableBytes > 0 else { return }
+        self.buffers.append(buffer)
+        self.total += buffer.readableBytes
+        let keep = min(queued ?? self.capacity, self.capacity)
+        while self.first < self.buffers.count, self.total - self.buffers[self.first].readableBytes >= keep {
+            self.total -= self.buffers[self.first].readableBytes
+            self.first += 1
+        }
+        if self.first > 64 && self.first * 2 > self.buffers.count {
+            self.buffers.removeFirst(self.first)
+            self.first = 0
+        } else if self.first == self.buffers.count {
+            self.buffers.removeAll(keepingCapacity: true)
+            self.first = 0
+        }
+    }
+
+    /// Notes a buffer given to `channel` (just written to it, on its loop), with what the channel
+    /// holds unwritten now.
+    public mutating func append(_ buffer: ByteBuffer, writtenTo channel: Channel) {
+        self.append(buffer, queued: try? channel.syncOptions?.getOption(.bufferedWritableBytes))
+    }
+
+    /// The last `count` bytes given, or nil if fewer are kept.
+    func last(_ count: Int) -> [UInt8]? {
+        guard count <= self.total else { return nil }
+        var result: [UInt8] = []
+        result.reserveCapacity(count)
+        var skip = self.total - count
+        for buffer in self.buffers[self.first...] {
+            if skip >= buffer.readableBytes {
+                skip -= buffer.readableBytes
+                continue
+            }
+            result += buffer.readableBytesView.dropFirst(skip)
+            skip = 0
+        }
+        return result
+    }
+
+    /// What a hand-over takes from `channel`: a duplicate of its socket's descriptor (found in
+    /// `sockets`) and the bytes it holds unwritten; nil when the channel is closed, its socket is
+    /// not found, or it holds more than is kept. Runs on the channel's loop.
+    public func handOver(_ channel: Channel, sockets: OpenSockets) -> (descriptor: CInt, unwritten: Data)? {
+        guard channel.isActive, let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+            let unwritten = self.last(pending),
+            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
+        else { return nil }
+        let copy = dup(fd)
+        return copy >= 0 ? (copy, Data(unwritten)) : nil
+    }
+}
