@@ -102,7 +102,18 @@ public struct IngestRoleService: Service {
         source.start(onStatus: { self.ownStatus($0) }, onEvent: { self.ownEvent($0) })
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await action in self.election.actions { await self.carryOut(action) }
+                // A `verify` is asked aside, in a child task (cancelled at shutdown), so that a
+                // frozen node's silence holds up no other action.
+                await withTaskGroup(of: Void.self) { asides in
+                    for await action in self.election.actions {
+                        if case .verify(let name) = action {
+                            asides.addTask { await self.verify(name) }
+                        } else {
+                            await self.carryOut(action)
+                        }
+                    }
+                    asides.cancelAll()
+                }
             }
             group.addTask { await self.ticks() }
             group.addTask { await self.probes() }
@@ -149,6 +160,12 @@ public struct IngestRoleService: Service {
         }
     }
 
+    /// Asks `name` what it is, for the role's `verify`.
+    private func verify(_ name: String) async {
+        let answer = await self.probe(name)
+        self.election.update { $0.probed(answer, now: .now) }
+    }
+
     private func probe(_ name: String) async -> IngestRole.Answer {
         guard let url = self.baseURL(of: name) else { return .unreachable }
         return await self.transports.probe(url)
@@ -161,11 +178,7 @@ public struct IngestRoleService: Service {
         case .none:
             break
         case .verify(let name):
-            // Asked aside, so that a frozen node's silence holds up no other action.
-            Task {
-                let answer = await self.probe(name)
-                self.election.update { $0.probed(answer, now: .now) }
-            }
+            await self.verify(name)
         case .follow(let claim):
             self.logger.notice("following the root", metadata: ["root.name": "\(claim.root)", "root.term": "\(claim.term)"])
             self.directory.stepDown()  // a primary that starts as a follower has no tree

@@ -64,14 +64,10 @@ public struct LossReporter: Sendable {
         return status
     }
 
-    /// The server's hooks of a mirror whose parent link is `parent`: a lost child is reported
-    /// (in a task of its own), and a stale place makes `parent` rejoin through the root.
+    /// The server's hooks of a mirror whose parent link is `parent`: a stale place makes
+    /// `parent` rejoin through the root. (Lost children are reported by the
+    /// ``TreeRepairService``.)
     public func hooks(relocating parent: any ParentSource) -> PeerHooks {
-        PeerHooks(
-            reportLoss: { child in
-                Task { await self.report(lostChild: child) }
-            },
-            relocateSelf: { parent.relocate() }
-        )
+        PeerHooks(relocateSelf: { parent.relocate() })
     }
 }

@@ -99,13 +99,9 @@ public struct MirrorNode: Sendable {
             }
             return status
         }
-        var hooks = reporter.hooks(relocating: parentLink)
-        // A draining mirror's children leave on purpose: the root must not hear of them as lost.
-        if let report = hooks.reportLoss {
-            hooks.reportLoss = { @Sendable child in
-                if !directory.isDraining { report(child) }
-            }
-        }
+        let hooks = reporter.hooks(relocating: parentLink)
+        // Children whose link died and did not come back are reported to the root.
+        let repair = TreeRepairService(directory: directory, logger: logger, announce: { hub.broadcast($0) }, report: { await reporter.report(lostChild: $0) })
         var serverConfiguration = configuration.server
         serverConfiguration.listeningSocket = takeOver?.listeningSocket
         let server = NodeServer(
@@ -130,7 +126,7 @@ public struct MirrorNode: Sendable {
                 await parentLink.stop()
             }
         }
-        try await NodeLifecycle.run([server, link] + (handover.map { [$0] } ?? []), ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
+        try await NodeLifecycle.run([server, link, repair] + (handover.map { [$0] } ?? []), ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
     }
 
     /// With `--take-over`: the running node's sockets and state (nil without).

@@ -5,55 +5,79 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The tree's repair (docs/PROTOCOL.md, "Repair"), on every ingest: a few times a second it asks
-/// the node's ``CastyTree/PeerDirectory`` what is due (mirrors expected after a change of the
-/// tree are told again, silent ones declared failed, evictions repeated) and announces it to the
-/// tree.
+/// The tree's repair (docs/PROTOCOL.md, "Repair"), on every node of a fleet: a few times a
+/// second it asks the node's ``CastyTree/PeerDirectory`` what is due and carries it out.
 ///
-/// It runs whether or not the ingest is the root when it starts: the policy answers nothing while
+/// - At the root: mirrors expected after a change of the tree are told again, silent ones
+///   declared failed, evictions repeated, and its own children whose link died and did not come
+///   back are declared failed; every change is announced to the tree.
+/// - At a mirror: its children whose link died and did not come back are reported to the root.
+///
+/// It runs whether or not an ingest is the root when it starts: the policy answers nothing while
 /// the node is not the root, so a standby that takes over repairs its tree from its first instant
-/// as root, and an ingest that steps down stops repairing.
+/// as root, and an ingest that steps down stops repairing. Reports run as child tasks of the
+/// service, cancelled at shutdown.
 public struct TreeRepairService: Service {
     /// How often the repair runs by default.
     public static let defaultInterval = Duration.milliseconds(250)
 
     let directory: PeerDirectory
     let announce: @Sendable (TreeChange) -> Void
+    let report: (@Sendable (String) async -> Void)?
     let interval: Duration
     let logger: Logger
 
-    /// Creates the repair of the ingest whose directory is `directory`.
+    /// Creates the repair of the node whose directory is `directory`.
     ///
     /// - Parameters:
-    ///   - directory: the ingest's directory, whose policy decides what is due.
+    ///   - directory: the node's directory, whose policy decides what is due.
     ///   - interval: how often to ask.
-    ///   - logger: where each change is logged.
+    ///   - logger: where each change and each lost child is logged.
     ///   - announce: sends a change to the whole tree (the hub's broadcast).
-    public init(directory: PeerDirectory, interval: Duration = Self.defaultInterval, logger: Logger, announce: @escaping @Sendable (TreeChange) -> Void) {
+    ///   - report: tells the root that a child was lost (a mirror's ``LossReporter``); `nil` at an
+    ///     ingest, which acts on its own children's losses itself.
+    public init(
+        directory: PeerDirectory,
+        interval: Duration = Self.defaultInterval,
+        logger: Logger,
+        announce: @escaping @Sendable (TreeChange) -> Void,
+        report: (@Sendable (String) async -> Void)? = nil
+    ) {
         self.directory = directory
         self.announce = announce
+        self.report = report
         self.interval = interval
         self.logger = logger
     }
 
-    /// Repairs every `interval` until graceful shutdown or cancellation.
+    /// Repairs every `interval` until graceful shutdown or cancellation; reports still under way
+    /// then are cancelled.
     public func run() async {
         await cancelWhenGracefulShutdown {
-            while true {
-                do { try await Task.sleep(for: self.interval) } catch { return }
-                self.repair()
+            await withTaskGroup(of: Void.self) { reports in
+                while true {
+                    do { try await Task.sleep(for: self.interval) } catch { break }
+                    let lost = self.repair()
+                    if let report = self.report {
+                        for child in lost { reports.addTask { await report(child) } }
+                    }
+                }
+                reports.cancelAll()
             }
         }
     }
 
-    /// Announces what is due at `now`, and returns it.
+    /// Announces the changes due at `now`; returns the lost children to report (a mirror's).
     @discardableResult
-    func repair(now: Date = Date()) -> [TreeChange] {
-        let changes = self.directory.repair(now: now)
-        for change in changes {
+    func repair(now: Date = Date()) -> [String] {
+        for change in self.directory.repair(now: now) {
             self.logger.notice("tree repair", metadata: ["tree.change": "\(change)"])
             self.announce(change)
         }
-        return changes
+        let lost = self.directory.lostChildren(now: now)
+        for child in lost {
+            self.logger.notice("child lost", metadata: ["peer.name": "\(child)"])
+        }
+        return lost
     }
 }

@@ -151,28 +151,13 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             self.hub.fanout(for: context.eventLoop).remove(self)
             self.hub.counters.peerLeft()
             self.logger.info("peer left", metadata: ["peer.name": "\(name)"])
-            // A link this node ended (a leave) freed its slot then.
+            // A link this node ended (a leave) freed its slot then; one that died is lost unless
+            // the child comes back (the directory's policy decides, the tree's repair acts).
             if let directory = self.directory, !observer, died {
-                directory.childLeft(name)
-                self.childLinkDied(name, directory: directory, loop: context.eventLoop)
+                directory.childLinkDied(name)
             }
         }
         context.fireChannelInactive()
-    }
-
-    /// A child's link died without a leave. If it has not come back 1.5 s later, the root must
-    /// know: it frees the child's place (a dead leaf would otherwise keep it).
-    private func childLinkDied(_ name: String, directory: PeerDirectory, loop: EventLoop) {
-        let (hub, logger, reportLoss) = (self.hub, self.logger, self.hooks.reportLoss)
-        loop.scheduleTask(in: .milliseconds(1500)) {
-            guard !directory.place.children.contains(name) else { return }
-            logger.notice("child lost", metadata: ["peer.name": "\(name)"])
-            if directory.isRoot {
-                directory.childLost(name, reporter: directory.name).forEach { hub.broadcast($0) }
-            } else {
-                reportLoss?(name)
-            }
-        }
     }
 
     // MARK: From the loop's fan-out
@@ -271,10 +256,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         self.resumeWith = nil
         guard channel.isActive else {
             // It closed during the hand-over: like any link that died.
-            if let link = self.machine.link, !link.observer, let directory = self.directory {
-                directory.childLeft(link.name)
-                self.childLinkDied(link.name, directory: directory, loop: channel.eventLoop)
-            }
+            if let link = self.machine.link, !link.observer { self.directory?.childLinkDied(link.name) }
             return
         }
         if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }

@@ -61,6 +61,12 @@ public struct JoinPolicy: Sendable {
     private var admission: JoinAdmission?
     /// At the root: the mirrors expected to join again after a change of the tree.
     private var pending = PendingRejoins()
+    /// Children whose link died without a leave, and when (see ``childLinkDied(_:now:)``).
+    private var deadLinks: [String: Date] = [:]
+
+    /// How long a child whose link died without a leave has to come back before it is lost:
+    /// longer than a child takes to rejoin the same parent after a passing fault.
+    public static let childLossGrace: TimeInterval = 1.5
     private var nonces: Set<String> = []
     private var nonceOrder: Deque<String> = []
     /// This node's depth, once it is in the tree (0 at the root).
@@ -195,16 +201,18 @@ public struct JoinPolicy: Sendable {
         return self.fail(child, now: now)
     }
 
-    /// At the root: what is due at `now` in the tree's repair (call it a few times a second): a
-    /// mirror expected after a change that has not rejoined is told to (`relocate`), once a
+    /// At the root: what is due at `now` in the tree's repair (call it a few times a second): its
+    /// own children lost (``lostChildren(now:)``) are declared failed; a mirror expected after a change that has not rejoined is told to (`relocate`), once a
     /// second, and one that gave no sign of life for ``PendingRejoins/deadline`` is declared
     /// failed; a mirror declared failed is evicted again once a second until it rejoins (if it
     /// lives) or the deadline passes.
     /// Returns the tree changes to announce.
     public mutating func repair(now: Date) -> [TreeChange] {
         guard self.coordinator != nil else { return [] }
+        // The root's own children that died: it is their reporter.
+        var changes = self.lostChildren(now: now).flatMap { self.childLost($0, reporter: self.name, now: now) }
         let due = self.pending.due(now: now)
-        var changes = due.evict.map { TreeChange.evict(node: $0) } + due.relocate.map { TreeChange.relocate(node: $0) }
+        changes += due.evict.map { TreeChange.evict(node: $0) } + due.relocate.map { TreeChange.relocate(node: $0) }
         for node in due.failed where self.coordinator?.isPlaced(node) == true {
             changes += self.fail(node, now: now)
         }
@@ -282,6 +290,28 @@ public struct JoinPolicy: Sendable {
     /// A child's link closed: its slot is free.
     public mutating func childLeft(_ name: String) {
         self.slots.remove(name)
+    }
+
+    /// A child's link died without a leave at `now`: its slot is free at once, and if it is not
+    /// back within ``childLossGrace`` it is lost (``lostChildren(now:)``). A draining node's
+    /// children leave on purpose: none of them is lost.
+    public mutating func childLinkDied(_ name: String, now: Date) {
+        self.slots.remove(name)
+        guard !self.draining else { return }
+        self.deadLinks[name] = now
+    }
+
+    /// The children whose link died more than ``childLossGrace`` before `now` and that did not
+    /// come back, in name order; each is named once. The root acts on them in its
+    /// ``repair(now:)``; a mirror reports them to the root.
+    public mutating func lostChildren(now: Date) -> [String] {
+        if self.draining { self.deadLinks = [:] }
+        var lost: [String] = []
+        for (name, died) in self.deadLinks.sorted(by: { $0.key < $1.key }) where now.timeIntervalSince(died) >= Self.childLossGrace {
+            self.deadLinks[name] = nil
+            if !self.slots.children.contains(name) { lost.append(name) }
+        }
+        return lost
     }
 
     /// Records this node's place once its parent accepted it. Returns whether its depth or path

@@ -147,12 +147,23 @@ public final class PeerDirectory: Sendable {
     /// The fleet's secret, for signing joins and reports: the current file's.
     public var secret: String { self.policy.withLockedValue { $0.signingSecret } }
 
-    /// A child's link closed.
     /// A child's link taken over from another process (a hand-over) holds its slot again.
     public func adoptChild(_ name: String) {
         self.policy.withLockedValue { $0.adoptChild(name) }
     }
 
+    /// A child's link died without a leave (see ``JoinPolicy/childLinkDied(_:now:)``).
+    public func childLinkDied(_ name: String, now: Date = Date()) {
+        self.policy.withLockedValue { $0.childLinkDied(name, now: now) }
+    }
+
+    /// A mirror's children whose link died and that did not come back: to report to the root
+    /// (see ``JoinPolicy/lostChildren(now:)``).
+    public func lostChildren(now: Date = Date()) -> [String] {
+        self.policy.withLockedValue { $0.lostChildren(now: now) }
+    }
+
+    /// A child's link closed: its slot is free.
     public func childLeft(_ name: String) {
         self.policy.withLockedValue { $0.childLeft(name) }
     }
