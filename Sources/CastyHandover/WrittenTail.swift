@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// The last bytes a connection's handler gave its channel, so that at a hand-over the bytes the
@@ -18,13 +17,19 @@ public struct WrittenTail {
         self.capacity = capacity
     }
 
-    /// Notes a buffer given to the channel, after which the channel holds `queued` bytes not yet
-    /// written (this buffer's included; `nil` when it cannot tell: up to `capacity` is kept).
-    mutating func append(_ buffer: ByteBuffer, queued: Int? = nil) {
+    /// Notes a buffer given to the channel. Until the next ``trim(queued:)``, every buffer given
+    /// is kept (up to `capacity` bytes back).
+    public mutating func append(_ buffer: ByteBuffer) {
         guard buffer.readableBytes > 0 else { return }
         self.buffers.append(buffer)
         self.total += buffer.readableBytes
-        let keep = min(queued ?? self.capacity, self.capacity)
+        self.trim(queued: self.capacity)
+    }
+
+    /// The channel holds `queued` bytes not yet written: only the buffers that hold them are
+    /// kept (it can only hold fewer later, until the next buffer is given).
+    public mutating func trim(queued: Int) {
+        let keep = min(queued, self.capacity)
         while self.first < self.buffers.count, self.total - self.buffers[self.first].readableBytes >= keep {
             self.total -= self.buffers[self.first].readableBytes
             self.first += 1
@@ -38,14 +43,15 @@ public struct WrittenTail {
         }
     }
 
-    /// Notes a buffer given to `channel` (just written to it, on its loop), with what the channel
-    /// holds unwritten now.
-    public mutating func append(_ buffer: ByteBuffer, writtenTo channel: Channel) {
-        self.append(buffer, queued: try? channel.syncOptions?.getOption(.bufferedWritableBytes))
+    /// Notes a buffer given to the channel, after which the channel holds `queued` bytes not yet
+    /// written (this buffer's included).
+    public mutating func append(_ buffer: ByteBuffer, queued: Int) {
+        self.append(buffer)
+        self.trim(queued: queued)
     }
 
     /// The last `count` bytes given, or nil if fewer are kept.
-    func last(_ count: Int) -> [UInt8]? {
+    public func last(_ count: Int) -> [UInt8]? {
         guard count <= self.total else { return nil }
         var result: [UInt8] = []
         result.reserveCapacity(count)
@@ -59,17 +65,5 @@ public struct WrittenTail {
             skip = 0
         }
         return result
-    }
-
-    /// What a hand-over takes from `channel`: a duplicate of its socket's descriptor (found in
-    /// `sockets`) and the bytes it holds unwritten; nil when the channel is closed, its socket is
-    /// not found, or it holds more than is kept. Runs on the channel's loop.
-    public func handOver(_ channel: Channel, sockets: OpenSockets) -> (descriptor: CInt, unwritten: Data)? {
-        guard channel.isActive, let pending = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
-            let unwritten = self.last(pending),
-            let fd = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
-        else { return nil }
-        let copy = dup(fd)
-        return copy >= 0 ? (copy, Data(unwritten)) : nil
     }
 }

@@ -10,10 +10,10 @@ import NIOCore
 /// One join's connection once the ``ConnectionRouter`` found that it is one: the directory's
 /// decision (a refusal, a redirect, or the accept head), then, for an accepted child peer or
 /// observer, the catch-up and every segment, heartbeat and tree change from its loop's
-/// ``LoopFanout`` until the link ends. What to do is decided by a ``PeerConnectionStateMachine``;
-/// this handler carries out its actions and maps refusals to HTTP. Confined to its channel's
-/// event loop.
-final class PeerConnectionHandler: ChannelInboundHandler {
+/// ``LoopFanout`` until the link ends. Only moves bytes: every piece of the connection's state is
+/// its ``PeerConnectionStateMachine``'s; this handler carries out its actions and maps refusals
+/// to HTTP. Confined to its channel's event loop.
+final class PeerConnectionHandler: ChannelInboundHandler, StreamingConnectionHandler {
     typealias InboundIn = ICYRequestHead
     typealias OutboundOut = ByteBuffer
 
@@ -21,37 +21,33 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     private let directory: PeerDirectory?
     private let hooks: PeerHooks
     private let logger: Logger
-    private var machine = PeerConnectionStateMachine()
+    private var machine: PeerConnectionStateMachine
     private var channel: Channel?
-    /// The child's join had `term`: it takes `term` frames (a fleet with a standby root).
-    private var takesTerm = false
-    /// What was given to the channel lately: at a hand-over, the bytes it has not written yet.
-    private var tail: WrittenTail
-    /// Bytes to write first once activated (a link taken over from another process).
-    private var resumeWith: ByteBuffer?
-    /// Handed to another process: this one no longer serves the socket.
-    private var handedOver = false
+
+    var life: StreamingConnectionState {
+        get { self.machine.life }
+        set { self.machine.life = newValue }
+        _modify { yield &self.machine.life }
+    }
 
     init(hub: StreamHub, directory: PeerDirectory?, hooks: PeerHooks, logger: Logger) {
         self.hub = hub
         self.directory = directory
         self.hooks = hooks
         self.logger = logger
-        self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
+        self.machine = PeerConnectionStateMachine(tailCapacity: 2 * hub.configuration.maxListenerLagBytes)
     }
 
     /// A child's link taken over from another process (a hand-over): linked where `state` says,
     /// after `unwritten`, once ``activate()`` is called.
-    convenience init(hub: StreamHub, directory: PeerDirectory?, hooks: PeerHooks, logger: Logger, resuming state: HandoverState.Peer, unwritten: ByteBuffer) {
-        self.init(hub: hub, directory: directory, hooks: hooks, logger: logger)
+    init(hub: StreamHub, directory: PeerDirectory?, hooks: PeerHooks, logger: Logger, resuming state: HandoverState.Peer, unwritten: ByteBuffer) {
+        self.hub = hub
+        self.directory = directory
+        self.hooks = hooks
+        self.logger = logger
         self.machine = PeerConnectionStateMachine(
-            resuming: .init(
-                name: state.name, observer: state.observer, version: state.version, nextSeq: state.nextSeq, lastWrite: .now(),
-                depth: state.depth, path: state.path
-            )
+            resuming: state, unwritten: unwritten, now: .now(), tailCapacity: 2 * hub.configuration.maxListenerLagBytes
         )
-        self.takesTerm = state.takesTerm
-        self.resumeWith = unwritten
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -107,7 +103,6 @@ final class PeerConnectionHandler: ChannelInboundHandler {
                 )
             )
             self.give(head.buffer(allocator: context.channel.allocator), to: context.channel)
-            self.takesTerm = request.term != nil
             self.hub.counters.peerJoined()
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",
@@ -120,9 +115,9 @@ final class PeerConnectionHandler: ChannelInboundHandler {
                 break
             }
             let sent = self.write(join.entries)
-            context.flush()
+            self.flush(context.channel)
             self.machine.caughtUp(lastSeq: join.entries.last?.seq, now: self.now)
-            sent.count(in: self.hub)
+            self.hub.counters.sent(segments: sent.segments, bytes: sent.bytes)
             self.hub.fanout(for: context.eventLoop).add(self)
             // This node may have moved since the decision: the child hears its place now.
             self.placeChanged()
@@ -139,11 +134,6 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if self.handedOver || self.resumeWith != nil {
-            // Another process serves the socket now, or it closed before this one served it.
-            context.fireChannelInactive()
-            return
-        }
         switch self.machine.channelInactive() {
         case .none:
             break
@@ -172,7 +162,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         case .write(let catchUpFrom):
             var sent = self.write(recent.catchUp(from: catchUpFrom, before: entry.seq))
             sent += self.write(header, entry.numbered.segment.audio)
-            channel.flush()
+            self.flush(channel)
             switch self.machine.written(isWritable: channel.isWritable, maxLagBytes: self.hub.configuration.maxListenerLagBytes) {
             case .none:
                 break
@@ -191,8 +181,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
 
     /// This node follows a new root claim: a child that takes `term` frames hears of it.
     func termChanged(_ claim: TermRule.Claim) {
-        guard self.takesTerm, self.machine.link != nil else { return }
-        self.write(.term(claim.term, root: claim.root))
+        if case .send(let frame) = self.machine.termChanged(claim, now: self.now) { self.write(frame) }
     }
 
     /// A version 2 link hears of the stream's new context.
@@ -252,17 +241,19 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     /// Starts serving a link taken over from another process: its unwritten bytes first, then
     /// every segment from its loop's fan-out. Runs on the channel's loop.
     func activate() {
-        guard let channel = self.channel, let unwritten = self.resumeWith else { return }
-        self.resumeWith = nil
-        guard channel.isActive else {
+        guard let channel = self.channel else { return }
+        switch self.machine.activate(isActive: channel.isActive) {
+        case .none:
+            break
+        case .closedMeanwhile(let name, let observer):
             // It closed during the hand-over: like any link that died.
-            if let link = self.machine.link, !link.observer { self.directory?.childLinkDied(link.name) }
-            return
+            if !observer { self.directory?.childLinkDied(name) }
+        case .resume(let unwritten):
+            if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
+            self.flush(channel)
+            self.hub.counters.peerJoined()
+            self.hub.fanout(for: channel.eventLoop).add(self)
         }
-        if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
-        channel.flush()
-        self.hub.counters.peerJoined()
-        self.hub.fanout(for: channel.eventLoop).add(self)
     }
 
     /// Hands the link over: its socket (a duplicate of the descriptor, found in `sockets`) and
@@ -270,24 +261,13 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     /// It leaves the fan-out and its channel is closed without a word to the child: the socket
     /// lives on in the duplicate. Runs on the channel's loop.
     func handOver(sockets: OpenSockets) -> (descriptor: CInt, state: HandoverState.Connection)? {
-        guard let channel = self.channel, case .linked(let link) = self.machine.state, let (copy, unwritten) = self.tail.handOver(channel, sockets: sockets) else {
+        guard let channel = self.channel, let peer = self.machine.handOverState, let (copy, unwritten) = self.takeSocket(of: channel, sockets: sockets) else {
             return nil
         }
-        self.handedOver = true
         self.hub.fanout(for: channel.eventLoop).remove(self)
         self.hub.counters.peerLeft()
         channel.close(promise: nil)
-        let state = HandoverState.Peer(
-            name: link.name, observer: link.observer, version: link.version, nextSeq: link.nextSeq, depth: link.depth, path: link.path,
-            takesTerm: self.takesTerm
-        )
-        return (copy, HandoverState.Connection(unwritten: unwritten, peer: state))
-    }
-
-    /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.
-    private func give(_ buffer: ByteBuffer, to channel: Channel) {
-        channel.write(buffer, promise: nil)
-        self.tail.append(buffer, writtenTo: channel)
+        return (copy, HandoverState.Connection(unwritten: unwritten, peer: peer))
     }
 
     /// Writes and flushes one frame other than data.
@@ -296,7 +276,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         var buffer = channel.allocator.buffer(capacity: 32)
         buffer.writePeerFrame(frame)
         self.give(buffer, to: channel)
-        channel.flush()
+        self.flush(channel)
     }
 
     /// Writes data frames; the caller flushes. The one path for the catch-up and each segment.

@@ -1,12 +1,15 @@
+import CastyHandover
 import CastyPeerProtocol
 import CastyStream
 import CastyTree
 import NIOCore
 
 /// A child peer's (or observer's) connection as a pure value: its join request, the directory's
-/// decision, then the link (data frames, heartbeats, tree changes, leave) until it closes. Every
-/// method takes an event and returns the action for ``PeerConnectionHandler`` to carry out; the
-/// time is passed in, so it is tested without a channel or a clock.
+/// decision, then the link (data frames, heartbeats, term and tree changes, leave, a hand-over)
+/// until it closes. It holds all of the connection's state: the link and its share of the
+/// hand-over (``life``). Every method takes an event and returns the action for
+/// ``PeerConnectionHandler`` to carry out; the time is passed in, so it is tested without a
+/// channel or a clock.
 struct PeerConnectionStateMachine {
     /// An accepted link.
     struct Link: Equatable {
@@ -21,6 +24,8 @@ struct PeerConnectionStateMachine {
         /// The depth and path the child was last told (in the accept head or a place frame).
         var depth = 0
         var path: [String] = []
+        /// The child's join carried a term: it takes `term` frames (a fleet with a standby root).
+        var takesTerm = false
     }
 
     enum State: Equatable {
@@ -39,13 +44,25 @@ struct PeerConnectionStateMachine {
     }
 
     private(set) var state = State.idle
+    /// Whether this process serves the connection, and the bytes given to its channel lately.
+    var life: StreamingConnectionState
 
-    /// A new connection: waiting for its join request.
-    init() {}
+    /// A new connection: waiting for its join request. `tailCapacity`: the most bytes a
+    /// hand-over can find unwritten in its channel.
+    init(tailCapacity: Int = 1 << 20) {
+        self.life = StreamingConnectionState(tailCapacity: tailCapacity)
+    }
 
-    /// A link taken over from another process (a hand-over).
-    init(resuming link: Link) {
-        self.state = .linked(link)
+    /// A link taken over from another process (a hand-over): linked where `peer` says, after the
+    /// `unwritten` bytes, once activated.
+    init(resuming peer: HandoverState.Peer, unwritten: ByteBuffer, now: NIODeadline, tailCapacity: Int = 1 << 20) {
+        self.state = .linked(
+            Link(
+                name: peer.name, observer: peer.observer, version: peer.version, nextSeq: peer.nextSeq, lastWrite: now,
+                depth: peer.depth, path: peer.path, takesTerm: peer.takesTerm
+            )
+        )
+        self.life = StreamingConnectionState(resuming: unwritten, tailCapacity: tailCapacity)
     }
 
     /// The link, while linked or leaving.
@@ -113,7 +130,8 @@ struct PeerConnectionStateMachine {
         case .accept(let depth, let path):
             let version = min(request.version, PeerProtocol.version)
             let link = Link(
-                name: request.name, observer: request.observer, version: version, nextSeq: nil, lastWrite: .distantPast, depth: depth, path: path
+                name: request.name, observer: request.observer, version: version, nextSeq: nil, lastWrite: .distantPast, depth: depth, path: path,
+                takesTerm: request.term != nil
             )
             self.state = .linked(link)
             return .accept(depth: depth, path: path, version: version, from: request.stream == streamIdentity ? request.from : nil)
@@ -199,6 +217,12 @@ struct PeerConnectionStateMachine {
         return self.send(.heartbeat(newestSeq: newestSeq), now: now)
     }
 
+    /// This node follows a new root claim: a child that takes `term` frames hears of it.
+    mutating func termChanged(_ claim: TermRule.Claim, now: NIODeadline) -> FrameAction {
+        guard let link = self.link, link.takesTerm else { return .none }
+        return self.send(.term(claim.term, root: claim.root), now: now)
+    }
+
     /// The stream's context changed: a version 2 link hears of it.
     mutating func contextChanged(_ context: StreamContext, now: NIODeadline) -> FrameAction {
         guard let link = self.link, link.version >= 2 else { return .none }
@@ -272,13 +296,52 @@ struct PeerConnectionStateMachine {
         case unlink(name: String, observer: Bool, died: Bool)
     }
 
-    /// The connection closed.
+    /// The connection closed. A close while the connection is resuming or handed over is not
+    /// this process's: nothing to do.
     mutating func channelInactive() -> CloseAction {
+        guard self.life.isServing else { return .none }
         defer { self.state = .closed }
         switch self.state {
         case .linked(let link): return .unlink(name: link.name, observer: link.observer, died: true)
         case .leaving(let link): return .unlink(name: link.name, observer: link.observer, died: false)
         case .idle, .deciding, .answered, .closed: return .none
         }
+    }
+
+    // MARK: Hand-over
+
+    /// What to do when the connection is activated after a hand-over.
+    enum ActivateAction: Equatable {
+        case none
+        /// Write the bytes the other process left unwritten, then count the link and join it to
+        /// its loop's fan-out.
+        case resume(unwritten: ByteBuffer)
+        /// The socket closed during the hand-over: like a link that died (a mirror's slot is
+        /// freed, and it may be lost).
+        case closedMeanwhile(name: String, observer: Bool)
+    }
+
+    /// The other process let go: a resumed link is served from here on.
+    mutating func activate(isActive: Bool) -> ActivateAction {
+        switch self.life.activate(isActive: isActive) {
+        case .none:
+            return .none
+        case .resume(let unwritten):
+            return .resume(unwritten: unwritten)
+        case .closedMeanwhile:
+            defer { self.state = .closed }
+            guard let link = self.link else { return .none }
+            return .closedMeanwhile(name: link.name, observer: link.observer)
+        }
+    }
+
+    /// Where the link stands, for a hand-over; nil when it is not linked (it cannot be handed
+    /// over).
+    var handOverState: HandoverState.Peer? {
+        guard case .linked(let link) = self.state, self.life.isServing else { return nil }
+        return HandoverState.Peer(
+            name: link.name, observer: link.observer, version: link.version, nextSeq: link.nextSeq, depth: link.depth, path: link.path,
+            takesTerm: link.takesTerm
+        )
     }
 }

@@ -8,9 +8,10 @@ import NIOCore
 
 /// One player's connection once the ``ConnectionRouter`` found that it asks for the stream: the
 /// reply head, the burst, then every segment from its loop's ``LoopFanout`` until it closes or
-/// falls too far behind. What to do is decided by a ``PlayerConnectionStateMachine``; this
-/// handler carries out its actions. Confined to its channel's event loop.
-final class PlayerConnectionHandler: ChannelInboundHandler {
+/// falls too far behind. Only moves bytes: every piece of the connection's state is its
+/// ``PlayerConnectionStateMachine``'s, and this handler carries out its actions. Confined to its
+/// channel's event loop.
+final class PlayerConnectionHandler: ChannelInboundHandler, StreamingConnectionHandler {
     typealias InboundIn = ICYRequestHead
     typealias OutboundOut = ByteBuffer
 
@@ -19,27 +20,21 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     private let directory: PeerDirectory?
     private let maxListeners: Int
     private let logger: Logger
-    private var machine = PlayerConnectionStateMachine()
+    private var machine: PlayerConnectionStateMachine
     private var channel: Channel?
-    private var framer = PlayerFramer(metaint: nil)
-    /// Whether the player has had no audio yet: its first byte must be where a listener may
-    /// start (an MP3 or ADTS frame, an Ogg page after its chain's header pages), so segments
-    /// without such a place are skipped until one comes.
-    private var awaitingStart = true
-    private var joinedAt: NIODeadline?
-    /// What was given to the channel lately: at a hand-over, the bytes it has not written yet.
-    private var tail: WrittenTail
-    /// Bytes to write first once activated (a player taken over from another process).
-    private var resumeWith: ByteBuffer?
-    /// Handed to another process: this one no longer serves the socket.
-    private var handedOver = false
+
+    var life: StreamingConnectionState {
+        get { self.machine.life }
+        set { self.machine.life = newValue }
+        _modify { yield &self.machine.life }
+    }
 
     init(hub: StreamHub, directory: PeerDirectory?, maxListeners: Int, logger: Logger) {
         self.hub = hub
         self.directory = directory
         self.maxListeners = maxListeners
         self.logger = logger
-        self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
+        self.machine = PlayerConnectionStateMachine(tailCapacity: 2 * hub.configuration.maxListenerLagBytes)
     }
 
     /// A player taken over from another process (a hand-over): streaming where `state` says,
@@ -49,11 +44,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
         self.directory = directory
         self.maxListeners = maxListeners
         self.logger = logger
-        self.tail = WrittenTail(capacity: 2 * hub.configuration.maxListenerLagBytes)
-        self.machine = PlayerConnectionStateMachine(resumingAt: state.nextSeq, format: StreamFormat(rawValue: state.format) ?? .mp3)
-        self.framer = PlayerFramer(metaint: state.metaint, untilMetadata: state.untilMetadata, sentTitle: state.sentTitle.map { ByteBuffer(bytes: $0) })
-        self.awaitingStart = state.awaitingStart
-        self.resumeWith = unwritten
+        self.machine = PlayerConnectionStateMachine(resuming: state, unwritten: unwritten, tailCapacity: 2 * hub.configuration.maxListenerLagBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -81,15 +72,14 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
             PlainResponse(code: 503, body: "this node is full (\(max) listeners); try another\n").answer(context: context)
         case .join:
             let join = self.hub.join()
-            switch self.machine.joined(format: join.format, nextSeq: join.nextSeq, playerMetaint: self.hub.configuration.playerMetaint) {
+            let metaint = self.hub.configuration.playerMetaint
+            switch self.machine.joined(format: join.format, nextSeq: join.nextSeq, playerMetaint: metaint, now: .now()) {
             case .writeHeadAndClose(let metaint):
                 context.write(self.wrapOutboundOut(ReplyHead.player(context: join.context, metaint: metaint).buffer(allocator: context.channel.allocator)), promise: nil)
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: nil)
                 context.close(promise: nil)
             case .writeHeadAndStream(let metaint):
                 self.give(ReplyHead.player(context: join.context, metaint: metaint).buffer(allocator: context.channel.allocator), to: context.channel)
-                self.framer = PlayerFramer(metaint: metaint)
-                self.joinedAt = .now()
                 self.hub.counters.playerJoined()
                 self.logger.info(
                     "listener joined",
@@ -97,10 +87,10 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
                 )
                 // The burst gets playback going at once; it starts where a listener may start (a
                 // frame, or an Ogg page after its chain's header pages).
-                let sent = self.write(join.burst)
-                context.flush()
+                let sent = self.write(join.burst, to: context.channel)
+                self.flush(context.channel)
                 self.machine.burstWritten(lastSeq: join.burst.last?.seq)
-                sent.count(in: self.hub)
+                self.hub.counters.sent(segments: sent.segments, bytes: sent.bytes)
                 self.hub.fanout(for: context.eventLoop).add(self)
             }
         }
@@ -111,18 +101,12 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if self.handedOver || self.resumeWith != nil {
-            // Another process serves the socket now, or it closed before this one served it.
-            context.fireChannelInactive()
-            return
-        }
-        switch self.machine.channelInactive() {
+        switch self.machine.channelInactive(now: .now()) {
         case .none:
             break
-        case .leave:
+        case .leave(let seconds):
             self.hub.fanout(for: context.eventLoop).remove(self)
             self.hub.counters.playerLeft()
-            let seconds = self.joinedAt.map { (NIODeadline.now() - $0).nanoseconds / 1_000_000_000 } ?? 0
             self.logger.info("listener left", metadata: ["listener.seconds": "\(seconds)"])
         }
         context.fireChannelInactive()
@@ -139,9 +123,9 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
         case .skip:
             return Delivery()
         case .write(let catchUpFrom):
-            var sent = self.write(recent.catchUp(from: catchUpFrom, before: entry.seq))
-            sent += self.write(CollectionOfOne(entry))
-            channel.flush()
+            var sent = self.write(recent.catchUp(from: catchUpFrom, before: entry.seq), to: channel)
+            sent += self.write(CollectionOfOne(entry), to: channel)
+            self.flush(channel)
             switch self.machine.written(isWritable: channel.isWritable, maxLagBytes: self.hub.configuration.maxListenerLagBytes) {
             case .none:
                 break
@@ -182,14 +166,16 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     /// Starts serving a player taken over from another process: its unwritten bytes first, then
     /// every segment from its loop's fan-out. Runs on the channel's loop.
     func activate() {
-        guard let channel = self.channel, let unwritten = self.resumeWith else { return }
-        self.resumeWith = nil
-        guard channel.isActive else { return }
-        if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
-        channel.flush()
-        self.joinedAt = .now()
-        self.hub.counters.playerJoined()
-        self.hub.fanout(for: channel.eventLoop).add(self)
+        guard let channel = self.channel else { return }
+        switch self.machine.activate(isActive: channel.isActive, now: .now()) {
+        case .none:
+            break
+        case .resume(let unwritten):
+            if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
+            self.flush(channel)
+            self.hub.counters.playerJoined()
+            self.hub.fanout(for: channel.eventLoop).add(self)
+        }
     }
 
     /// Hands the player over: its socket (a duplicate of the descriptor, found in `sockets`) and
@@ -197,47 +183,22 @@ final class PlayerConnectionHandler: ChannelInboundHandler {
     /// kept). It leaves the fan-out and its channel is closed without a word to the player: the
     /// socket lives on in the duplicate. Runs on the channel's loop.
     func handOver(sockets: OpenSockets) -> (descriptor: CInt, state: HandoverState.Connection)? {
-        guard let channel = self.channel, let format = self.machine.format, let (copy, unwritten) = self.tail.handOver(channel, sockets: sockets) else {
+        guard let channel = self.channel, let player = self.machine.handOverState, let (copy, unwritten) = self.takeSocket(of: channel, sockets: sockets) else {
             return nil
         }
-        self.handedOver = true
         self.hub.fanout(for: channel.eventLoop).remove(self)
         self.hub.counters.playerLeft()
         channel.close(promise: nil)
-        let state = HandoverState.Player(
-            nextSeq: self.machine.nextSeq, format: format.rawValue, metaint: self.framer.metaint, untilMetadata: self.framer.untilMetadata,
-            sentTitle: self.framer.sentTitle.map { Data($0.readableBytesView) }, awaitingStart: self.awaitingStart
-        )
-        return (copy, HandoverState.Connection(unwritten: unwritten, player: state))
+        return (copy, HandoverState.Connection(unwritten: unwritten, player: player))
     }
 
-    /// Gives `buffer` to the channel, noting it in the tail; the caller flushes.
-    private func give(_ buffer: ByteBuffer, to channel: Channel) {
-        channel.write(buffer, promise: nil)
-        self.tail.append(buffer, writtenTo: channel)
-    }
-
-    /// Writes segments, framed for this player; the caller flushes. The one path for the burst,
-    /// a catch-up and each new segment.
-    private func write(_ entries: some Sequence<StreamHub.Entry>) -> Delivery {
+    /// Writes segments, framed for this player by its machine; the caller flushes. The one path
+    /// for the burst, a catch-up and each new segment.
+    private func write(_ entries: some Sequence<StreamHub.Entry>, to channel: Channel) -> Delivery {
         var sent = Delivery()
-        guard let channel = self.channel else { return sent }
         for entry in entries {
-            var audio = entry.numbered.segment.audio
-            if self.awaitingStart {
-                guard let start = entry.start else { continue }
-                self.awaitingStart = false
-                audio.moveReaderIndex(forwardBy: start.offset)
-                if let prefix = start.prefix {
-                    // An Ogg chain's header pages; Ogg players get no ICY metadata, so no framing.
-                    self.give(prefix, to: channel)
-                }
-            }
-            self.framer.frame(audio, title: entry.title) { buffer in
-                sent.bytes += buffer.readableBytes
-                self.give(buffer, to: channel)
-            }
-            sent.segments += 1
+            guard let bytes = self.machine.frame(entry, emit: { channel.write($0, promise: nil) }) else { continue }
+            sent += Delivery(bytes: bytes, segments: 1)
         }
         return sent
     }

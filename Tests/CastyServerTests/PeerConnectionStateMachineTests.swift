@@ -1,5 +1,8 @@
+import CastyHandover
 import CastyPeerProtocol
+import CastyTree
 import CastyStream
+import Foundation
 import NIOCore
 import Testing
 
@@ -135,5 +138,40 @@ import Testing
         #expect(machine.shutdown(now: Self.t0) == .send(.leave(reason: "node shutting down")))
         var idle = PeerConnectionStateMachine()
         #expect(idle.shutdown(now: Self.t0) == .none)
+    }
+
+    /// Only a child whose join carried a term hears of a new root claim.
+    @Test func termFramesGoOnlyToChildrenThatTakeThem() {
+        var request = Self.request()
+        request.term = 1
+        var takes = Self.linked(request)
+        #expect(takes.termChanged(TermRule.Claim(term: 2, root: "root2"), now: Self.t0) == .send(.term(2, root: "root2")))
+        var old = Self.linked()
+        #expect(old.termChanged(TermRule.Claim(term: 2, root: "root2"), now: Self.t0) == .none)
+    }
+
+    /// A link taken over from another process: silent until activated, then linked as it was; one
+    /// whose socket closed meanwhile is a link that died.
+    @Test func aResumedLinkIsServedOnceActivated() {
+        let peer = HandoverState.Peer(name: "m4", observer: false, version: 3, nextSeq: 20, depth: 2, path: ["root", "m1"], takesTerm: true)
+        var machine = PeerConnectionStateMachine(resuming: peer, unwritten: ByteBuffer(bytes: [9]), now: Self.t0)
+        #expect(machine.channelInactive() == .none, "a close while resuming is the activation's")
+        #expect(machine.handOverState == nil, "not served here yet")
+        #expect(machine.activate(isActive: true) == .resume(unwritten: ByteBuffer(bytes: [9])))
+        #expect(machine.handOverState == peer, "linked where it was, term frames included")
+        #expect(machine.segment(20, now: Self.t0) == .write(catchUpFrom: nil))
+
+        var closed = PeerConnectionStateMachine(resuming: peer, unwritten: ByteBuffer(), now: Self.t0)
+        #expect(closed.activate(isActive: false) == .closedMeanwhile(name: "m4", observer: false))
+        #expect(closed.state == .closed)
+    }
+
+    /// A handed-over link: the close of its channel is the other process's.
+    @Test func aHandedOverLinkIgnoresItsClose() {
+        var machine = Self.linked()
+        machine.life.gave(ByteBuffer(bytes: [1, 2, 3]))
+        let unwritten = machine.life.handOver(queued: 2)
+        #expect(unwritten == Data([2, 3]))
+        #expect(machine.channelInactive() == .none)
     }
 }
