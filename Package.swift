@@ -65,7 +65,7 @@ let package = Package(
         // The hand-over to a new binary: the state a node hands over, the messages, the control
         // socket that carries them with the descriptors (Unix socket, SCM_RIGHTS), and what is
         // taken from each channel (its socket's descriptor, the bytes it still holds unwritten).
-        .target(name: "CastyHandover", dependencies: ["CastyMedia", nioCore]),
+        .target(name: "CastyHandover", dependencies: ["CastyMedia", nioCore, nioConcurrencyHelpers]),
         // What each fuzz target runs on one input, with its invariants: shared by the libFuzzer
         // targets in Fuzz/ and the regression tests that replay their corpus; and the seeded
         // generator the randomized tests share.

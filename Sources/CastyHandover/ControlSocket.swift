@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// A node's control socket: a Unix stream socket on which a new binary asks the running node to
@@ -133,11 +134,18 @@ public enum ControlSocket {
     }
 
     /// One side of a control connection.
+    ///
+    /// `@unchecked Sendable`: its calls block, and are made one at a time from a thread of their
+    /// own, but the connection may be handed between threads; its mutable state (the decoder and
+    /// the sockets received) is only touched under `lock`.
     public final class Connection: @unchecked Sendable {
         let fd: CInt
-        private var decoder = HandoverMessageDecoder()
+        private let lock = NIOLock()
+        private var decoder = HandoverMessageDecoder()  // under `lock`
+        private var received: [CInt] = []  // under `lock`
+
         /// Sockets received so far, in order; the caller owns them.
-        public private(set) var receivedDescriptors: [CInt] = []
+        public var receivedDescriptors: [CInt] { self.lock.withLock { self.received } }
 
         init(fd: CInt) { self.fd = fd }
 
@@ -215,7 +223,7 @@ public enum ControlSocket {
             let deadline = NIODeadline.now() + timeout
             while true {
                 do {
-                    if let message = try self.decoder.next() { return message }
+                    if let message = try self.lock.withLock({ try self.decoder.next() }) { return message }
                 } catch {
                     throw Failure("\(error)")
                 }
@@ -272,8 +280,10 @@ public enum ControlSocket {
                 }
             }
             if failed { throw .errno("cannot read the control socket") }
-            self.receivedDescriptors += received
-            self.decoder.feed(buffer[0..<result])
+            self.lock.withLock {
+                self.received += received
+                self.decoder.feed(buffer[0..<result])
+            }
             return result
         }
 

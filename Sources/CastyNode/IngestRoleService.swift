@@ -55,6 +55,21 @@ public struct IngestRoleService: Service {
         var linkGeneration = 0
         /// The tree of the root followed, as last read, to adopt at a takeover.
         var rootTree: (root: String, tree: [String: String])?
+        /// What the own radio's path and the takeover decided to hand the hub, in order, not yet
+        /// handed (see ``toHub(_:)``).
+        var outbox: [HubCall] = []
+        /// Whether a thread is handing the outbox to the hub now.
+        var handing = false
+    }
+
+    /// A call to the hub that the own radio's path or the takeover decided under the lock.
+    enum HubCall: Sendable {
+        /// The stream's context, if the hub has none yet.
+        case contextIfUnset(StreamContext)
+        /// The stream's context.
+        case context(StreamContext)
+        case segment(ICYSegment)
+        case state(UpstreamState)
     }
 
     let fleet: FleetFile
@@ -195,11 +210,10 @@ public struct IngestRoleService: Service {
             await self.stopLink()
             let adopted = self.shared.withLockedValue { $0.rootTree }
             self.directory.becomeRoot(adopting: adopted?.tree ?? [:], from: adopted?.root)
-            let hub = self.hub
-            let outcome = self.shared.withLockedValue { shared -> ReconnectSplicer.Outcome? in
-                if let context = shared.ownContext, hub.context.headers.isEmpty { hub.setContext(context, checkBytes: true) }
-                for segment in shared.splicer.takeOver() { _ = hub.publish(segment) }
-                hub.setUpstreamState(shared.ownStatus)
+            let outcome = self.toHub { shared, calls -> ReconnectSplicer.Outcome? in
+                if let context = shared.ownContext { calls.append(.contextIfUnset(context)) }
+                calls += shared.splicer.takeOver().map { .segment($0) }
+                calls.append(.state(shared.ownStatus))
                 return shared.splicer.lastOutcome
             }
             self.logger.notice(
@@ -298,25 +312,23 @@ public struct IngestRoleService: Service {
             self.logger.error("the radio is not a stream Casty can relay", metadata: ["reason": "\(message)"])
             state = .refused(message)
         }
-        let hub = self.hub
-        self.shared.withLockedValue { shared in
+        self.toHub { shared, calls in
             shared.ownStatus = state
-            if shared.splicer.tookOver { hub.setUpstreamState(state) }
+            if shared.splicer.tookOver { calls.append(.state(state)) }
         }
     }
 
     private func ownEvent(_ event: UpstreamEvent) {
-        let hub = self.hub
-        let decided = self.shared.withLockedValue { shared -> ReconnectSplicer.Outcome? in
+        let decided = self.toHub { shared, calls -> ReconnectSplicer.Outcome? in
             switch event {
             case .connected(let head, _):
                 let context = StreamContext(upstream: head)
                 shared.ownContext = context
-                if shared.splicer.tookOver { hub.setContext(context, checkBytes: true) }
+                if shared.splicer.tookOver { calls.append(.context(context)) }
                 return nil
             case .segment(let segment):
                 let pending = shared.splicer.tookOver && shared.splicer.lastOutcome == nil
-                for out in shared.splicer.own(segment) { _ = hub.publish(out) }
+                calls += shared.splicer.own(segment).map { .segment($0) }
                 return pending ? shared.splicer.lastOutcome : nil
             }
         }
@@ -326,5 +338,44 @@ public struct IngestRoleService: Service {
         case .noOverlap?: self.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
         case nil: break
         }
+    }
+
+    // MARK: To the hub
+
+    /// Runs `decide` under the lock of what the radio's callbacks and the link's share, and
+    /// hands the hub the calls it decided, in order, with that lock released: the hub is never
+    /// called with it held. Calls decided on two threads at once (the own radio's and the
+    /// takeover's) still reach the hub in the order they were decided: whichever thread finds
+    /// the outbox not being handed hands it until it is empty.
+    @discardableResult
+    private func toHub<Result>(_ decide: (inout Shared, inout [HubCall]) -> Result) -> Result {
+        let (result, hands) = self.shared.withLockedValue { shared -> (Result, Bool) in
+            var calls: [HubCall] = []
+            let result = decide(&shared, &calls)
+            shared.outbox += calls
+            guard !shared.handing, !shared.outbox.isEmpty else { return (result, false) }
+            shared.handing = true
+            return (result, true)
+        }
+        guard hands else { return result }
+        while let calls = self.shared.withLockedValue({ shared -> [HubCall]? in
+            guard !shared.outbox.isEmpty else {
+                shared.handing = false
+                return nil
+            }
+            defer { shared.outbox = [] }
+            return shared.outbox
+        }) {
+            for call in calls {
+                switch call {
+                case .contextIfUnset(let context) where self.hub.context.headers.isEmpty: self.hub.setContext(context, checkBytes: true)
+                case .contextIfUnset: break
+                case .context(let context): self.hub.setContext(context, checkBytes: true)
+                case .segment(let segment): _ = self.hub.publish(segment)
+                case .state(let state): self.hub.setUpstreamState(state)
+                }
+            }
+        }
+        return result
     }
 }
