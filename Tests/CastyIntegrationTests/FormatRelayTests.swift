@@ -373,7 +373,7 @@ struct FormatRelayCheck {
     /// The leaf's status page plays the stream in headless Chromium for 3 s.
     private func playInChromium(fleet: ArgumentFleet, leaf: String, findings: Findings) async throws {
         let arguments = [
-            Paths.script("status-page-check.py").path,
+            Paths.fixture("status-page-check.py").path,
             "http://127.0.0.1:\(fleet.fleet.port(of: leaf))/status",
             "--expect-nodes", "\(Self.mirrors + 1)",
             "--min-play-seconds", "3",

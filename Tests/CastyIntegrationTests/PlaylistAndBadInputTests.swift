@@ -5,7 +5,7 @@ import Testing
 extension IntegrationTests {
     /// casty-ingest given a playlist instead of a stream (`.pls`, `.m3u` with a dead first entry,
     /// a playlist content type, HLS), and given bad input: a stream whose label lies, random bytes,
-    /// damaged Ogg. Upstreams are served by scripts/testradio/raw-stream.py (byte for byte what
+    /// damaged Ogg. Upstreams are served by Tests/Fixtures/raw-stream.py (byte for byte what
     /// the test wrote) and the local test radio; players are real sockets, ffmpeg and ffprobe.
     @Suite(.timeLimit(.minutes(2)))
     struct PlaylistAndBadInputTests {
@@ -332,14 +332,14 @@ extension IntegrationTests {
     }
 }
 
-/// scripts/testradio/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths.
+/// Tests/Fixtures/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths.
 private final class RawServer: Sendable {
     let port: Int
     let process: ManagedProcess
 
     init(folder: URL, file: URL? = nil, contentType: String = "audio/mpeg", rate: Int = 16_000, routes: [(path: String, contentType: String, file: URL)] = []) async throws {
         self.port = try freePort()
-        var arguments = [Paths.script("testradio/raw-stream.py").path, "--port", "\(self.port)"]
+        var arguments = [Paths.fixture("raw-stream.py").path, "--port", "\(self.port)"]
         if let file { arguments += ["--file", file.path, "--content-type", contentType, "--rate", "\(rate)"] }
         for route in routes { arguments += ["--route", "\(route.path)=\(route.contentType)=\(route.file.path)"] }
         self.process = try ManagedProcess(

@@ -29,7 +29,7 @@ final class TestRadio: Sendable {
     }
 }
 
-/// The SHOUTcast-v1-style test server, answering `ICY 200 OK`.
+/// The SHOUTcast-v1-style test server, answering `ICY 200 OK` (Tests/Fixtures/shoutcast-v1.py).
 final class ShoutcastServer: Sendable {
     let port: Int
     let process: ManagedProcess
@@ -39,7 +39,7 @@ final class ShoutcastServer: Sendable {
         self.process = try ManagedProcess(
             name: "shoutcast-\(self.port)-\(UUID().uuidString.prefix(4))",
             executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: [Paths.script("testradio/shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"] + extraArguments,
+            arguments: [Paths.fixture("shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"] + extraArguments,
             logFolder: logFolder
         )
         let process = self.process
