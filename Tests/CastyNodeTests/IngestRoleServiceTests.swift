@@ -10,19 +10,14 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 import CastyTestSupport
+import CastyTreeTestSupport
 
 @testable import CastyServer
 
 /// The standby's service over a fake radio, fake links and a fake other ingest: it follows,
 /// takes over splicing its radio onto the root's bytes, and steps down; no sockets.
 @Suite struct IngestRoleServiceTests {
-    static let fleet = FleetFile(
-        upstream: "http://radio.example/stream",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-        mirrors: [.init(name: "m1", host: "127.0.0.1", port: 8001)],
-        standby: .init(name: "root2", host: "127.0.0.1", port: 8009)
-    )
+    static let fleet = FleetFile.test(mirrors: 1...1, port: 8000, standby: true)
 
     /// Audio in which no 2 KiB repeat.
     static let radio: [UInt8] = {

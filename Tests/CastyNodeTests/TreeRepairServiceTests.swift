@@ -3,19 +3,14 @@ import CastyNode
 import CastyPeerProtocol
 import Foundation
 import Testing
+import CastyTreeTestSupport
 
 @testable import CastyNode
 
 /// The tree's repair runs on every ingest and acts whenever the ingest is the root: a standby
 /// that took over repairs its tree as the primary did.
 @Suite struct TreeRepairServiceTests {
-    static let fleet = FleetFile(
-        upstream: "http://radio.example/stream",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-        mirrors: (1...3).map { .init(name: "m\($0)", host: "127.0.0.1", port: 8000 + $0) },
-        standby: .init(name: "root2", host: "127.0.0.1", port: 8009)
-    )
+    static let fleet = FleetFile.test(mirrors: 1...3, port: 8000, standby: true)
 
     @Test(.timeLimit(.minutes(1))) func aStandbyThatTookOverRepairsItsTree() async throws {
         let election = RootElection(role: IngestRole(name: "root2", primary: "root", standby: "root2"))
