@@ -5,6 +5,7 @@ import CastyTree
 import NIOConcurrencyHelpers
 import Testing
 import CastyTreeTestSupport
+import CastyTestSupport
 
 /// A mirror's reports to the root, over an injected request: no network.
 @Suite(.timeLimit(.minutes(1))) struct LossReporterTests {

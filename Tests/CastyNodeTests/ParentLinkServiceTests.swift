@@ -11,6 +11,7 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 import CastyTreeTestSupport
+import CastyTestSupport
 
 @testable import CastyServer
 
