@@ -98,9 +98,11 @@ final class IngestNode: Sendable {
         ((try await self.status()["upstream"] as? [String: Any])?["state"] as? String) ?? ""
     }
 
-    /// Fetches the stream for `seconds`.
-    func listen(metadata: Bool, seconds: Double) async throws -> StreamClient.Received {
+    /// Fetches the stream for `seconds`; `answered` is set once the node's head is in.
+    func listen(metadata: Bool, seconds: Double, answered: Latch? = nil) async throws -> StreamClient.Received {
         let port = self.port
-        return try await onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: metadata), seconds: seconds) }
+        return try await onThread {
+            try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: metadata), seconds: seconds, answered: answered)
+        }
     }
 }
