@@ -334,29 +334,6 @@ extension IntegrationTests {
     }
 }
 
-/// Tests/Fixtures/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths.
-private final class RawServer: Sendable {
-    let port: Int
-    let process: ManagedProcess
-
-    init(folder: URL, file: URL? = nil, contentType: String = "audio/mpeg", rate: Int = 16_000, routes: [(path: String, contentType: String, file: URL)] = []) async throws {
-        self.port = try freePort()
-        var arguments = [Paths.fixture("raw-stream.py").path, "--port", "\(self.port)"]
-        if let file { arguments += ["--file", file.path, "--content-type", contentType, "--rate", "\(rate)"] }
-        for route in routes { arguments += ["--route", "\(route.path)=\(route.contentType)=\(route.file.path)"] }
-        self.process = try ManagedProcess(
-            name: "raw-stream-\(self.port)",
-            executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: arguments,
-            logFolder: folder
-        )
-        let process = self.process
-        try await eventually(within: 10, "raw-stream.py to listen") { process.output().contains("listening on") }
-    }
-
-    func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
-}
-
 /// Writes `text` to `name` in `folder`.
 private func write(_ folder: URL, _ name: String, _ text: String) throws -> URL {
     let url = folder.appendingPathComponent(name)

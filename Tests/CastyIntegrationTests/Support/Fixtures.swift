@@ -49,6 +49,35 @@ final class ShoutcastServer: Sendable {
     var url: String { "http://127.0.0.1:\(self.port)/" }
 }
 
+/// Tests/Fixtures/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths;
+/// with `silentAfter`, its first stream client gets that many seconds, then silence on a
+/// connection that stays open.
+final class RawServer: Sendable {
+    let port: Int
+    let process: ManagedProcess
+
+    init(
+        folder: URL, file: URL? = nil, contentType: String = "audio/mpeg", rate: Int = 16_000, silentAfter: Double? = nil,
+        routes: [(path: String, contentType: String, file: URL)] = []
+    ) async throws {
+        self.port = try freePort()
+        var arguments = [Paths.fixture("raw-stream.py").path, "--port", "\(self.port)"]
+        if let file { arguments += ["--file", file.path, "--content-type", contentType, "--rate", "\(rate)"] }
+        if let silentAfter { arguments += ["--silent-after", "\(silentAfter)"] }
+        for route in routes { arguments += ["--route", "\(route.path)=\(route.contentType)=\(route.file.path)"] }
+        self.process = try ManagedProcess(
+            name: "raw-stream-\(self.port)",
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: arguments,
+            logFolder: folder
+        )
+        let process = self.process
+        try await eventually(within: 10, "raw-stream.py to listen") { process.output().contains("listening on") }
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
+}
+
 /// Test MP3 files made by scripts/testradio/make-mp3s.sh.
 func makeTestMP3s(count: Int, seconds: Int) async throws -> [URL] {
     let folder = try Paths.temporaryFolder("casty-mp3")
