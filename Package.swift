@@ -149,7 +149,8 @@ let package = Package(
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         // What several test targets share (a task executor with a thread of its own, for tests
-        // that measure how soon something happens); not a product.
+        // that measure how soon something happens; `eventually`, to wait on an event rather than
+        // sleep); not a product.
         .target(name: "CastyTestSupport", path: "Tests/CastyTestSupport"),
         .testTarget(
             name: "CastyUpstreamTests",
