@@ -138,13 +138,19 @@ let package = Package(
             name: "CastyStreamTests",
             dependencies: ["CastyStream", "CastyMedia", "CastyICY", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyMediaTestSupport", nioCore, nioHTTP1]
         ),
+        // The fleet the tree, server and node tests share (`FleetFile.test(...)`); not a product.
+        .target(name: "CastyTreeTestSupport", dependencies: ["CastyTree"], path: "Tests/CastyTreeTestSupport"),
         // The tree's simulations model the mirrors' rejoin backoff, hence CastyStream.
-        .testTarget(name: "CastyTreeTests", dependencies: ["CastyTree", "CastyStream", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport"]),
+        .testTarget(
+            name: "CastyTreeTests",
+            dependencies: ["CastyTree", "CastyStream", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport", "CastyTreeTestSupport"]
+        ),
         .testTarget(name: "CastyHandoverTests", dependencies: ["CastyHandover", nioCore, nioEmbedded]),
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         // What several test targets share (a task executor with a thread of its own, for tests
-        // that measure how soon something happens); not a product.
+        // that measure how soon something happens; `eventually`, to wait on an event rather than
+        // sleep); not a product.
         .target(name: "CastyTestSupport", path: "Tests/CastyTestSupport"),
         .testTarget(
             name: "CastyUpstreamTests",
@@ -154,14 +160,14 @@ let package = Package(
             name: "CastyServerTests",
             dependencies: [
                 "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol", "CastyTestSupport",
-                nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+                "CastyTreeTestSupport", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
             ]
         ),
         .testTarget(
             name: "CastyNodeTests",
             dependencies: [
                 "CastyNode", "CastyServer", "CastyUpstream", "CastyMedia", "CastyStream", "CastyTree", "CastyICY", "CastyPeerProtocol",
-                "CastyTestSupport", atomics, logging,
+                "CastyTestSupport", "CastyTreeTestSupport", atomics, logging,
                 nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),

@@ -40,7 +40,7 @@ extension IntegrationTests {
                 logFolder: fleet.folder
             )
             let joinsBefore = Dictionary(uniqueKeysWithValues: fleet.mirrors.map { ($0.name, fleet.joins(of: $0.name)) })
-            try await Task.sleep(for: .seconds(3))
+            try await dummy.waitUntilDummiesConnected(leaves.count * 3)
 
             // Kill an inner mirror (one with children).
             let inner = tree.values.filter { $0 != "root" }
@@ -51,7 +51,10 @@ extension IntegrationTests {
             try await eventually(within: 8, "the killed mirror's children to rejoin") {
                 orphans.allSatisfy { fleet.joins(of: $0) > joinsBefore[$0]! }
             }
-            try await Task.sleep(for: .seconds(2))
+            try await eventually(within: 10, "the tree healed: 6 mirrors, without the dead one") {
+                let tree = await fleet.tree()
+                return tree[victim] == nil && tree.count == 6 && tree.keys.map { TestFleet.depth(of: $0, in: tree) }.max() == 2
+            }
             var healed = await fleet.tree()
             #expect(healed[victim] == nil, "the dead mirror must leave the tree: \(healed)")
             #expect(healed.count == 6)
@@ -72,13 +75,17 @@ extension IntegrationTests {
             let joinsBeforeFreeze = Dictionary(uniqueKeysWithValues: fleet.mirrors.map { ($0.name, fleet.joins(of: $0.name)) })
             let frozenOrphans = healed.filter { $0.value == frozen }.map(\.key)
             if let pid = fleet.process(frozen)?.pid { kill(pid, SIGSTOP) }
+            // The freeze itself: 4 s, far longer than a parent may stay silent.
             try await Task.sleep(for: .seconds(4))
             if let pid = fleet.process(frozen)?.pid { kill(pid, SIGCONT) }
             for name in frozenOrphans {
                 #expect(fleet.joins(of: name) > joinsBeforeFreeze[name]!, "\(name) must leave its frozen parent")
             }
             try await eventually(within: 10, "the frozen mirror back in the tree") { await fleet.tree()[frozen] != nil }
-            try await Task.sleep(for: .seconds(2))
+            try await eventually(within: 10, "the tree whole again, at minimum depth") {
+                let tree = await fleet.tree()
+                return tree.count == 6 && tree.keys.map { TestFleet.depth(of: $0, in: tree) }.max() == 2
+            }
             healed = await fleet.tree()
             #expect(healed.count == 6)
             #expect(healed.keys.map { TestFleet.depth(of: $0, in: healed) }.max() == 2, "back to minimum depth: \(healed)")
@@ -101,7 +108,10 @@ extension IntegrationTests {
             let leaf = try #require(current.keys.filter { name in !current.values.contains(name) }.sorted().first)
             fleet.process(leaf)?.stop(signal: SIGKILL)
             try await eventually(within: 8, "the root to drop the dead leaf \(leaf)") { await fleet.tree()[leaf] == nil }
-            try await Task.sleep(for: .seconds(2))
+            try await eventually(within: 10, "5 mirrors placed again, at minimum depth") {
+                let tree = await fleet.tree()
+                return tree.count == 5 && tree.keys.map { TestFleet.depth(of: $0, in: tree) }.max() == 2
+            }
             let final = await fleet.tree()
             #expect(final.count == 5)
             #expect(final.keys.map { TestFleet.depth(of: $0, in: final) }.max() == 2, "5 mirrors fit in depth 2: \(final)")
@@ -182,10 +192,11 @@ extension IntegrationTests {
             let oldStream = try #require(await fleet.status("root")?["stream"] as? String)
 
             let leafPort = fleet.port(of: "m3")
+            let answered = Latch()
             async let player = onThread {
-                try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 14)
+                try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 14, answered: answered)
             }
-            try await Task.sleep(for: .seconds(2))
+            try await eventually(within: 10, "the player on m3 answered") { answered.isSet }
             #expect(fleet.process("root")?.stop() == 0, "the ingest exits cleanly on SIGTERM")
             try fleet.startRoot()
             try await eventually(within: 10, "a new stream identity at the root") {

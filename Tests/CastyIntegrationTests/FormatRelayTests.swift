@@ -129,6 +129,8 @@ struct FormatRelayCheck {
             chainStart = Date()
             joinAt = max(joinAt, Date().addingTimeInterval(self.joinAfterChainStart))
         }
+        // Time that must pass, not an event: the listeners' point is to join once the ring has
+        // rolled past what it held when the fleet formed (or when the chain started).
         try await Task.sleep(for: .seconds(max(0, joinAt.timeIntervalSinceNow - lead)))
         let icecastPlain = try CurlRecording(name: "icecast", url: radio.url, metadata: false, seconds: lead + listenSeconds + 2.5, folder: folder)
         defer { icecastPlain.stop() }
@@ -325,6 +327,7 @@ struct FormatRelayCheck {
                     seen[node, default: []].append(title)
                 }
             }
+            // A sampling interval: the titles are watched for `seconds`, whatever they do.
             try? await Task.sleep(for: .milliseconds(250))
         }
         return seen
@@ -373,7 +376,7 @@ struct FormatRelayCheck {
     /// The leaf's status page plays the stream in headless Chromium for 3 s.
     private func playInChromium(fleet: ArgumentFleet, leaf: String, findings: Findings) async throws {
         let arguments = [
-            Paths.script("status-page-check.py").path,
+            Paths.fixture("status-page-check.py").path,
             "http://127.0.0.1:\(fleet.fleet.port(of: leaf))/status",
             "--expect-nodes", "\(Self.mirrors + 1)",
             "--min-play-seconds", "3",

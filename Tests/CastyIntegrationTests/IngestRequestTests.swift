@@ -38,8 +38,9 @@ extension IntegrationTests {
 
             // --max-listeners 1: a second player is told the node is full.
             let port = ingest.port
-            async let first = onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: false), seconds: 2) }
-            try await Task.sleep(for: .milliseconds(500))
+            // The first player stays long enough to be there, counted, when the second asks.
+            async let first = onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: false), seconds: 4) }
+            try await eventually(within: 3, "the first player counted") { (try await ingest.status()["listeners"] as? Int) == 1 }
             let second = try await self.fetch(ingest, StreamClient.playerRequest(metadata: false), seconds: 1)
             #expect(second.statusLine == "HTTP/1.0 503 Service Unavailable")
             #expect(String(decoding: second.body, as: UTF8.self).contains("full"))

@@ -93,8 +93,7 @@ extension IntegrationTests {
             defer { upstream.process.stop() }
             let ingest = try await IngestNode(upstream: upstream.url, extraArguments: ["--on-demand", "--idle-seconds", "1"])
             defer { ingest.process.stop() }
-            try await Task.sleep(for: .seconds(1))
-            #expect(try await ingest.upstreamState() == "idle (on demand)")
+            try await eventually(within: 10, "the ingest idle") { try await ingest.upstreamState() == "idle (on demand)" }
             #expect(!upstream.process.output().contains("connected (metadata"), "nobody listens yet: no upstream connection")
 
             let received = try await ingest.listen(metadata: true, seconds: 4)

@@ -78,11 +78,19 @@ extension IntegrationTests {
                 logFolder: fleet.folder
             )
             let (rootPort, m3Port, m1Port) = (fleet.root.port, fleet.port(of: "m3"), fleet.port(of: "m1"))
-            async let atRoot = onThread { try StreamClient.fetch(port: rootPort, request: StreamClient.playerRequest(metadata: false), seconds: 13) }
-            async let atM3 = onThread { try StreamClient.fetch(port: m3Port, request: StreamClient.playerRequest(metadata: false), seconds: 11) }
+            let answered = (root: Latch(), m3: Latch(), m1: Latch())
+            async let atRoot = onThread {
+                try StreamClient.fetch(port: rootPort, request: StreamClient.playerRequest(metadata: false), seconds: 13, answered: answered.root)
+            }
+            async let atM3 = onThread {
+                try StreamClient.fetch(port: m3Port, request: StreamClient.playerRequest(metadata: false), seconds: 11, answered: answered.m3)
+            }
             // A player on m1 itself keeps it until the drain time (3 s) ends.
-            async let atM1 = onThread { try StreamClient.fetch(port: m1Port, request: StreamClient.playerRequest(metadata: false), seconds: 15) }
-            try await Task.sleep(for: .seconds(3))
+            async let atM1 = onThread {
+                try StreamClient.fetch(port: m1Port, request: StreamClient.playerRequest(metadata: false), seconds: 15, answered: answered.m1)
+            }
+            try await dummy.waitUntilDummiesConnected(6)
+            try await eventually(within: 10, "the three players answered") { answered.root.isSet && answered.m3.isSet && answered.m1.isSet }
             let oldFile = fleet.folder.appendingPathComponent("fleet-old.json")
             try? FileManager.default.removeItem(at: oldFile)
             try FileManager.default.copyItem(at: fleet.fleetFile, to: oldFile)
@@ -154,13 +162,14 @@ extension IntegrationTests {
                 #expect(fleet.process("root")?.output().contains(file.reason) == true, "the log says why: \(file.reason)")
             }
             try good.write(to: fleet.fleetFile, options: .atomic)
-            try await Task.sleep(for: .seconds(1))
-            let kept = await fleet.tree()
-            #expect(kept.count == 5)
-            for name in remaining { #expect(fleet.process(name)?.isRunning == true, "\(name) still runs") }
+            // Every node refused each bad file (waited for above); 3 s of a player on m5 later, the
+            // fleet is as it was.
             let m5Port = fleet.port(of: "m5")
             let onM5 = try await onThread { try StreamClient.fetch(port: m5Port, request: StreamClient.playerRequest(metadata: false), seconds: 3) }
             #expect(onM5.body.count > 16_000, "the fleet still plays after the bad files: \(onM5.body.count) bytes")
+            let kept = await fleet.tree()
+            #expect(kept.count == 5)
+            for name in remaining { #expect(fleet.process(name)?.isRunning == true, "\(name) still runs") }
 
             // A secret rotation: the reloaded nodes take the new secret at once and the old one during the grace.
             try fleet.rewrite(mirrors: remaining, extra: ["drainSeconds": 3, "secret": "rotated-\(UUID().uuidString)", "secretGraceSeconds": 60])

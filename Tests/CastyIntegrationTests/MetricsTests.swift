@@ -42,9 +42,14 @@ extension IntegrationTests {
             #expect((before["casty_segments_in_total"] ?? 0) >= 3)
             let bytesBefore = before["casty_bytes_out_total"] ?? -1
 
-            async let first = ingest.listen(metadata: true, seconds: 4)
-            async let second = ingest.listen(metadata: false, seconds: 4)
-            try await Task.sleep(for: .seconds(2))
+            // Two players, there long enough for the counters to show them while they listen.
+            async let first = ingest.listen(metadata: true, seconds: 6)
+            async let second = ingest.listen(metadata: false, seconds: 6)
+            try await eventually(within: 4, "both players counted and segments sent to them") {
+                let metrics = try await self.scrape(ingest)
+                return metrics["casty_listeners"] == 2 && (metrics["casty_segments_out_total"] ?? 0) >= 2
+                    && (metrics["casty_bytes_out_total"] ?? 0) > bytesBefore
+            }
             let during = try await self.scrape(ingest)
             #expect(during["casty_listeners"] == 2)
             #expect((during["casty_bytes_out_total"] ?? 0) > bytesBefore)

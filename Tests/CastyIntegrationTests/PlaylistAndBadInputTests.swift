@@ -5,7 +5,7 @@ import Testing
 extension IntegrationTests {
     /// casty-ingest given a playlist instead of a stream (`.pls`, `.m3u` with a dead first entry,
     /// a playlist content type, HLS), and given bad input: a stream whose label lies, random bytes,
-    /// damaged Ogg. Upstreams are served by scripts/testradio/raw-stream.py (byte for byte what
+    /// damaged Ogg. Upstreams are served by Tests/Fixtures/raw-stream.py (byte for byte what
     /// the test wrote) and the local test radio; players are real sockets, ffmpeg and ffprobe.
     @Suite(.timeLimit(.minutes(2)))
     struct PlaylistAndBadInputTests {
@@ -129,7 +129,8 @@ extension IntegrationTests {
             try await eventually(within: 8, "the ingest to log the label's mismatch") {
                 ingest.process.output().contains("the radio says audio/mpeg but sends Ogg; relaying it as Ogg")
             }
-            try await Task.sleep(for: .seconds(2))
+            // Late: once the ingest holds a couple of Ogg segments.
+            try await eventually(within: 10, "two segments") { (try await ingest.seq() ?? -1) >= 2 }
             let head = try await ingest.listen(metadata: true, seconds: 1)
             #expect(head.statusLine == "HTTP/1.0 200 OK")
             #expect(head.header("content-type") == "audio/ogg", "a player asking later gets: \(head.head)")
@@ -166,9 +167,8 @@ extension IntegrationTests {
             defer { ingest.process.stop() }
 
             async let early = ingest.listen(metadata: true, seconds: 7)
-            try await Task.sleep(for: .seconds(5))
             // Casty says so after a few segments (seconds) without a frame.
-            try? await eventually(within: 10, "a line about the stream") { ingest.process.output().contains("is the stream really") }
+            try? await eventually(within: 15, "a line about the stream") { ingest.process.output().contains("is the stream really") }
             #expect(ingest.process.isRunning, "the ingest crashed on random bytes:\n\(ingest.process.output().suffix(3000))")
             let status = try await ingest.status()
             #expect((status["seq"] as? Int ?? 0) >= 2, "the ingest keeps reading the radio: \(status)")
@@ -257,14 +257,16 @@ extension IntegrationTests {
             defer { server.process.stop() }
             let ingest = try await IngestNode(upstream: server.url("/stream"))
             defer { ingest.process.stop() }
-            let started = Date()
 
             try await eventually(within: 5, "a first segment") { (try await ingest.seq() ?? -1) >= 1 }
             async let early = ingest.listen(metadata: false, seconds: 9)
             try await eventually(within: 8, "the ingest to log the damage") { ingest.process.output().contains("damaged stream") }
-            // The whole new chain arrives (cut + second's audio + 16000) / 16000 s in: listen after it.
+            // The whole new chain starts (cut + second's audio + 16000) bytes in: listen once the
+            // ingest has 2 s (segments of 16000 bytes) of it.
             let chainAt = Double(stream.count - third.count) / 16_000
-            try await Task.sleep(for: .seconds(max(0, chainAt + 2 - Date().timeIntervalSince(started))))
+            try await eventually(within: chainAt + 15, "2 s of the new chain at the ingest") {
+                (try await ingest.seq() ?? -1) >= Int(chainAt.rounded(.up)) + 2
+            }
             #expect(ingest.process.isRunning, "\(ingest.process.output().suffix(3000))")
             _ = try await ingest.status()
             // Where a new player's bytes start in what the radio sent.
@@ -330,29 +332,6 @@ extension IntegrationTests {
             }
         }
     }
-}
-
-/// scripts/testradio/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths.
-private final class RawServer: Sendable {
-    let port: Int
-    let process: ManagedProcess
-
-    init(folder: URL, file: URL? = nil, contentType: String = "audio/mpeg", rate: Int = 16_000, routes: [(path: String, contentType: String, file: URL)] = []) async throws {
-        self.port = try freePort()
-        var arguments = [Paths.script("testradio/raw-stream.py").path, "--port", "\(self.port)"]
-        if let file { arguments += ["--file", file.path, "--content-type", contentType, "--rate", "\(rate)"] }
-        for route in routes { arguments += ["--route", "\(route.path)=\(route.contentType)=\(route.file.path)"] }
-        self.process = try ManagedProcess(
-            name: "raw-stream-\(self.port)",
-            executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: arguments,
-            logFolder: folder
-        )
-        let process = self.process
-        try await eventually(within: 10, "raw-stream.py to listen") { process.output().contains("listening on") }
-    }
-
-    func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
 }
 
 /// Writes `text` to `name` in `folder`.

@@ -18,12 +18,16 @@ extension IntegrationTests {
             let dummy = try #require(observers)
             // A player on the leaf, and a reference player on the radio itself, across the takeover.
             let (radioPort, leafPort) = (radio.port, fleet.port(of: leaf))
+            let answered = (reference: Latch(), player: Latch())
             async let reference = onThread {
-                try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: true), seconds: 16)
+                try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: true), seconds: 16, answered: answered.reference)
             }
-            try await Task.sleep(for: .seconds(1))
-            async let player = onThread { try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 12) }
-            try await Task.sleep(for: .seconds(3))
+            try await eventually(within: 10, "the radio to answer the reference player") { answered.reference.isSet }
+            async let player = onThread {
+                try StreamClient.fetch(port: leafPort, request: StreamClient.playerRequest(metadata: true), seconds: 12, answered: answered.player)
+            }
+            try await eventually(within: 10, "the leaf to answer its player") { answered.player.isSet }
+            try await dummy.waitUntilDummiesConnected(3)
             let seqBefore = try #require(await fleet.status("root2")?["seq"] as? Int)
             #expect(seqBefore > 0, "the standby follows the numbering")
 
@@ -52,6 +56,7 @@ extension IntegrationTests {
                 let state = (status?["upstream"] as? [String: Any])?["state"] as? String
                 return status?["is_root"] as? Bool == false && status?["root"] as? String == "root2" && state?.hasPrefix("connected") == true
             }
+            // Nothing to wait on: 2 s pass to show that the roles stay as they are (no second root).
             try await Task.sleep(for: .seconds(2))
             #expect(await fleet.status("root")?["is_root"] as? Bool == false)
             #expect(await fleet.status("root2")?["is_root"] as? Bool == true)
@@ -89,7 +94,7 @@ extension IntegrationTests.StandbyRootTests {
         let fleet = try TestFleet(upstream: radio.url, mirrors: 3, standby: true)
         defer { fleet.stopAll() }
         let dummy = try #require(try await Self.formFleet(fleet, dummySeconds: 16).dummy)
-        try await Task.sleep(for: .seconds(3))
+        try await dummy.waitUntilDummiesConnected(3)
 
         let pid = try #require(fleet.process("root")?.pid)
         kill(pid, SIGSTOP)
@@ -98,6 +103,7 @@ extension IntegrationTests.StandbyRootTests {
         let tookOver = Date().timeIntervalSince(frozen)
         #expect(tookOver <= 2.0, "the standby became root \(tookOver) s after the freeze")
         print("standby takeover: root2 root \(String(format: "%.2f", tookOver)) s after the SIGSTOP")
+        // The freeze itself lasts 4 s (the test's premise), whatever the takeover took.
         try await Task.sleep(for: .seconds(max(0, 4 - Date().timeIntervalSince(frozen))))
         kill(pid, SIGCONT)
         try await eventually(within: 5, "the woken primary to follow root2") {

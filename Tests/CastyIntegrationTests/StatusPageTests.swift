@@ -3,7 +3,7 @@ import Testing
 
 extension IntegrationTests {
     /// The status page, end to end: a real fleet (the ingest and 7 mirrors relaying the local test
-    /// radio), the root's `/status` opened in headless Chromium by `scripts/status-page-check.py`,
+    /// radio), the root's `/status` opened in headless Chromium by `Tests/Fixtures/status-page-check.py`,
     /// which checks the tree the page draws, that its player plays, and that a killed leaf shows as
     /// down (or leaves the tree). The screenshot goes to a temporary folder, or to `docs/status.png`
     /// (the picture in the docs) when `CASTY_UPDATE_SCREENSHOT=1`.
@@ -43,7 +43,7 @@ extension IntegrationTests {
             let mirror = try #require(tree.keys.filter { $0 != leaf }.sorted().first)
             let shots = try Paths.temporaryFolder("casty-status-page")
             let mirrorPage = [
-                Paths.script("status-page-check.py").path,
+                Paths.fixture("status-page-check.py").path,
                 "http://127.0.0.1:\(fleet.port(of: mirror))/status",
                 "--expect-nodes", "8",
                 "--screenshot", shots.appendingPathComponent("\(mirror).png").path,
@@ -60,7 +60,7 @@ extension IntegrationTests {
                 ? Paths.packageRoot.appendingPathComponent("docs/status.png")
                 : shots.appendingPathComponent("status.png")
             let arguments = [
-                Paths.script("status-page-check.py").path,
+                Paths.fixture("status-page-check.py").path,
                 "http://127.0.0.1:\(fleet.port(of: "root"))/status",
                 "--expect-nodes", "8",
                 "--kill-pid", "\(leafPID)",

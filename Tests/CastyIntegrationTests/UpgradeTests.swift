@@ -31,19 +31,34 @@ extension IntegrationTests {
             // 197 observers on the target (200 listeners with its 3 players).
             let seconds = 60.0
             let (radioPort, rootPort, targetPort, childPort) = (radio.port, fleet.port(of: "root"), fleet.port(of: target), fleet.port(of: child))
-            async let reference = onThread { try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: seconds + 4) }
-            try await Task.sleep(for: .seconds(1))
+            let referenceAnswered = Latch()
+            async let reference = onThread {
+                try StreamClient.fetch(
+                    port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: seconds + 4, answered: referenceAnswered
+                )
+            }
+            try await eventually(within: 10, "the radio to answer the reference player") { referenceAnswered.isSet }
             let dummy = try ManagedProcess(
                 name: "dummies", executable: Paths.binary("casty-dummy"),
                 arguments: ["http://127.0.0.1:\(targetPort)/", "--clients", "197", "--seconds", "\(Int(seconds) - 4)", "--fleet", fleet.fleetFile.path],
                 logFolder: fleet.folder
             )
             defer { dummy.stop() }
-            async let onRoot = onThread { try StreamClient.fetch(port: rootPort, request: StreamClient.playerRequest(metadata: false), seconds: seconds) }
-            async let onTarget = onThread { try StreamClient.fetch(port: targetPort, request: StreamClient.playerRequest(metadata: true), seconds: seconds) }
-            async let onTargetPlain = onThread { try StreamClient.fetch(port: targetPort, request: StreamClient.playerRequest(metadata: false), seconds: seconds) }
-            async let onChild = onThread { try StreamClient.fetch(port: childPort, request: StreamClient.playerRequest(metadata: true), seconds: seconds) }
-            try await Task.sleep(for: .seconds(12))
+            let answered = (0..<4).map { _ in Latch() }
+            async let onRoot = onThread {
+                try StreamClient.fetch(port: rootPort, request: StreamClient.playerRequest(metadata: false), seconds: seconds, answered: answered[0])
+            }
+            async let onTarget = onThread {
+                try StreamClient.fetch(port: targetPort, request: StreamClient.playerRequest(metadata: true), seconds: seconds, answered: answered[1])
+            }
+            async let onTargetPlain = onThread {
+                try StreamClient.fetch(port: targetPort, request: StreamClient.playerRequest(metadata: false), seconds: seconds, answered: answered[2])
+            }
+            async let onChild = onThread {
+                try StreamClient.fetch(port: childPort, request: StreamClient.playerRequest(metadata: true), seconds: seconds, answered: answered[3])
+            }
+            try await dummy.waitUntilDummiesConnected(197, within: 30)
+            try await eventually(within: 10, "the 4 players answered") { answered.allSatisfy(\.isSet) }
             let childJoins = fleet.joins(of: child)
             let rootChildren = tree.filter { $0.value == "root" }.map(\.key)
             let rootChildrenJoins = rootChildren.map { fleet.joins(of: $0) }
@@ -66,8 +81,9 @@ extension IntegrationTests {
             #expect(Self.field("handover.from_version", in: versions) != Self.field("version", in: versions), "\(versions)")
             print("upgrade: \(target) handed over \(before.count) connections in \(String(format: "%.2f", pause)) s")
 
-            // Then the ingest.
-            try await Task.sleep(for: .seconds(15))
+            // Then the ingest, once every node is linked again after the mirror's upgrade (the
+            // upgraded mirror rejoins its parent).
+            try await fleet.waitUntilConnected()
             let rootBefore = try await Self.steadyConnections(port: rootPort)
             let rootStarted = Date()
             let rootPause = try await Self.upgrade("root", in: fleet, executable: next.appendingPathComponent("casty-ingest"))
@@ -118,15 +134,21 @@ extension IntegrationTests {
             try await eventually(within: 20, "m1 in the tree") { await fleet.tree().count == 1 }
             try await fleet.waitUntilConnected()
             let (radioPort, port) = (radio.port, fleet.port(of: "m1"))
-            async let reference = onThread { try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: 26) }
-            try await Task.sleep(for: .seconds(1))
+            let answered = (reference: Latch(), player: Latch())
+            async let reference = onThread {
+                try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: 26, answered: answered.reference)
+            }
+            try await eventually(within: 10, "the radio to answer the reference player") { answered.reference.isSet }
             let dummy = try ManagedProcess(
                 name: "dummies", executable: Paths.binary("casty-dummy"),
                 arguments: ["http://127.0.0.1:\(port)/", "--clients", "5", "--seconds", "20", "--fleet", fleet.fleetFile.path], logFolder: fleet.folder
             )
             defer { dummy.stop() }
-            async let player = onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: true), seconds: 22) }
-            try await Task.sleep(for: .seconds(5))
+            async let player = onThread {
+                try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: true), seconds: 22, answered: answered.player)
+            }
+            try await dummy.waitUntilDummiesConnected(5)
+            try await eventually(within: 10, "m1 to answer its player") { answered.player.isSet }
 
             // A new binary in the making: it takes the state and the sockets, then dies.
             let path = ControlSocket.defaultPath(name: "m1", port: port, environment: ProcessInfo.processInfo.environment)
@@ -268,6 +290,7 @@ extension IntegrationTests.UpgradeTests {
     /// The connections on `port` that were there 1.5 s apart (not a status request passing by).
     static func steadyConnections(port: Int) async throws -> [Int: Int32] {
         let first = try Self.connections(port: port)
+        // Two samples of the connections 1.5 s apart: what passes by between them is not steady.
         try await Task.sleep(for: .milliseconds(1500))
         return try Self.connections(port: port).filter { first[$0.key] == $0.value }
     }
@@ -310,17 +333,28 @@ extension IntegrationTests.UpgradeTests {
         try await eventually(within: 30, "all 7 mirrors in the tree") { (await status(rootPort)?["tree"] as? [String: String])?.count == 7 }
         let tree = try #require(await status(rootPort)?["tree"] as? [String: String])
         let leaves = tree.keys.filter { name in !tree.values.contains(name) }.sorted()
-        try await Task.sleep(for: .seconds(2))
+        try await eventually(within: 10, "every mirror connected to its parent") {
+            for port in ports {
+                guard let state = (await status(port)?["upstream"] as? [String: Any])?["state"] as? String, state.hasPrefix("connected") else { return false }
+            }
+            return true
+        }
 
         let seconds = 40.0
         let radioPort = radio.port
-        async let reference = onThread { try StreamClient.fetch(port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: seconds + 4) }
-        try await Task.sleep(for: .seconds(1))
+        let referenceAnswered = Latch()
+        async let reference = onThread {
+            try StreamClient.fetch(
+                port: radioPort, request: StreamClient.playerRequest(path: "/stream", metadata: false), seconds: seconds + 4, answered: referenceAnswered
+            )
+        }
+        try await eventually(within: 10, "the radio to answer the reference player") { referenceAnswered.isSet }
         let players = leaves.map { leaf in
             let port = ports[Int(leaf.dropFirst())! - 1]
-            return (leaf, Task { try await onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: true), seconds: seconds) } })
+            let answered = Latch()
+            return (leaf, answered, Task { try await onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: true), seconds: seconds, answered: answered) } })
         }
-        try await Task.sleep(for: .seconds(6))
+        try await eventually(within: 10, "every leaf to answer its player") { players.allSatisfy { $0.1.isSet } }
         func joins(_ index: Int) throws -> Int {
             try String(contentsOf: dir.appendingPathComponent("m\(index).log"), encoding: .utf8).components(separatedBy: "joined parent").count - 1
         }
@@ -337,7 +371,7 @@ extension IntegrationTests.UpgradeTests {
         try await eventually(within: 10, "the new root to splice the radio") { rootLog().contains("upstream reconnected: dropped the audio it sent again") }
 
         let referenceAudio = try await reference.audioAndTitles().audio
-        for (leaf, task) in players {
+        for (leaf, _, task) in players {
             let received = try await task.value
             #expect(!received.closedByServer, "\(leaf)'s player was disconnected")
             let compared = try assertSameAudio(try received.audioAndTitles().audio, in: referenceAudio, window: 16 * 1024)

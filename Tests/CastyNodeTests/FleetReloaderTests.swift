@@ -5,20 +5,14 @@ import NIOConcurrencyHelpers
 import NIOEmbedded
 import Testing
 import CastyTestSupport
+import CastyTreeTestSupport
 
 @testable import CastyNode
 
 /// The fleet file's reload on SIGHUP, with the file given by the test (no signal, no disk).
 @Suite(.timeLimit(.minutes(1))) struct FleetReloaderTests {
     static func fleet(_ names: [String], fanout: Int = 2, drain: Int? = nil) -> FleetFile {
-        FleetFile(
-            upstream: "http://radio.example/stream",
-            fanout: fanout,
-            secret: "s3cret",
-            ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-            mirrors: names.map { .init(name: $0, host: "127.0.0.1", port: 8000 + Int($0.dropFirst())!) },
-            drainSeconds: drain
-        )
+        .test(mirrors: names.map { Int($0.dropFirst())! }, port: 8000, fanout: fanout, drainSeconds: drain)
     }
 
     /// What the next load returns.

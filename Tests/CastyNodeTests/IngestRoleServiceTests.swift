@@ -10,19 +10,14 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 import CastyTestSupport
+import CastyTreeTestSupport
 
 @testable import CastyServer
 
 /// The standby's service over a fake radio, fake links and a fake other ingest: it follows,
 /// takes over splicing its radio onto the root's bytes, and steps down; no sockets.
 @Suite struct IngestRoleServiceTests {
-    static let fleet = FleetFile(
-        upstream: "http://radio.example/stream",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-        mirrors: [.init(name: "m1", host: "127.0.0.1", port: 8001)],
-        standby: .init(name: "root2", host: "127.0.0.1", port: 8009)
-    )
+    static let fleet = FleetFile.test(mirrors: 1...1, port: 8000, standby: true)
 
     /// Audio in which no 2 KiB repeat.
     static let radio: [UInt8] = {
@@ -65,7 +60,7 @@ import CastyTestSupport
             logger: quiet
         )
         try await whileRunning(service) {
-            try await eventually(within: 20, "a link to the primary") { links.withLockedValue { $0.first?.link.started } == true }
+            try await eventually("a link to the primary") { links.withLockedValue { $0.first?.link.started } == true }
             let (url, link) = try #require(links.withLockedValue { $0.first })
             #expect(url == "http://127.0.0.1:8000")
             let accepted = try #require(link.state.withLockedValue { $0.onAccepted })
@@ -87,9 +82,9 @@ import CastyTestSupport
             // The primary dies: the standby is root within the grace, numbering on, spliced.
             onDown("connection reset")
             let died = ContinuousClock.now
-            try await eventually(within: 20, "the standby to take over") { election.read(\.isRoot) }
+            try await eventually("the standby to take over") { election.read(\.isRoot) }
             #expect(ContinuousClock.now - died < atOnce, "a link down starts the 200 ms grace at once, not the 30 s of silence")
-            try await eventually(within: 20, "the spliced segments") { hub.nextSeq == 11 }
+            try await eventually("the spliced segments") { hub.nextSeq == 11 }
             radio.send(.segment(Self.segment(105_000..<110_000)))
             let entries = hub.peerJoin(from: 0).entries
             #expect(entries.map(\.seq) == Array(0...11))
@@ -100,7 +95,7 @@ import CastyTestSupport
 
             // The old primary is back in a higher term: the standby steps down and follows it.
             other.withLockedValue { $0 = .root(TermRule.Claim(term: 3, root: "root")) }
-            try await eventually(within: 20, "the standby to step down") { !election.read(\.isRoot) && links.withLockedValue { $0.count } == 2 }
+            try await eventually("the standby to step down") { !election.read(\.isRoot) && links.withLockedValue { $0.count } == 2 }
             #expect(!directory.isRoot && directory.tree == nil)
             #expect(hub.identity.value == "none", "what it numbered as root is dropped; it resyncs from the root")
             #expect(directory.decide(Self.join("m1", term: 3)).0 == .redirect(to: "root"))

@@ -4,6 +4,8 @@ import CastyServer
 import CastyTree
 import NIOConcurrencyHelpers
 import Testing
+import CastyTreeTestSupport
+import CastyTestSupport
 
 /// A mirror's reports to the root, over an injected request: no network.
 @Suite(.timeLimit(.minutes(1))) struct LossReporterTests {
@@ -82,10 +84,7 @@ import Testing
     }
 
     @Test func theRootTakesTheReportAndRefusesAForgedOne() throws {
-        let fleet = FleetFile(
-            upstream: "http://radio/", secret: "s3cret", ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-            mirrors: [.init(name: "m1", host: "127.0.0.1", port: 8001), .init(name: "m3", host: "127.0.0.1", port: 8003)]
-        )
+        let fleet = FleetFile.test(mirrors: [1, 3], port: 8000)
         let root = PeerDirectory(name: "root", fleet: fleet)
         let signed = LossReporter(name: "m1", secret: "s3cret", rootURL: "", logger: quiet) { _ in nil }.reportURL(lostChild: "m3")
         let forged = LossReporter(name: "m1", secret: "wrong", rootURL: "", logger: quiet) { _ in nil }.reportURL(lostChild: "m3")

@@ -10,18 +10,15 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Testing
+import CastyTreeTestSupport
+import CastyTestSupport
 
 @testable import CastyServer
 
 /// A mirror's parent link service, over a fake parent link: no curl, no sockets. The hub runs on
 /// a testing event loop, where a child peer on a testing channel shows what children get.
 @Suite(.timeLimit(.minutes(1))) struct ParentLinkServiceTests {
-    static let fleet = FleetFile(
-        upstream: "http://radio.example/stream",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-        mirrors: [.init(name: "m1", host: "127.0.0.1", port: 8001), .init(name: "m2", host: "127.0.0.1", port: 8002)]
-    )
+    static let fleet = FleetFile.test(mirrors: 1...2, port: 8000)
 
     static let mp3Frame: [UInt8] = [0xFF, 0xFB, 0x90, 0x64] + Array(repeating: 0x55, count: 413)
 

@@ -9,25 +9,6 @@ import Testing
 /// Logs nothing.
 let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// Waits until `condition` holds, checking every few milliseconds; after `seconds`, records an
-/// issue and throws, so that the test stops there (what follows would assume the condition).
-/// Generous, because the whole suite shares two cores with the simulations.
-func eventually(within seconds: Int = 20, _ what: String, _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-            throw TimedOut(what: what)
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
-
-/// A wait that timed out (the issue is recorded already).
-struct TimedOut: Error {
-    var what: String
-}
-
 /// Runs `service` in a service group while `body` runs, then shuts it down gracefully and returns
 /// (or throws) what the group did.
 func whileRunning(_ service: some Service, _ body: () async throws -> Void) async throws {

@@ -4,19 +4,14 @@ import CastyTree
 import Foundation
 import NIOConcurrencyHelpers
 import Testing
+import CastyTreeTestSupport
 
 @testable import CastyNode
 
 /// The tree's repair runs on every node of a fleet: at the root it repairs the tree (a standby
 /// that took over as the primary did), at a mirror it reports lost children to the root.
 @Suite struct TreeRepairServiceTests {
-    static let fleet = FleetFile(
-        upstream: "http://radio.example/stream",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 8000),
-        mirrors: (1...3).map { .init(name: "m\($0)", host: "127.0.0.1", port: 8000 + $0) },
-        standby: .init(name: "root2", host: "127.0.0.1", port: 8009)
-    )
+    static let fleet = FleetFile.test(mirrors: 1...3, port: 8000, standby: true)
 
     /// The changes a service announces, in order.
     final class Announced: Sendable {

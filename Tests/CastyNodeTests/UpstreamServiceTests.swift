@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Testing
+import CastyTestSupport
 
 /// The ingest's upstream service, over fake upstreams: no curl, no sockets.
 @Suite(.timeLimit(.minutes(1))) struct UpstreamServiceTests {
@@ -111,6 +112,8 @@ import Testing
             try await whileRunning(service) {
                 try await eventually("the idle state") { hub.snapshot().upstream == .idleOnDemand }
                 #expect(hub.snapshot().upstream.description == "idle (on demand)")
+                // Nothing to wait on: that nothing happens is the point. 50 ms is ten of the
+                // service's 5 ms polls.
                 try await Task.sleep(for: .milliseconds(50))
                 #expect(sources.all.isEmpty, "nobody listens: no connection")
 
@@ -144,6 +147,8 @@ import Testing
             try await whileRunning(service) {
                 hub.counters.playerJoined()
                 try await eventually("a connection") { sources.last?.started == true }
+                // A gap of ten 5 ms polls without a listener, then ten with one again: time that
+                // must pass without anything happening (the point of the test), not a wait.
                 hub.counters.playerLeft()
                 try await Task.sleep(for: .milliseconds(50))
                 hub.counters.playerJoined()

@@ -123,7 +123,8 @@ import CastyTestSupport
                         try await ControlClient(group: Self.group).get(url + "/", timeout: .seconds(30))
                     }
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                // Cancelled while the request is under way: once the server has it.
+                try await eventually("the request to reach the server") { server.requests.withLockedValue { $0.count } == 1 }
                 group.cancelAll()
                 return clock.now
             }

@@ -62,15 +62,12 @@ import CastyTestSupport
         ])
         // Requests that would wait 30 s for each black hole, were the mirrors asked one by one.
         let monitor = FleetMonitor(fleet: fleet.file, client: ControlClient(group: Self.group), timeout: .seconds(30))
-        let clock = ContinuousClock()
         let stopping = try await Self.whileRunning(monitor) {
-            let started = clock.now
-            var states = Self.states(monitor, fleet)
-            while states["good1"] != "up" || states["good2"] != "up" {
-                try #require(clock.now - started < atOnce, "the answering mirrors were not seen up at once: \(states)")
-                try await Task.sleep(for: .milliseconds(20))
-                states = Self.states(monitor, fleet)
+            try await eventually(within: atOnce, "the answering mirrors seen up at once") {
+                let states = Self.states(monitor, fleet)
+                return states["good1"] == "up" && states["good2"] == "up"
             }
+            let states = Self.states(monitor, fleet)
             #expect(states == ["root": "up", "good1": "up", "good2": "up", "hole1": "down", "hole2": "down", "hole3": "down"])
             let good = try #require(monitor.nodes(tree: fleet.tree, root: (listeners: 1, seq: 50)).first { $0.name == "good1" })
             #expect(good.listeners == 3)
@@ -86,11 +83,19 @@ import CastyTestSupport
     @Test func pollsOnceASecond() async throws {
         let fleet = try await Fleet([("good", Self.goodStatus)])
         let monitor = FleetMonitor(fleet: fleet.file, client: ControlClient(group: Self.group))
+        let requests = { fleet.servers[0].requests.withLockedValue { $0.count } }
+        let clock = ContinuousClock()
+        let started = clock.now
         _ = try await Self.whileRunning(monitor) {
-            try await Task.sleep(for: .milliseconds(2500))
+            // Rounds at 0, 1 and 2 s: the third comes, and no sooner than 2 s after the start.
+            var seen = 0
+            try await eventually("three rounds") {
+                seen = requests()
+                return seen >= 3
+            }
+            #expect(clock.now - started >= .seconds(2))
+            #expect(seen == 3)
         }
-        // Rounds at 0, 1 and 2 s.
-        #expect(fleet.servers[0].requests.withLockedValue { $0.count } == 3)
         #expect(fleet.servers[0].requests.withLockedValue { $0.allSatisfy { $0.uri == "/status.json" } })
         try await fleet.close()
     }
@@ -100,8 +105,10 @@ import CastyTestSupport
         // Requests that would wait 30 s for the black hole.
         let monitor = FleetMonitor(fleet: fleet.file, client: ControlClient(group: Self.group), timeout: .seconds(30))
         let stopping = try await Self.whileRunning(monitor) {
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(Self.states(monitor, fleet)["good"] == "up")
+            // Stopped while the black hole's request is under way and the good mirror answered.
+            try await eventually(within: atOnce, "the good mirror up, the black hole asked") {
+                Self.states(monitor, fleet)["good"] == "up" && fleet.servers[0].requests.withLockedValue { $0.count } >= 1
+            }
         }
         #expect(stopping < atOnce)
         try await fleet.close()
@@ -114,14 +121,12 @@ import CastyTestSupport
         monitor.stop()  // before start: nothing to stop
         monitor.start()
         monitor.start()  // a second start changes nothing
-        let clock = ContinuousClock()
-        let started = clock.now
-        while Self.states(monitor, fleet)["good"] != "up" {
-            try #require(clock.now - started < .seconds(20), "the mirror was never seen up")
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await eventually("the mirror seen up") { Self.states(monitor, fleet)["good"] == "up" }
         monitor.stop()
         monitor.stop()
+        // Nothing to wait on: proving that no round comes means letting time pass. The first
+        // pause lets a request that was on its way at the stop land; then no request for 1.5 s,
+        // longer than the 1 s between rounds.
         try await Task.sleep(for: .milliseconds(1500))
         let afterStop = requests()
         try await Task.sleep(for: .milliseconds(1500))

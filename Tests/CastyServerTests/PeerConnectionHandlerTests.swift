@@ -6,18 +6,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
+import CastyTreeTestSupport
 
 @testable import CastyServer
 
 /// Joins through the router and the peer handler on `EmbeddedChannel`s: the accept head with the
 /// peer protocol's headers, data frames, heartbeats, leaves, redirects and refusals.
 @Suite struct PeerConnectionHandlerTests {
-    static let fleet = FleetFile(
-        upstream: "http://127.0.0.1:1/",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-        mirrors: (1...7).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
-    )
+    static let fleet = FleetFile.test(mirrors: 1...7)
     static let segment = ICYSegment(audio: ByteBuffer(bytes: Array(repeating: 0x55, count: 100)))
 
     let loop = EmbeddedEventLoop()

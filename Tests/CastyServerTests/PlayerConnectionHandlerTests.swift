@@ -5,6 +5,7 @@ import CastyTree
 import NIOCore
 import NIOEmbedded
 import Testing
+import CastyTreeTestSupport
 
 @testable import CastyServer
 
@@ -54,10 +55,7 @@ import Testing
     /// The directory owns draining: once the root drains this mirror, new players are answered
     /// `503` and those listening stay.
     @Test func aDrainingNodeRefusesNewPlayersAndKeepsItsListeners() throws {
-        let fleet = FleetFile(
-            upstream: "http://127.0.0.1:1/", secret: "s3cret", ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-            mirrors: [.init(name: "m1", host: "127.0.0.1", port: 9001)]
-        )
+        let fleet = FleetFile.test(mirrors: 1...1)
         let directory = PeerDirectory(name: "m1", fleet: fleet)
         directory.joined(parent: "root", depth: 1, path: ["root"])
         func player() throws -> EmbeddedChannel {

@@ -2,16 +2,11 @@ import CastyPeerProtocol
 import CastyTree
 import Foundation
 import Testing
+import CastyTreeTestSupport
 
 /// A join policy whose ingest becomes root, or stops being it, at run time (a standby root).
 @Suite struct JoinPolicyStandbyTests {
-    static let fleet = FleetFile(
-        upstream: "http://127.0.0.1:1/",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-        mirrors: (1...3).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) },
-        standby: .init(name: "root2", host: "127.0.0.1", port: 9100)
-    )
+    static let fleet = FleetFile.test(mirrors: 1...3, standby: true)
 
     static func join(_ name: String, observer: Bool = false) -> JoinRequest {
         JoinRequest(name: name, from: nil, stream: nil, observer: observer, term: 1, secret: "s3cret")
@@ -46,13 +41,7 @@ import Testing
         #expect(primary.tree == ["m2": "root"])
     }
 
-    static let bigFleet = FleetFile(
-        upstream: "http://127.0.0.1:1/",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-        mirrors: (1...12).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) },
-        standby: .init(name: "root2", host: "127.0.0.1", port: 9100)
-    )
+    static let bigFleet = FleetFile.test(mirrors: 1...12, standby: true)
 
     @Test(arguments: [1, 2, 5, 7, 12])
     func theNewRootAdoptsTheOldRootsTreeAsItWas(mirrors: Int) throws {

@@ -2,15 +2,11 @@ import CastyPeerProtocol
 import CastyTree
 import Foundation
 import Testing
+import CastyTreeTestSupport
 
 /// The join policy as a pure value: decisions, not HTTP codes.
 @Suite struct JoinPolicyTests {
-    static let fleet = FleetFile(
-        upstream: "http://127.0.0.1:1/",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-        mirrors: (1...7).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
-    )
+    static let fleet = FleetFile.test(mirrors: 1...7)
 
     static func join(_ name: String, from: UInt64? = nil, stream: String? = nil, lost: String? = nil, observer: Bool = false, secret: String = "s3cret") -> JoinRequest {
         JoinRequest(name: name, from: from, stream: stream, lost: lost, observer: observer, secret: secret)
@@ -187,12 +183,7 @@ import Testing
     /// A storm of joins at the root (every mirror's children rejoining at once) is let in at the
     /// admission's pace: the first burst at once, the rest told to come back, observers never.
     @Test func theRootRefusesJoinsBeyondItsBurstWithATimeToComeBack() {
-        let fleet = FleetFile(
-            upstream: "http://127.0.0.1:1/",
-            secret: "s3cret",
-            ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-            mirrors: (1...300).map { .init(name: "m\($0)", host: "127.0.0.1", port: 10000 + $0) }
-        )
+        let fleet = FleetFile.test(mirrors: 1...300)
         var root = JoinPolicy(name: "root", fleet: fleet)
         let now = Date()
         let decisions = (1...300).map { root.decide(Self.join("m\($0)"), now: now).0 }
@@ -219,12 +210,7 @@ import Testing
     /// have a stream. Here the last mirror (m9) is an orphan still rejoining when m1 fails: the
     /// last leaf that streams (m8) fills m1's place instead, and m9 is told its new place.
     @Test func aMirrorStillRejoiningIsNotMovedIntoAFailedNodesPlace() {
-        let fleet = FleetFile(
-            upstream: "http://127.0.0.1:1/",
-            secret: "s3cret",
-            ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-            mirrors: (1...10).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
-        )
+        let fleet = FleetFile.test(mirrors: 1...10)
         var root = JoinPolicy(name: "root", fleet: fleet)
         for index in 1...10 { _ = root.decide(Self.join("m\(index)"), now: Date()) }
         // Heap order: m3, m4 under m1; m7, m8 under m3; m9, m10 under m4.

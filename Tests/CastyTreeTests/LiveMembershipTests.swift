@@ -2,20 +2,14 @@ import CastyPeerProtocol
 import CastyTree
 import Foundation
 import Testing
+import CastyTreeTestSupport
 
 /// Live membership as pure values: what a reloaded fleet file changes (``FleetChange``), the
 /// secrets accepted during a rotation (``FleetSecrets``), and how the coordinator and the join
 /// policy take added and removed mirrors.
 @Suite struct LiveMembershipTests {
     static func fleet(_ mirrors: ClosedRange<Int>, secret: String = "s3cret", drain: Int? = nil, grace: Int? = nil) -> FleetFile {
-        FleetFile(
-            upstream: "http://127.0.0.1:1/",
-            secret: secret,
-            ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-            mirrors: mirrors.map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) },
-            drainSeconds: drain,
-            secretGraceSeconds: grace
-        )
+        .test(mirrors: mirrors, secret: secret, drainSeconds: drain, secretGraceSeconds: grace)
     }
 
     static func join(_ name: String, secret: String = "s3cret", now: Date = Date()) -> JoinRequest {

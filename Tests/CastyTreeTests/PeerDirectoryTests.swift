@@ -2,16 +2,12 @@ import CastyPeerProtocol
 import CastyTree
 import Foundation
 import Testing
+import CastyTreeTestSupport
 
 /// The directory (the policy behind a lock, the fleet's addresses). The policy itself is tested in
 /// `JoinPolicyTests`, the HTTP answers to its decisions in `NodeRouteTests` (CastyServerTests).
 @Suite struct PeerDirectoryTests {
-    static let fleet = FleetFile(
-        upstream: "http://127.0.0.1:1/",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-        mirrors: (1...7).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
-    )
+    static let fleet = FleetFile.test(mirrors: 1...7)
 
     @Test func aRedirectSendsTheSameJoinToTheParentsAddress() throws {
         let root = PeerDirectory(name: "root", fleet: Self.fleet)

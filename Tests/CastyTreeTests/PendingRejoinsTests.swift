@@ -2,6 +2,7 @@ import CastyPeerProtocol
 import CastyTree
 import Foundation
 import Testing
+import CastyTreeTestSupport
 
 /// The root's record of the mirrors it expects after a change of the tree, and the repair it
 /// drives, with no clock but the one passed in.
@@ -51,12 +52,7 @@ import Testing
 
     // MARK: The repair at the root
 
-    static let fleet = FleetFile(
-        upstream: "http://127.0.0.1:1/",
-        secret: "s3cret",
-        ingest: .init(name: "root", host: "127.0.0.1", port: 9000),
-        mirrors: (1...7).map { .init(name: "m\($0)", host: "127.0.0.1", port: 9000 + $0) }
-    )
+    static let fleet = FleetFile.test(mirrors: 1...7)
 
     /// A root with m1 … m7 placed (m1, m2 under the root; m3, m4 under m1; m5, m6 under m2; m7
     /// under m3).

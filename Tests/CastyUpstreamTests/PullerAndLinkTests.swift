@@ -49,6 +49,7 @@ import CastyTestSupport
             let inTransfer = ManagedAtomic(false)
             let puller = Self.puller { _, stop, _ in
                 inTransfer.store(true, ordering: .relaxed)
+                // A transfer that runs until stopped, polling its stop flag as CurlTransfer does.
                 while !stop.load(ordering: .relaxed) { Thread.sleep(forTimeInterval: 0.05) }
                 return nil
             }
@@ -128,6 +129,7 @@ import CastyTestSupport
     @Test func aLinkThatIsStoppedWhileWaitingToRejoinStopsPromptly() async throws {
         try await onDedicatedThread {
             let joined = ManagedAtomic(0)
+            let down = ManagedAtomic(false)
             let link = ParentLink(
                 name: "m1", rootURL: "http://root.invalid:8000", secret: "s", logger: Self.quiet,
                 backoff: ReconnectBackoff(initial: .seconds(30), maximum: .seconds(60))
@@ -135,9 +137,12 @@ import CastyTestSupport
                 joined.wrappingIncrement(ordering: .relaxed)
                 return .transport(code: 7, message: "Couldn't connect to server")
             }
-            link.start(position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in }, onDown: { _ in })
-            try await TransferWorkerTests.waitUntil { joined.load(ordering: .relaxed) == 1 }
-            try await Task.sleep(for: .milliseconds(20))
+            link.start(
+                position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in },
+                onDown: { _ in down.store(true, ordering: .relaxed) }
+            )
+            // The join failed and the link said so: it now backs off for 30 s.
+            try await TransferWorkerTests.waitUntil { down.load(ordering: .relaxed) }
             let took = await ContinuousClock().measure { await link.stop() }
             #expect(took < atOnce)
             #expect(joined.value == 1)

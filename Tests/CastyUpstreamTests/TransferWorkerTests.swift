@@ -34,6 +34,8 @@ import CastyTestSupport
         await worker.stop()
         #expect(worker.start { _ in ran.store(true, ordering: .relaxed) } == false)
         await worker.stop()
+        // Nothing to wait on: that the body never runs is the point; 50 ms gives a thread, had
+        // one been started, ample time to run it.
         try? await Task.sleep(for: .milliseconds(50))
         #expect(!ran.value)
     }
@@ -208,15 +210,20 @@ import CastyTestSupport
             let release = ManagedAtomic(false)
             let watchdogFired = ManagedAtomic(0)
             let inTransfer = ManagedAtomic(0)
+            let sawStop = ManagedAtomic(0)
             let workers = (0..<count).map { _ in TransferWorker(name: "test") }
             for worker in workers {
                 worker.start { context in
                     context.runAttempts { context in
-                        // A transfer that ignores the stop flag until it is released.
+                        // A transfer that ignores the stop flag until it is released (polling
+                        // for the release every 2 ms, as a transfer polls its stop flag).
                         inTransfer.wrappingIncrement(ordering: .relaxed)
                         var watchdog: Date?
                         while !release.load(ordering: .relaxed) {
-                            if watchdog == nil && context.isStopping { watchdog = Date().addingTimeInterval(30) }
+                            if watchdog == nil && context.isStopping {
+                                watchdog = Date().addingTimeInterval(30)
+                                sawStop.wrappingIncrement(ordering: .relaxed)
+                            }
                             if let watchdog, Date() > watchdog {
                                 watchdogFired.wrappingIncrement(ordering: .relaxed)
                                 break
@@ -236,7 +243,8 @@ import CastyTestSupport
                     group.addTask {
                         // Runs only if the thread is free while every stop() is pending.
                         while !workers.allSatisfy(\.isStopping) { await Task.yield() }
-                        try? await Task.sleep(for: .milliseconds(50))
+                        // Released once every transfer has seen the stop and kept running.
+                        try? await Self.waitUntil { sawStop.load(ordering: .relaxed) == count }
                         release.store(true, ordering: .relaxed)
                     }
                 }

@@ -8,7 +8,7 @@ For every NAME=URL, K times (default 2): navigates a fresh page (served by this 
 `<audio src=URL autoplay>` and a 5 ms timer) and reads, from the page's own clock
 (performance.now(), 0 = navigation start), when the `playing` event fired and when currentTime
 first became > 0. Chromium is Debian's `chromium`, started headless with autoplay allowed and
-driven over the DevTools protocol with the small client in scripts/status-page-check.py.
+driven over the DevTools protocol with the small client in Tests/Fixtures/status-page-check.py.
 Prints one JSON object: {NAME: {"runs": [...], "median_advance_ms": ...}}. Chromium is always
 killed and its profile removed; each load is bounded by --timeout.
 """
@@ -28,7 +28,7 @@ import time
 import urllib.parse
 
 here = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("status_page_check", os.path.join(here, "..", "status-page-check.py"))
+spec = importlib.util.spec_from_file_location("status_page_check", os.path.join(here, "..", "..", "Tests", "Fixtures", "status-page-check.py"))
 spc = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(spc)
 

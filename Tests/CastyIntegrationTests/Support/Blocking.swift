@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs blocking work (sockets, waiting for processes) on a thread of its own, so that tests
 /// running in parallel never starve Swift's cooperative thread pool.
@@ -29,4 +30,11 @@ func eventually(within seconds: Double, _ what: String, _ condition: @Sendable (
         try await Task.sleep(for: .milliseconds(100))
     }
     throw TestFailure("timed out after \(seconds) s waiting for: \(what)")
+}
+
+/// A flag set once, from any thread: an event a test waits for (`eventually { latch.isSet }`).
+final class Latch: Sendable {
+    private let state = Mutex(false)
+    func set() { self.state.withLock { $0 = true } }
+    var isSet: Bool { self.state.withLock { $0 } }
 }

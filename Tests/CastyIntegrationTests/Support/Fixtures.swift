@@ -29,7 +29,7 @@ final class TestRadio: Sendable {
     }
 }
 
-/// The SHOUTcast-v1-style test server, answering `ICY 200 OK`.
+/// The SHOUTcast-v1-style test server, answering `ICY 200 OK` (Tests/Fixtures/shoutcast-v1.py).
 final class ShoutcastServer: Sendable {
     let port: Int
     let process: ManagedProcess
@@ -39,7 +39,7 @@ final class ShoutcastServer: Sendable {
         self.process = try ManagedProcess(
             name: "shoutcast-\(self.port)-\(UUID().uuidString.prefix(4))",
             executable: URL(fileURLWithPath: "/usr/bin/python3"),
-            arguments: [Paths.script("testradio/shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"] + extraArguments,
+            arguments: [Paths.fixture("shoutcast-v1.py").path, "--port", "\(self.port)", "--mp3", mp3.path, "--metaint", "8192", "--title-every", "\(titleEvery)"] + extraArguments,
             logFolder: logFolder
         )
         let process = self.process
@@ -47,6 +47,35 @@ final class ShoutcastServer: Sendable {
     }
 
     var url: String { "http://127.0.0.1:\(self.port)/" }
+}
+
+/// Tests/Fixtures/raw-stream.py: a file looped at a paced rate, and fixed bodies at given paths;
+/// with `silentAfter`, its first stream client gets that many seconds, then silence on a
+/// connection that stays open.
+final class RawServer: Sendable {
+    let port: Int
+    let process: ManagedProcess
+
+    init(
+        folder: URL, file: URL? = nil, contentType: String = "audio/mpeg", rate: Int = 16_000, silentAfter: Double? = nil,
+        routes: [(path: String, contentType: String, file: URL)] = []
+    ) async throws {
+        self.port = try freePort()
+        var arguments = [Paths.fixture("raw-stream.py").path, "--port", "\(self.port)"]
+        if let file { arguments += ["--file", file.path, "--content-type", contentType, "--rate", "\(rate)"] }
+        if let silentAfter { arguments += ["--silent-after", "\(silentAfter)"] }
+        for route in routes { arguments += ["--route", "\(route.path)=\(route.contentType)=\(route.file.path)"] }
+        self.process = try ManagedProcess(
+            name: "raw-stream-\(self.port)",
+            executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: arguments,
+            logFolder: folder
+        )
+        let process = self.process
+        try await eventually(within: 10, "raw-stream.py to listen") { process.output().contains("listening on") }
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(self.port)\(path)" }
 }
 
 /// Test MP3 files made by scripts/testradio/make-mp3s.sh.
@@ -98,9 +127,11 @@ final class IngestNode: Sendable {
         ((try await self.status()["upstream"] as? [String: Any])?["state"] as? String) ?? ""
     }
 
-    /// Fetches the stream for `seconds`.
-    func listen(metadata: Bool, seconds: Double) async throws -> StreamClient.Received {
+    /// Fetches the stream for `seconds`; `answered` is set once the node's head is in.
+    func listen(metadata: Bool, seconds: Double, answered: Latch? = nil) async throws -> StreamClient.Received {
         let port = self.port
-        return try await onThread { try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: metadata), seconds: seconds) }
+        return try await onThread {
+            try StreamClient.fetch(port: port, request: StreamClient.playerRequest(metadata: metadata), seconds: seconds, answered: answered)
+        }
     }
 }

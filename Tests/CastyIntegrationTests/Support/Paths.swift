@@ -19,7 +19,10 @@ enum Paths {
         }
         return url
     }()
+    /// A script of the product's own under `scripts/` (the test radio, the fleet and upgrade scripts).
     static func script(_ relative: String) -> URL { packageRoot.appendingPathComponent("scripts").appendingPathComponent(relative) }
+    /// A program that only the tests use, under `Tests/Fixtures/` (fake radios, the status page check).
+    static func fixture(_ name: String) -> URL { packageRoot.appendingPathComponent("Tests/Fixtures").appendingPathComponent(name) }
     static func binary(_ name: String) -> URL { binaries.appendingPathComponent(name) }
 
     /// A fresh folder under the system's temporary folder.

@@ -69,11 +69,12 @@ struct StreamClient {
     }
 
     /// Connects to `127.0.0.1:port`, sends `request`, reads for `seconds` (or until the server
-    /// closes, or `maxBytes`).
-    static func fetch(port: Int, request: String, seconds: Double, maxBytes: Int = 64 << 20) throws -> Received {
+    /// closes, or `maxBytes`). `answered` is set once the server's whole head is in: from then on
+    /// the player is connected (a test waits for that rather than sleeping).
+    static func fetch(port: Int, request: String, seconds: Double, maxBytes: Int = 64 << 20, answered: Latch? = nil) throws -> Received {
         let fd = try self.connect(port: port, request: request)
         defer { close(fd) }
-        var received = try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes)
+        var received = try self.read(fd: fd, seconds: seconds, maxBytes: maxBytes, answered: answered)
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) } }
@@ -117,7 +118,7 @@ struct StreamClient {
         "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: CastyTest/1\r\n" + (metadata ? "Icy-MetaData: 1\r\n" : "") + extra + "\r\n"
     }
 
-    private static func read(fd: Int32, seconds: Double, maxBytes: Int) throws -> Received {
+    private static func read(fd: Int32, seconds: Double, maxBytes: Int, answered: Latch? = nil) throws -> Received {
         let start = Date()
         var all: [UInt8] = []
         var timeline: [(Double, Int)] = []
@@ -136,7 +137,10 @@ struct StreamClient {
                 break
             }
             all += buffer[0..<n]
-            if headEnd == nil, let range = Self.findHeadEnd(all) { headEnd = range }
+            if headEnd == nil, let range = Self.findHeadEnd(all) {
+                headEnd = range
+                answered?.set()
+            }
             timeline.append((Date().timeIntervalSince(start), headEnd.map { all.count - $0 } ?? 0))
         }
         let end = headEnd ?? all.count

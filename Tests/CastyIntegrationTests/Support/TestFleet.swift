@@ -168,3 +168,11 @@ final class TestFleet: @unchecked Sendable {
         return depth
     }
 }
+
+extension ManagedProcess {
+    /// Waits until `casty-dummy` (this process) says, in its once-a-second progress line, that all
+    /// its `clients` are connected.
+    func waitUntilDummiesConnected(_ clients: Int, within seconds: Double = 15) async throws {
+        try await eventually(within: seconds, "the \(clients) dummies connected") { self.output().contains(" connected=\(clients)/\(clients) ") }
+    }
+}

@@ -3,7 +3,7 @@
 
 Usage:
   raw-stream.py --port P [--host 127.0.0.1]
-                [--file F [--content-type T] [--rate BYTES_PER_S]]
+                [--file F [--content-type T] [--rate BYTES_PER_S] [--silent-after S]]
                 [--route /path=CONTENT_TYPE=FILE ...]
 
 --route /path=CONTENT_TYPE=FILE (repeatable) answers GET /path (query ignored) with
@@ -14,6 +14,10 @@ Usage:
   Content-Length, then F's bytes from its first byte, looped for ever, paced at --rate
   bytes per second (default 16000) in chunks every 0.1 s. Every client gets its own copy
   from byte 0, so what a client receives is exactly predictable. No ICY metadata.
+--silent-after S: the first client of the stream gets S seconds of it, then nothing more, and
+  its connection stays open (the server reads from it, and sends nothing) until the client
+  closes it: a radio that hangs without hanging up. The server logs "falling silent" when it
+  stops sending. Later clients get the stream as usual.
 Without --file, other paths get 404.
 
 Logs every request to stderr ("GET /path from HOST:PORT -> 200 T"); prints
@@ -53,11 +57,20 @@ async def read_request_line(reader) -> str:
     return await asyncio.wait_for(_read(), 5.0)
 
 
-async def stream(writer, data: bytes, rate: int):
-    """Sends `data` looped for ever at `rate` bytes/s (from the start of the connection: no drift)."""
+async def stream(reader, writer, data: bytes, rate: int, silent_after=None):
+    """Sends `data` looped for ever at `rate` bytes/s (from the start of the connection: no drift);
+    with `silent_after` (seconds), stops sending then and holds the connection open until the
+    client closes it."""
     start, sent, pos = time.monotonic(), 0, 0
     while True:
-        due = int((time.monotonic() - start) * rate)
+        elapsed = time.monotonic() - start
+        if silent_after is not None and elapsed >= silent_after:
+            log("falling silent after {} bytes; the connection stays open".format(sent))
+            while await reader.read(4096):
+                pass
+            log("the client closed the silent connection")
+            return
+        due = int(elapsed * rate)
         if due > sent:
             out = bytearray()
             while len(out) < due - sent:
@@ -96,7 +109,11 @@ async def handle(reader, writer, args, routes):
                          .format(args.content_type).encode("latin-1"))
             await writer.drain()
             if method != "HEAD":
-                await stream(writer, args.data, args.rate)
+                silent_after = None
+                if args.silent_after is not None and not args.fell_silent:
+                    args.fell_silent = True
+                    silent_after = args.silent_after
+                await stream(reader, writer, args.data, args.rate, silent_after)
         else:
             log("{} {} from {} -> 404".format(method, path, peer))
             writer.write(b"HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot found\n")
@@ -123,6 +140,7 @@ async def main(args) -> int:
             return 2
         routes[path] = (content_type, file)
     args.data = b""
+    args.fell_silent = False
     if args.file:
         with open(args.file, "rb") as f:
             args.data = f.read()
@@ -153,11 +171,15 @@ def parse_args(argv=None):
     p.add_argument("--file", default="", help="file to stream in a loop on every path that is not a route")
     p.add_argument("--content-type", default="audio/mpeg", help="Content-Type of the stream (default audio/mpeg)")
     p.add_argument("--rate", type=int, default=16000, help="stream bytes per second (default 16000)")
+    p.add_argument("--silent-after", type=float, default=None, metavar="S",
+                   help="the stream's first client gets S seconds, then silence on an open connection")
     p.add_argument("--route", action="append", default=[], metavar="/path=CONTENT_TYPE=FILE",
                    help="serve FILE once, with Content-Length, at /path (repeatable)")
     a = p.parse_args(argv)
     if a.rate < 1:
         p.error("--rate must be >= 1")
+    if a.silent_after is not None and (a.silent_after < 0 or not a.file):
+        p.error("--silent-after needs --file and S >= 0")
     return a
 
 
