@@ -10,7 +10,7 @@ import Foundation
 /// an SVG tree: root on top, one row per depth, children in name order,
 /// dead nodes greyed, outlined in red and labelled "down". Every node element of the SVG
 /// (`svg#tree`) carries `data-node`, `data-parent` (empty at the root) and `data-state`
-/// (`up`/`down`), which `scripts/status-page-check.py` reads. An `<audio id="player">` plays the
+/// (`up`/`down`), which `Tests/Fixtures/status-page-check.py` reads. An `<audio id="player">` plays the
 /// node's own stream from `/stream`. Everything taken from JSON reaches the DOM through
 /// `textContent`, `setAttribute` or `createElementNS`, never as markup; links to other nodes are
 /// only made from http(s) URLs.
