@@ -279,17 +279,25 @@ ENV
     # All background processes: own session (setsid execs in place, so $! is
     # the real pid), stdin from /dev/null, output to log files (never to our
     # stdout, or "$(test-radio.sh start ...)" would hang).
-    setsid icecast2 -c "$dir/icecast.xml" </dev/null >"$dir/log/icecast.out" 2>&1 &
-    echo $! > "$dir/icecast.pid"
-
-    # Wait for the listen socket (bounded ~5 s).
-    local i
-    for (( i = 0; i < 50; i++ )); do
-        alive "$(<"$dir/icecast.pid")" icecast2 || { cat "$dir/log/icecast.out" >&2; die "icecast2 exited (port $port in use?)"; }
-        curl -s -o /dev/null --max-time 1 "$url/status-json.xsl" && break
-        sleep 0.1
+    # Wait for the listen socket (bounded ~5 s a try). Icecast 2.4.4 now and then dies of a
+    # segmentation fault just after "stats thread started", before it serves anything: it is
+    # started again, up to 3 times in all; one that keeps dying (its port in use, say) ends the start.
+    local i try started=0
+    for (( try = 1; try <= 3 && !started; try++ )); do
+        setsid icecast2 -c "$dir/icecast.xml" </dev/null >"$dir/log/icecast.out" 2>&1 &
+        echo $! > "$dir/icecast.pid"
+        for (( i = 0; i < 50; i++ )); do
+            if ! alive "$(<"$dir/icecast.pid")" icecast2; then
+                cat "$dir/log/icecast.out" >&2
+                echo "test-radio: icecast2 exited at start (try $try of 3)" >&2
+                break
+            fi
+            curl -s -o /dev/null --max-time 1 "$url/status-json.xsl" && { started=1; break; }
+            sleep 0.1
+        done
+        (( started || i < 50 )) || die "icecast2 did not open port $port"
     done
-    (( i < 50 )) || die "icecast2 did not open port $port"
+    (( started )) || die "icecast2 exited 3 times at start (port $port in use?)"
 
     # The one long-lived source connection, reading the FIFO. Plain HTTP PUT (what ffmpeg's
     # icecast:// protocol does internally) rather than icecast://, because icecast:// cannot
