@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Fleets {
     /// A real fleet: the ingest and 7 mirrors on loopback, relaying the local test radio; dummy
     /// observers on the leaves check every segment number while a mirror is killed and another frozen.
     @Suite(.timeLimit(.minutes(4)))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Radios {
     /// Every format of the test radio through a real fleet (issue 12): a real Icecast mount fed
     /// by scripts/test-radio.sh in that format (6 s tracks, so titles change during the test),
     /// relayed by the ingest and 3 mirrors, every node with `--ring-seconds 3`. Listeners join the

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Radios {
     /// casty-ingest relaying the local Icecast test radio, checked by players reading real sockets.
     @Suite(.timeLimit(.minutes(3)))
     struct IngestIcecastTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Radios {
     /// casty-ingest against a SHOUTcast-v1-style server that answers `ICY 200 OK`, and what happens
     /// when that upstream dies and comes back.
     @Suite(.timeLimit(.minutes(3)))

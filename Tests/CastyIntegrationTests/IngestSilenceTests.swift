@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Radios {
     /// `--silence-timeout`: a radio that stops sending without closing the connection (a hung
     /// encoder, a dead link with no reset). The ingest notices the silence, reconnects, and its
     /// players, who stay connected, get audio again.

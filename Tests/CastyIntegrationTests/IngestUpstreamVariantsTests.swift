@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Radios {
     /// What real radios answer besides plain Icecast: directory redirects, https, HTTP/1.1 chunked
     /// bodies, streams without metadata; and players too slow to keep up.
     @Suite(.timeLimit(.minutes(3)))

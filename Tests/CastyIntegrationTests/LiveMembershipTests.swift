@@ -30,7 +30,7 @@ extension TestFleet {
     }
 }
 
-extension IntegrationTests {
+extension IntegrationTests.Fleets {
     /// Live membership: the fleet file changed while the fleet plays, and SIGHUP.
     @Suite(.timeLimit(.minutes(4)))
     struct LiveMembershipTests {

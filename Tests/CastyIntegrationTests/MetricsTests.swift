@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Fleets {
     /// `/metrics` parses as Prometheus text, and its values move when players come and go.
     @Suite(.timeLimit(.minutes(2)))
     struct MetricsTests {

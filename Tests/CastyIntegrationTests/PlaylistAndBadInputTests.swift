@@ -2,7 +2,7 @@ import CastyFuzzDrivers
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Radios {
     /// casty-ingest given a playlist instead of a stream (`.pls`, `.m3u` with a dead first entry,
     /// a playlist content type, HLS), and given bad input: a stream whose label lies, random bytes,
     /// damaged Ogg. Upstreams are served by Tests/Fixtures/raw-stream.py (byte for byte what

@@ -2,7 +2,7 @@ import CastyTree
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Fleets {
     /// A fleet with a standby root: the primary ingest is killed while dummy observers listen on
     /// a leaf; the standby takes over within 2 s and the leaf's listeners lose nothing; the old
     /// primary, restarted, follows the new root instead of making a second stream.
@@ -84,7 +84,7 @@ extension IntegrationTests {
     }
 }
 
-extension IntegrationTests.StandbyRootTests {
+extension IntegrationTests.Fleets.StandbyRootTests {
     /// The frozen-root case: the primary stops for 4 s (SIGSTOP); the standby takes over within
     /// 2 s of the freeze, and the primary, when it wakes as a stale root of term 1, steps down and
     /// follows the standby. The leaf's observers lose nothing.
@@ -123,7 +123,7 @@ extension IntegrationTests.StandbyRootTests {
     }
 }
 
-extension IntegrationTests.StandbyRootTests {
+extension IntegrationTests.Fleets.StandbyRootTests {
     /// After a takeover the new root repairs its tree as the primary does: a mirror's parent is
     /// killed while the mirror is frozen; root2 moves the mirror into the hole, the mirror does not
     /// come, and root2 declares it failed once it has been silent for the repair's deadline. Woken,
@@ -185,7 +185,7 @@ extension IntegrationTests.StandbyRootTests {
     }
 }
 
-extension IntegrationTests.StandbyRootTests {
+extension IntegrationTests.Fleets.StandbyRootTests {
     /// Starts the primary (root in term 1), the standby (following it, its radio connected) and
     /// the mirrors, and waits for the whole tree; returns a leaf at depth 2 and, given
     /// `dummySeconds`, `casty-dummy` observers on it for that long, which fail on any gap or repeat.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Fleets {
     /// The status page, end to end: a real fleet (the ingest and 7 mirrors relaying the local test
     /// radio), the root's `/status` opened in headless Chromium by `Tests/Fixtures/status-page-check.py`,
     /// which checks the tree the page draws, that its player plays, and that a killed leaf shows as

@@ -4,7 +4,7 @@ import Foundation
 import NIOCore
 import Testing
 
-extension IntegrationTests {
+extension IntegrationTests.Fleets {
     /// Upgrades in place (`--take-over`): the new binary takes the node's listening socket, its
     /// players and child peers, so that no listener loses a byte or its connection.
     @Suite(.timeLimit(.minutes(5)))
@@ -241,7 +241,7 @@ extension IntegrationTests {
     }
 }
 
-extension IntegrationTests.UpgradeTests {
+extension IntegrationTests.Fleets.UpgradeTests {
     /// Another build of the binaries: copies with bytes appended, so that their build digest (in
     /// their version string) differs.
     static func nextBuild(in folder: URL) throws -> URL {
@@ -304,7 +304,7 @@ extension IntegrationTests.UpgradeTests {
     }
 }
 
-extension IntegrationTests.UpgradeTests {
+extension IntegrationTests.Fleets.UpgradeTests {
     /// `scripts/rolling-upgrade.sh` on a fleet of 7 mirrors and the ingest started by
     /// `scripts/fleet-up.sh`: one node at a time, deepest first, the root last; a player on every
     /// leaf hears the radio exactly, over one connection.

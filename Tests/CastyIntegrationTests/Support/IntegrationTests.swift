@@ -1,18 +1,28 @@
 import Foundation
 import Testing
 
-/// Every integration suite is nested in this one and runs one test at a time: each test starts
-/// several real processes (Icecast, ffmpeg, Casty nodes, Chromium), and on a 2-core machine tests
-/// running side by side would starve each other's timing (an 800 ms silence is a failed parent).
+/// Every integration suite is nested in one of this suite's two lanes, ``Radios`` and ``Fleets``,
+/// which run side by side; within a lane, one test at a time. Each test starts several real
+/// processes (Icecast, ffmpeg, Casty nodes, Chromium) and mostly waits on real time (audio plays at
+/// its own pace), so two at once keep a 2-core machine busy without starving either: every wait is
+/// on an event with a deadline, not a fixed sleep. More than two would: an 800 ms silence is a
+/// failed parent.
 ///
 /// They run when `CASTY_INTEGRATION=1` is set, as `scripts/test.sh` does after installing what
 /// they need; a plain `swift test` runs the unit and in-process tests only, with no Python,
 /// Icecast, ffmpeg or Chromium on the machine.
 @Suite(
-    .serialized,
     .enabled(
         if: ProcessInfo.processInfo.environment["CASTY_INTEGRATION"] == "1",
         "integration tests start Icecast, ffmpeg, Python and Chromium: set CASTY_INTEGRATION=1 (scripts/test.sh does)"
     )
 )
-struct IntegrationTests {}
+struct IntegrationTests {
+    /// One radio, one ingest, its players: every stream format, playlists, bad input, Icecast and
+    /// SHOUTcast servers, upstream variants, silence, on demand. One test at a time.
+    @Suite(.serialized) struct Radios {}
+
+    /// Several Casty nodes: the tree and its healing, load, restarts, the standby root, live
+    /// membership, upgrades by hand-over, the status page and metrics. One test at a time.
+    @Suite(.serialized) struct Fleets {}
+}
