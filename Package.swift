@@ -116,13 +116,13 @@ let package = Package(
             ]
         ),
         // The benchmarks' load generator (C, epoll): many ICY listeners from few processes, for
-        // scripts/bench.sh. Not a product: built by name.
+        // Benchmarks/bench.sh. Not a product: built by name.
         .executableTarget(
             name: "casty-loadgen",
             path: "Benchmarks/casty-loadgen",
             linkerSettings: [.linkedLibrary("m")]
         ),
-        // Release-mode benchmarks, run by scripts/bench-*.sh; never timed in tests.
+        // Release-mode benchmarks, run by Benchmarks/bench-*.sh; never timed in tests.
         .executableTarget(
             name: "ICYDecodeBenchmark",
             dependencies: ["CastyICY", nioCore],

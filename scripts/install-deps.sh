@@ -7,7 +7,7 @@
 #   chromium python3-websocket  the status page test drives headless Chromium over CDP
 #   python3-prometheus-client   parses /metrics in the tests
 #   iproute2 iptables     the fault harness (scripts/netfleet.sh): namespaces, veth, packet loss
-#   python3-matplotlib    the plot of scripts/bench.sh (docs/bench.png)
+#   python3-matplotlib    the plot of Benchmarks/bench.sh (docs/bench.png)
 set -euo pipefail
 packages=(libcurl4-openssl-dev pkg-config icecast2 ffmpeg mpg123 streamripper python3 curl procps openssl chromium python3-websocket python3-prometheus-client iproute2 iptables python3-matplotlib)
 sudo=""

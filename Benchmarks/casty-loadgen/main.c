@@ -1,5 +1,5 @@
 /*
- * casty-loadgen: many ICY listeners from few processes, for scripts/bench.sh.
+ * casty-loadgen: many ICY listeners from few processes, for Benchmarks/bench.sh.
  *
  *   casty-loadgen --url http://HOST:PORT/PATH --clients N [options]    (load)
  *   casty-loadgen --url http://HOST:PORT/PATH --probe K [options]      (probes)

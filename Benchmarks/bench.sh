@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Casty side by side with Icecast 2, in one run on this machine (issue 6).
-#   scripts/bench.sh [--quick] [--hold S] [--casty-counts LIST] [--icecast-counts LIST] [--out DIR]
+#   Benchmarks/bench.sh [--quick] [--hold S] [--casty-counts LIST] [--icecast-counts LIST] [--out DIR]
 #                    [--skip LIST]
 #
 # Starts the local test radio (scripts/test-radio.sh), an Icecast 2 relaying its mount (a second
@@ -112,7 +112,7 @@ cleanup() {
     for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
     (( radio_started )) && "$repo/scripts/test-radio.sh" stop --dir "$run/radio" >&2
     local left
-    left=$(pgrep -af "$run/" | grep -v -e pgrep -e 'scripts/bench.sh' || true)
+    left=$(pgrep -af "$run/" | grep -v -e pgrep -e 'Benchmarks/bench.sh' || true)
     if [[ -n $left ]]; then log "LEFT BEHIND:"; echo "$left" >&2; rc=1; fi
     log "run dir: $run"
     exit "$rc"
@@ -349,16 +349,16 @@ fi
 # --- browser -------------------------------------------------------------------------------------
 if want browser; then
     log "browser: headless Chromium, <audio> until currentTime advances"
-    $py "$repo/scripts/bench/browser_start.py" --timeout 25 casty="$mirror_url" icecast="$relay_url" \
+    $py "$repo/Benchmarks/bench/browser_start.py" --timeout 25 casty="$mirror_url" icecast="$relay_url" \
         > "$run/browser.json" 2> "$run/browser.log" || log "warning: browser measurement failed (see $run/browser.log)"
 fi
 
 # --- slow listeners ------------------------------------------------------------------------------
 if want slow; then
     log "slow: 200 listeners that never read, 12 s, on each server"
-    $py "$repo/scripts/bench/slow_listeners.py" --url "$mirror_url" --pid "$mirror_pid" --clients 200 --seconds 12 \
+    $py "$repo/Benchmarks/bench/slow_listeners.py" --url "$mirror_url" --pid "$mirror_pid" --clients 200 --seconds 12 \
         > "$run/slow-casty.json" 2> "$run/slow-casty.log" || log "warning: slow-listener measurement failed (Casty)"
-    $py "$repo/scripts/bench/slow_listeners.py" --url "$relay_url" --pid "$relay_pid" --clients 200 --seconds 12 \
+    $py "$repo/Benchmarks/bench/slow_listeners.py" --url "$relay_url" --pid "$relay_pid" --clients 200 --seconds 12 \
         > "$run/slow-icecast.json" 2> "$run/slow-icecast.log" || log "warning: slow-listener measurement failed (Icecast)"
 fi
 
@@ -371,7 +371,7 @@ if want hops; then
     make_fleet "$run/chain/fleet.json" 10 1
     start_fleet "$run/chain"
     fleet_ready "$run/chain" 10 || log "warning: chain not complete after 20 s"
-    $py "$repo/scripts/bench/observers.py" hops --fleet "$run/chain/fleet.json" --seconds 12 \
+    $py "$repo/Benchmarks/bench/observers.py" hops --fleet "$run/chain/fleet.json" --seconds 12 \
         > "$run/hops.json" 2> "$run/hops.log" || log "warning: hop measurement failed (see $run/hops.log)"
     stop_fleet "$run/chain"
 fi
@@ -383,7 +383,7 @@ if want failover; then
     make_fleet "$run/tree/fleet.json" 15 2
     start_fleet "$run/tree"
     fleet_ready "$run/tree" 15 || log "warning: tree not complete after 20 s"
-    $py "$repo/scripts/bench/observers.py" failover --fleet "$run/tree/fleet.json" --pids-dir "$run/tree" \
+    $py "$repo/Benchmarks/bench/observers.py" failover --fleet "$run/tree/fleet.json" --pids-dir "$run/tree" \
         --seconds 6 > "$run/failover.json" 2> "$run/failover.log" || log "warning: failover measurement failed (see $run/failover.log)"
     stop_fleet "$run/tree"
 fi
@@ -391,4 +391,4 @@ fi
 # --- report --------------------------------------------------------------------------------------
 elapsed=$(( SECONDS - t_begin ))
 log "measurements done in ${elapsed} s; writing the report"
-$py "$repo/scripts/bench/report.py" "$run" --elapsed "$elapsed" || log "warning: report failed"
+$py "$repo/Benchmarks/bench/report.py" "$run" --elapsed "$elapsed" || log "warning: report failed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Decode throughput of the ICY segment decoder (release build), next to the cost of only copying
-# the same bytes. Usage: scripts/bench-decode.sh [megabytes=512] [rounds=5]
+# the same bytes. Usage: Benchmarks/bench-decode.sh [megabytes=512] [rounds=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product ICYDecodeBenchmark >&2

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # CPU cost of relaying one 128 kbps stream to 0, 100 and 1000 players: casty-ingest next to
 # Icecast 2 serving the same players directly (the peer).
-#   scripts/bench-ingest.sh [SECONDS=20]
+#   Benchmarks/bench-ingest.sh [SECONDS=20]
 #
 # Starts the local test radio (scripts/test-radio.sh, Icecast 2 + ffmpeg) on a free port, raises
 # its client limit, starts a release casty-ingest pulling it, waits until casty's /status.json
 # says upstream "connected" with seq >= 3, then for N in 0 100 1000, for server in icecast casty,
-# runs scripts/bench/loadgen.py (N players, Icy-MetaData: 1) against that server and measures
+# runs Benchmarks/bench/loadgen.py (N players, Icy-MetaData: 1) against that server and measures
 # the server process over the loadgen's hold window (SECONDS, after the ramp and a 2 s settle):
 # CPU seconds per wall second (utime+stime from /proc/PID/stat) and VmRSS at the end. N=0 is
 # the idle cost of both over SECONDS. Casty's cost includes pulling the upstream; Icecast's
@@ -52,7 +52,7 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/casty-bench-ingest.XXXXXX")
 chmod 755 "$run"   # icecast2 (dropped to its own user as root) must traverse it
 radio="$run/radio"
 out_json=${BENCH_JSON:-$run/bench-ingest.json}
-loadgen="$repo/scripts/bench/loadgen.py"
+loadgen="$repo/Benchmarks/bench/loadgen.py"
 clk_tck=$(getconf CLK_TCK)
 
 radio_started=0

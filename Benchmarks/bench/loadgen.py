@@ -37,7 +37,7 @@ max_gap_s is the longest time a player received nothing during the hold
 (up to its end), which is where a stall shows.
 
 Example:
-  scripts/bench/loadgen.py --url http://127.0.0.1:8000/ --clients 1000 --seconds 20 --metadata
+  Benchmarks/bench/loadgen.py --url http://127.0.0.1:8000/ --clients 1000 --seconds 20 --metadata
 """
 
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Collects a scripts/bench.sh run into results.json, table.md (printed) and bench.png.
+"""Collects a Benchmarks/bench.sh run into results.json, table.md (printed) and bench.png.
 
     report.py RUN_DIR [--elapsed SECONDS]
 
