@@ -128,7 +128,9 @@ public struct IngestNode: Sendable {
             if let path = configuration.fleetPath {
                 fleetServices.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))
             }
-            fleetServices.append(TreeRepairService(directory: directory, logger: logger) { hub.broadcast($0) })
+            fleetServices.append(
+                TreeRepairService(directory: directory, logger: logger, announce: { hub.broadcast($0) }, placesSaid: { monitor?.placesSaid() ?? [:] })
+            )
         }
         if let fleet = configuration.fleet, let directory, election != nil {
             let roles = IngestRoleService(

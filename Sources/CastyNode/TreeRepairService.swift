@@ -9,8 +9,9 @@ import ServiceLifecycle
 /// second it asks the node's ``CastyTree/PeerDirectory`` what is due and carries it out.
 ///
 /// - At the root: mirrors expected after a change of the tree are told again, silent ones
-///   declared failed, evictions repeated, and its own children whose link died and did not come
-///   back are declared failed; every change is announced to the tree.
+///   declared failed, evictions repeated, its own children whose link died and did not come
+///   back declared failed, and mirrors that say another parent than the tree's told to rejoin
+///   (``CastyTree/MisplacedMirrors``); every change is announced to the tree.
 /// - At a mirror: its children whose link died and did not come back are reported to the root.
 ///
 /// It runs whether or not an ingest is the root when it starts: the policy answers nothing while
@@ -24,6 +25,7 @@ public struct TreeRepairService: Service {
     let directory: PeerDirectory
     let announce: @Sendable (TreeChange) -> Void
     let report: (@Sendable (String) async -> Void)?
+    let placesSaid: (@Sendable () -> [String: String])?
     let interval: Duration
     let logger: Logger
 
@@ -36,16 +38,20 @@ public struct TreeRepairService: Service {
     ///   - announce: sends a change to the whole tree (the hub's broadcast).
     ///   - report: tells the root that a child was lost (a mirror's ``LossReporter``); `nil` at an
     ///     ingest, which acts on its own children's losses itself.
+    ///   - placesSaid: at an ingest, each mirror's parent as the mirror last said (its
+    ///     `/status.json`, read by the ingest's monitor); `nil` at a mirror.
     public init(
         directory: PeerDirectory,
         interval: Duration = Self.defaultInterval,
         logger: Logger,
         announce: @escaping @Sendable (TreeChange) -> Void,
-        report: (@Sendable (String) async -> Void)? = nil
+        report: (@Sendable (String) async -> Void)? = nil,
+        placesSaid: (@Sendable () -> [String: String])? = nil
     ) {
         self.directory = directory
         self.announce = announce
         self.report = report
+        self.placesSaid = placesSaid
         self.interval = interval
         self.logger = logger
     }
@@ -73,6 +79,18 @@ public struct TreeRepairService: Service {
         for change in self.directory.repair(now: now) {
             self.logger.notice("tree repair", metadata: ["tree.change": "\(change)"])
             self.announce(change)
+        }
+        if let placesSaid = self.placesSaid {
+            let says = placesSaid()
+            for change in self.directory.placesSaid(says, now: now) {
+                if case .relocate(let node) = change {
+                    self.logger.notice(
+                        "tree repair: a mirror says another parent than the tree's; told to rejoin",
+                        metadata: ["tree.change": "\(change)", "peer.name": "\(node)", "peer.says_parent": "\(says[node] ?? "-")"]
+                    )
+                }
+                self.announce(change)
+            }
         }
         let lost = self.directory.lostChildren(now: now)
         for child in lost {

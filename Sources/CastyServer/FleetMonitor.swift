@@ -15,6 +15,8 @@ public final class FleetMonitor: Service, Sendable {
     struct Seen: Sendable {
         var listeners: Int
         var seq: UInt64?
+        /// Its parent, as it says (nil while it has none).
+        var parent: String?
         var at: ContinuousClock.Instant
     }
 
@@ -99,9 +101,20 @@ public final class FleetMonitor: Service, Sendable {
         let view = Seen(
             listeners: object["listeners"] as? Int ?? 0,
             seq: (object["seq"] as? NSNumber).map { $0.uint64Value },
+            parent: object["parent"] as? String,
             at: .now
         )
         self.seen.withLockedValue { $0[mirror.name] = view }
+    }
+
+    /// Each mirror's parent as the mirror itself said in the last round (within 2.5 s), for
+    /// the root to compare with its tree (``CastyTree/MisplacedMirrors``); mirrors that said
+    /// nothing lately, or have no parent, are left out.
+    public func placesSaid() -> [String: String] {
+        let now = ContinuousClock.now
+        return self.seen.withLockedValue { seen in
+            seen.compactMapValues { view in now - view.at < .milliseconds(2500) ? view.parent : nil }
+        }
     }
 
     /// `host:port`, with an IPv6 address in brackets.

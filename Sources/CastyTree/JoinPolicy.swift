@@ -61,6 +61,7 @@ public struct JoinPolicy: Sendable {
     private var admission: JoinAdmission?
     /// At the root: the mirrors expected to join again after a change of the tree.
     private var pending = PendingRejoins()
+    private var misplaced = MisplacedMirrors()
     /// Children whose link died without a leave, and when (see ``childLinkDied(_:now:)``).
     private var deadLinks: [String: Date] = [:]
 
@@ -199,6 +200,17 @@ public struct JoinPolicy: Sendable {
         guard let coordinator = self.coordinator, coordinator.isPlaced(child) else { return [] }
         guard coordinator.parent(of: child) == reporter || self.pending.formerParent(of: child) == reporter else { return [] }
         return self.fail(child, now: now)
+    }
+
+    /// At the root: what each mirror says its parent is (its `/status.json`, read by the root),
+    /// against the tree. A mirror that is placed, not expected to rejoin, and says another parent
+    /// for ``MisplacedMirrors/misplacedAfter`` is told to rejoin (``MisplacedMirrors``). Nothing
+    /// when this node is not the root.
+    public mutating func placesSaid(_ says: [String: String], now: Date) -> [TreeChange] {
+        guard !self.draining, let tree = self.tree, self.coordinator != nil else { return [] }
+        let pending = self.pending
+        return self.misplaced.due(says: says, tree: tree, now: now) { !pending.isExpected($0) }
+            .map { TreeChange.relocate(node: $0) }
     }
 
     /// At the root: what is due at `now` in the tree's repair (call it a few times a second): its

@@ -138,6 +138,12 @@ public final class PeerDirectory: Sendable {
         self.policy.withLockedValue { $0.repair(now: now) }
     }
 
+    /// At the root: the mirrors to tell to rejoin because they say another parent than the tree's
+    /// (``JoinPolicy/placesSaid(_:now:)``); the changes to announce.
+    public func placesSaid(_ says: [String: String], now: Date = Date()) -> [TreeChange] {
+        self.policy.withLockedValue { $0.placesSaid(says, now: now) }
+    }
+
     /// Whether this node is the root.
     public var isRoot: Bool { self.policy.withLockedValue { $0.isRoot } }
 

@@ -38,7 +38,7 @@ class Faults:
 
     def schedule(self):
         if self.args.faults is not None:
-            return [(kind, int(kind.rstrip("s").split("-")[-1]) if kind.startswith("cable-") else 4 if kind == "freeze" else
+            return [(kind, int(kind.rstrip("s").split("-")[-1]) if kind.startswith(("cable-", "freeze-")) else 4 if kind == "freeze" else
                      self.args.loss_seconds if kind.startswith("loss") else 0) for kind in self.args.faults]
         loss = self.args.loss_seconds
         if self.args.short_ogg:
@@ -77,7 +77,7 @@ class Faults:
             self.processes[target].signal(signal.SIGKILL)
             self.processes[target].popen.wait(5)
             restart = target
-        elif kind == "freeze":
+        elif kind == "freeze" or kind.startswith("freeze-"):
             self.processes[target].signal(signal.SIGSTOP)
             time.sleep(seconds)
             self.processes[target].signal(signal.SIGCONT)

@@ -12,6 +12,8 @@ faults run one after the other, each with players attached throughout:
   loss-10pct           1 packet in 10 dropped both ways on an inner node's link (iptables)
   kill                 an inner node killed (SIGKILL), restarted after the measurement
   freeze               an inner node stopped (SIGSTOP) for 4 s, then resumed
+  freeze-12s           the same for 12 s: longer than the root waits for a moved mirror (10 s),
+                       so the root declares it failed, and it rejoins when it wakes
   upstream-drop        the radio drops the ingest's connection and stays up (Icecast killclient)
   upstream-restart     the radio stopped and started again
   ingest-restart       the ingest stopped (SIGTERM) and started again
@@ -101,7 +103,7 @@ def main():
     parser.add_argument("--standby", action="store_true", help="a standby root ingest (root2) in the fleet file, on a host of its own")
     parser.add_argument("--faults", type=lambda text: [] if text == "none" else text.split(","),
                         help="comma-separated faults to run instead of the usual schedule (`none` for none): cable-3s, cable-4s, "
-                             "loss-10pct, kill, freeze, upstream-drop, upstream-restart, ingest-restart, mass-kill, member-change, "
+                             "loss-10pct, kill, freeze, freeze-12s, upstream-drop, upstream-restart, ingest-restart, mass-kill, member-change, "
                              "root-kill, root-cable-4s (--standby), upgrade, upgrade-ingest, stop-start (see above)")
     parser.add_argument("--short", action="store_true", help="one fault of each kind, a 10 s packet loss")
     parser.add_argument("--format", choices=FORMATS, default="mp3", help="the test radio's format (scripts/test-radio.sh --format; default mp3)")
@@ -126,7 +128,7 @@ def main():
         parser.error("the root-kill and root-cable-4s faults need --standby")
     if "member-change" in (args.faults or []) and args.mirrors > 62:
         parser.error("member-change adds a mirror: --mirrors must be 1..62")
-    kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill",
+    kinds = ("cable-3s", "cable-4s", "loss-10pct", "kill", "freeze", "freeze-12s", "upstream-drop", "upstream-restart", "ingest-restart", "mass-kill",
              "member-change", "root-kill", "root-cable-4s", *UPGRADE_FAULTS)
     for kind in args.faults or []:
         if kind not in kinds:
