@@ -1,3 +1,4 @@
+import CastyPeerProtocol
 import CastyTree
 import Foundation
 import NIOConcurrencyHelpers

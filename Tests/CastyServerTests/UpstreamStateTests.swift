@@ -1,3 +1,4 @@
+import CastyPeerProtocol
 import Logging
 import NIOEmbedded
 import Testing
