@@ -112,7 +112,7 @@ public final class FleetMonitor: Service, Sendable {
 
     /// Every node of the fleet as the root sees it; `rootName` is the root's (the fleet's ingest
     /// unless its standby took over).
-    func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?), rootName: String? = nil) -> [NodeStatus.FleetNode] {
+    public func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?), rootName: String? = nil) -> [NodeStatus.FleetNode] {
         let rootNode = rootName.flatMap { try? self.fleet.node(named: $0) } ?? self.fleet.ingest
         let seen = self.seen.withLockedValue { $0 }
         let fleet = self.fleet

@@ -3,8 +3,8 @@ import CastyTree
 
 extension NodeStatus {
     /// This node's status, read from its hub (the stream and the counters), its directory (its
-    /// place, and at the root the tree) and, at the root, what its monitor heard of the fleet.
-    init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?, monitor: FleetMonitor?) {
+    /// place, and at the root the tree) and, at the root, its view of the other nodes.
+    init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?, fleetNodes: FleetNodes?) {
         let snapshot = hub.snapshot()
         let counters = hub.counters.values
         self.init(
@@ -34,8 +34,8 @@ extension NodeStatus {
             let (claim, isRoot) = election.read { ($0.terms.highest, $0.isRoot) }
             (self.term, self.root, self.isRoot) = (claim?.term, claim?.root, isRoot)
         }
-        if let monitor, let tree = self.tree {
-            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq), rootName: info.name)
+        if let fleetNodes, let tree = self.tree {
+            self.nodes = fleetNodes(tree, (snapshot.listeners, snapshot.lastSeq), info.name)
         }
     }
 }
