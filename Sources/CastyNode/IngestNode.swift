@@ -2,6 +2,7 @@ import CastyMedia
 import CastyTree
 import CastyPeerProtocol
 import CastyUpstream
+import CastyControl
 import CastyServer
 import Foundation
 import CastyICY

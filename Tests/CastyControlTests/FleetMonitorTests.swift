@@ -4,7 +4,7 @@ import NIOPosix
 import Testing
 import CastyTestSupport
 
-@testable import CastyServer
+@testable import CastyControl
 
 /// The root's fleet monitor against fake mirrors on loopback, some of them black holes.
 @Suite struct FleetMonitorTests {
