@@ -9,8 +9,8 @@ import ServiceLifecycle
 /// the root's status shows the whole fleet (listeners, segment number, lag) and which nodes are down.
 ///
 /// Every round asks all mirrors at once through a ``ControlClient``, each request with its own
-/// timeout, so a mirror that never answers costs the others nothing. It runs as a task (``run()``,
-/// or ``start()`` and ``stop()``), with no thread of its own.
+/// timeout, so a mirror that never answers costs the others nothing. It runs as a service of the
+/// node (``run()``), with no thread of its own.
 public final class FleetMonitor: Service, Sendable {
     /// What the root last heard from a mirror.
     struct Seen: Sendable {
@@ -23,7 +23,6 @@ public final class FleetMonitor: Service, Sendable {
     private let fetch: @Sendable (String) async -> ByteBuffer?
     private let interval: Duration
     private let seen = NIOLockedValueBox<[String: Seen]>([:])
-    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     /// Creates a monitor that asks each mirror through `client`, every `interval`, giving each
     /// request `timeout`.
@@ -54,22 +53,6 @@ public final class FleetMonitor: Service, Sendable {
     public func run() async {
         await cancelWhenGracefulShutdown {
             await self.poll()
-        }
-    }
-
-    /// Starts polling in a task of its own; does nothing when already polling.
-    public func start() {
-        self.task.withLockedValue { task in
-            guard task == nil else { return }
-            task = Task { await self.poll() }
-        }
-    }
-
-    /// Stops polling at once: the requests under way are abandoned.
-    public func stop() {
-        self.task.withLockedValue { task in
-            task?.cancel()
-            task = nil
         }
     }
 
