@@ -176,8 +176,8 @@ let package = Package(
         .testTarget(
             name: "CastyServerTests",
             dependencies: [
-                "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol", "CastyTestSupport",
-                "CastyTreeTestSupport", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+                "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol",
+                "CastyTreeTestSupport", nioCore, nioEmbedded, nioHTTP1, logging,
             ]
         ),
         .testTarget(
