@@ -78,6 +78,13 @@ let package = Package(
                 nioConcurrencyHelpers,
             ]
         ),
+        // A node's requests to other nodes and its polls of their status: the control client (a
+        // small HTTP/1 client on the node's event loops, for loss reports, a standby's questions to
+        // the other ingest, status polls) and the root's fleet monitor. Beside the server, not in it.
+        .target(
+            name: "CastyControl",
+            dependencies: ["CastyMedia", "CastyPeerProtocol", "CastyTree", nioCore, nioPosix, nioHTTP1, nioConcurrencyHelpers, serviceLifecycle]
+        ),
         // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
         .target(
             name: "CastyServer",
@@ -89,11 +96,13 @@ let package = Package(
         ),
         // A node's own logic over the transports: the services that feed its hub (the ingest's
         // radio, on demand or not; a mirror's parent link), loss reports, and the assembly of an
-        // ingest or a mirror. The transports are protocols, so tests drive it with fakes.
+        // ingest or a mirror (wiring the server to the control client and the fleet monitor). The
+        // transports are protocols, so tests drive it with fakes.
         .target(
             name: "CastyNode",
             dependencies: [
                 "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", "CastyUpstream", "CastyServer",
+                "CastyControl",
                 atomics, crypto, logging, nioCore, nioPosix,
                 serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -156,11 +165,19 @@ let package = Package(
             name: "CastyUpstreamTests",
             dependencies: ["CastyUpstream", "CastyStream", "CastyICY", "CastyPeerProtocol", "CastyTestSupport", atomics, logging, nioCore, nioConcurrencyHelpers]
         ),
+        // The control client and the fleet monitor against tiny HTTP servers on loopback.
+        .testTarget(
+            name: "CastyControlTests",
+            dependencies: [
+                "CastyControl", "CastyPeerProtocol", "CastyTree", "CastyTestSupport", "CastyTreeTestSupport", nioCore, nioHTTP1, nioPosix,
+                nioConcurrencyHelpers,
+            ]
+        ),
         .testTarget(
             name: "CastyServerTests",
             dependencies: [
-                "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol", "CastyTestSupport",
-                "CastyTreeTestSupport", nioCore, nioEmbedded, nioHTTP1, nioPosix, logging,
+                "CastyServer", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyICY", "CastyPeerProtocol",
+                "CastyTreeTestSupport", nioCore, nioEmbedded, nioHTTP1, logging,
             ]
         ),
         .testTarget(

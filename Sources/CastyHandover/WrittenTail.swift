@@ -43,13 +43,6 @@ public struct WrittenTail {
         }
     }
 
-    /// Notes a buffer given to the channel, after which the channel holds `queued` bytes not yet
-    /// written (this buffer's included).
-    public mutating func append(_ buffer: ByteBuffer, queued: Int) {
-        self.append(buffer)
-        self.trim(queued: queued)
-    }
-
     /// The last `count` bytes given, or nil if fewer are kept.
     public func last(_ count: Int) -> [UInt8]? {
         guard count <= self.total else { return nil }

@@ -1,3 +1,4 @@
+import CastyControl
 import CastyPeerProtocol
 import CastyServer
 import CastyTree

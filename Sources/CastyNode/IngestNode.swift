@@ -2,6 +2,7 @@ import CastyMedia
 import CastyTree
 import CastyPeerProtocol
 import CastyUpstream
+import CastyControl
 import CastyServer
 import Foundation
 import CastyICY
@@ -102,6 +103,11 @@ public struct IngestNode: Sendable {
         let directory = configuration.fleet.map { PeerDirectory(name: configuration.name, fleet: $0, election: election) }
         if let tree = takeOver?.state.tree { directory?.adoptTree(tree) }
         let monitor = configuration.fleet.map { FleetMonitor(fleet: $0, client: ControlClient(group: group)) }
+        // The root's status lists the fleet as the monitor last heard it.
+        var fleetNodes: FleetNodes?
+        if let monitor {
+            fleetNodes = { tree, root, rootName in monitor.nodes(tree: tree, root: root, rootName: rootName) }
+        }
         var serverConfiguration = configuration.server
         serverConfiguration.listeningSocket = takeOver?.listeningSocket
         let server = NodeServer(
@@ -111,7 +117,7 @@ public struct IngestNode: Sendable {
             info: NodeInfo(role: "ingest", name: configuration.name, upstreamURL: configuration.upstreamURL),
             group: group,
             logger: logger,
-            monitor: monitor,
+            fleetNodes: fleetNodes,
             onBound: { _ in SystemdNotifier.notify(takeOver == nil ? ["READY=1"] : ["MAINPID=\(getpid())", "READY=1"]) }
         )
         if let takeOver { try await MirrorNode.finish(takeOver, server: server, group: group, logger: logger) }
@@ -121,9 +127,10 @@ public struct IngestNode: Sendable {
             silenceTimeout: configuration.silenceTimeout,
             caFile: configuration.caFile
         )
-        // The services every ingest of a fleet runs beside its server: the reload of the fleet
-        // file, and the tree's repair (which acts whenever this ingest is the root).
-        var fleetServices: [any Service] = []
+        // The services every ingest of a fleet runs beside its server: the monitor of the
+        // mirrors' status (which the root's status reports), the reload of the fleet file, and
+        // the tree's repair (which acts whenever this ingest is the root).
+        var fleetServices: [any Service] = monitor.map { [$0] } ?? []
         if let directory {
             if let path = configuration.fleetPath {
                 fleetServices.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))

@@ -1,6 +1,7 @@
 import CastyStream
 import CastyTree
 import CastyUpstream
+import CastyControl
 import CastyServer
 import Foundation
 import Logging

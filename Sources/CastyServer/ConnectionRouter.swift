@@ -61,7 +61,7 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
         case .statusPage(let headOnly):
             PlainResponse(code: 200, body: StatusPage.html, contentType: "text/html; charset=utf-8", headOnly: headOnly).answer(context: context)
         case .statusJSON(let headOnly):
-            let body = NodeStatus(info: services.info, hub: services.hub, directory: services.directory, monitor: services.monitor).json() + "\n"
+            let body = NodeStatus(info: services.info, hub: services.hub, directory: services.directory, fleetNodes: services.fleetNodes).json() + "\n"
             PlainResponse(code: 200, body: body, contentType: "application/json", headOnly: headOnly).answer(context: context)
         case .stream:
             self.handOver(context: context, head: data, to: PlayerConnectionHandler(hub: services.hub, directory: services.directory, maxListeners: services.maxListeners, logger: self.logger))

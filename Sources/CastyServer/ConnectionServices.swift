@@ -9,7 +9,8 @@ struct ConnectionServices: Sendable {
     var directory: PeerDirectory?
     var info: NodeInfo
     var metrics: NodeMetrics
-    var monitor: FleetMonitor?
+    /// At the root: what the status reports of the other nodes of the fleet.
+    var fleetNodes: FleetNodes?
     var hooks: PeerHooks
     /// How long a client may take to send its whole request.
     var requestTimeout: TimeAmount

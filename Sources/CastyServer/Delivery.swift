@@ -1,4 +1,5 @@
-/// What was written to players and peers, to be added to the hub's counters in one go.
+/// What was written to players and peers: a plain sum, which whoever wrote adds to the node's
+/// counters in one go (``NodeCounters/sent(segments:bytes:)``).
 struct Delivery {
     var bytes = 0
     var segments = 0
@@ -6,10 +7,5 @@ struct Delivery {
     static func += (sum: inout Delivery, more: Delivery) {
         sum.bytes += more.bytes
         sum.segments += more.segments
-    }
-
-    /// Adds the sums to the hub's counters.
-    func count(in hub: StreamHub) {
-        hub.counters.sent(segments: self.segments, bytes: self.bytes)
     }
 }

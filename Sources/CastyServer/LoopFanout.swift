@@ -59,8 +59,8 @@ final class LoopFanout: @unchecked Sendable {
 
     /// Sends a new segment: to child peers first (their subtrees wait on it), then to players in
     /// batches, so that a listener who connects during the fan-out to thousands waits for one
-    /// batch, not for all of them. The hub is only counted into.
-    func deliver(_ entry: StreamHub.Entry, hub: StreamHub) {
+    /// batch, not for all of them. What was written is added to `counters`.
+    func deliver(_ entry: StreamHub.Entry, counters: NodeCounters) {
         self.loop.preconditionInEventLoop()
         self.recent.append(entry)
         if !self.peers.isEmpty {
@@ -74,21 +74,21 @@ final class LoopFanout: @unchecked Sendable {
             for peer in self.peers.values {
                 sent += peer.deliver(entry, header: header, recent: self.recent)
             }
-            sent.count(in: hub)
+            counters.sent(segments: sent.segments, bytes: sent.bytes)
         }
-        self.deliver(entry, hub: hub, to: Array(self.players.values)[...])
+        self.deliver(entry, counters: counters, to: Array(self.players.values)[...])
     }
 
-    private func deliver(_ entry: StreamHub.Entry, hub: StreamHub, to players: ArraySlice<PlayerConnectionHandler>) {
+    private func deliver(_ entry: StreamHub.Entry, counters: NodeCounters, to players: ArraySlice<PlayerConnectionHandler>) {
         var sent = Delivery()
         for player in players.prefix(Self.playerBatch) {
             sent += player.deliver(entry, recent: self.recent)
         }
         // One update of the shared counters per batch, not one per listener.
-        sent.count(in: hub)
+        counters.sent(segments: sent.segments, bytes: sent.bytes)
         let rest = players.dropFirst(Self.playerBatch)
         guard !rest.isEmpty else { return }
-        self.loop.assumeIsolated().scheduleTask(in: Self.batchPause) { self.deliver(entry, hub: hub, to: rest) }
+        self.loop.assumeIsolated().scheduleTask(in: Self.batchPause) { self.deliver(entry, counters: counters, to: rest) }
     }
 
     func broadcast(_ change: TreeChange) {

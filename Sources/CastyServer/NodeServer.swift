@@ -54,11 +54,12 @@ public final class NodeServer: Service {
     private let logger: Logger
     private let onBound: @Sendable (SocketAddress) -> Void
     private let hooks: PeerHooks
-    private let monitor: FleetMonitor?
+    private let fleetNodes: FleetNodes?
     /// The listening channel, once bound.
     private let listener = NIOLockedValueBox<Channel?>(nil)
 
-    /// Creates a server; nothing listens until `run()`.
+    /// Creates a server; nothing listens until `run()`. At an ingest of a fleet, `fleetNodes` is
+    /// what its status reports of the other nodes (the node's fleet monitor, which it runs).
     public init(
         configuration: Configuration,
         hub: StreamHub,
@@ -67,11 +68,11 @@ public final class NodeServer: Service {
         group: EventLoopGroup,
         logger: Logger,
         hooks: PeerHooks = PeerHooks(),
-        monitor: FleetMonitor? = nil,
+        fleetNodes: FleetNodes? = nil,
         onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.hooks = hooks
-        self.monitor = monitor
+        self.fleetNodes = fleetNodes
         self.configuration = configuration
         self.hub = hub
         self.directory = directory
@@ -89,11 +90,11 @@ public final class NodeServer: Service {
         let logger = self.logger
         let configuration = self.configuration
         let hooks = self.hooks
-        let monitor = self.monitor
+        let fleetNodes = self.fleetNodes
         let metrics = NodeMetrics(role: info.role, name: info.name)
         let limiter = ConnectionLimiter(maxPerAddress: configuration.maxConnectionsPerAddress)
         let services = ConnectionServices(
-            hub: hub, directory: directory, info: info, metrics: metrics, monitor: monitor, hooks: hooks,
+            hub: hub, directory: directory, info: info, metrics: metrics, fleetNodes: fleetNodes, hooks: hooks,
             requestTimeout: configuration.requestTimeout, maxListeners: configuration.maxListeners
         )
         let highWater = self.highWater
@@ -121,8 +122,6 @@ public final class NodeServer: Service {
             self.logger.info("listening", metadata: ["listen.address": "\(address)"])
             self.onBound(address)
         }
-        monitor?.start()
-        defer { monitor?.stop() }
         // Closed on graceful shutdown, and when the group is cancelled because another service
         // failed (the ingest's upstream refused, say), so that the node exits.
         try await withTaskCancellationOrGracefulShutdownHandler {

@@ -116,7 +116,7 @@ public final class StreamHub: Sendable {
         self.counters.segmentTaken(afterLosing: notes.lost.map { Int(min($0.upperBound - $0.lowerBound, UInt64(Int.max))) } ?? 0)
         self.handle(notes)
         for fanout in self.fanouts {
-            fanout.loop.execute { fanout.deliver(entry, hub: self) }
+            fanout.loop.execute { fanout.deliver(entry, counters: self.counters) }
         }
     }
 

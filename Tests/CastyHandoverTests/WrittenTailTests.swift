@@ -35,7 +35,8 @@ import Testing
         for (size, queued) in [(100, 100), (50, 150), (70, 70), (30, 31), (200, 200), (10, 10)] {
             let bytes = (0..<size).map { UInt8(truncatingIfNeeded: given.count + $0) }
             given += bytes
-            tail.append(ByteBuffer(bytes: bytes), queued: queued)
+            tail.append(ByteBuffer(bytes: bytes))
+            tail.trim(queued: queued)
             #expect(tail.last(queued) == Array(given.suffix(queued)), "after \(given.count) bytes, \(queued) queued")
         }
         // A listener that keeps up: only the last buffer is left.

@@ -23,7 +23,7 @@ enum EmbeddedNode {
     ) throws {
         let services = ConnectionServices(
             hub: hub, directory: directory, info: NodeInfo(role: "mirror", name: "m1", upstreamURL: "http://root"),
-            metrics: NodeMetrics(role: "mirror", name: "m1"), monitor: nil, hooks: hooks, requestTimeout: requestTimeout,
+            metrics: NodeMetrics(role: "mirror", name: "m1"), fleetNodes: nil, hooks: hooks, requestTimeout: requestTimeout,
             maxListeners: maxListeners
         )
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder()))

@@ -1,3 +1,4 @@
+import CastyPeerProtocol
 import Logging
 import NIOEmbedded
 import Testing
@@ -25,8 +26,8 @@ import Testing
     @Test func theStatusReportsTheHubsUpstreamState() {
         let hub = StreamHub(group: EmbeddedEventLoop(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let info = NodeInfo(role: "ingest", name: "ingest", upstreamURL: "http://radio/")
-        #expect(NodeStatus(info: info, hub: hub, directory: nil, monitor: nil).upstream.state == "starting")
+        #expect(NodeStatus(info: info, hub: hub, directory: nil, fleetNodes: nil).upstream.state == "starting")
         hub.setUpstreamState(.retrying(after: .milliseconds(500), cause: "refused"))
-        #expect(NodeStatus(info: info, hub: hub, directory: nil, monitor: nil).upstream.state == "retrying in 0.5 seconds: refused")
+        #expect(NodeStatus(info: info, hub: hub, directory: nil, fleetNodes: nil).upstream.state == "retrying in 0.5 seconds: refused")
     }
 }

@@ -3,7 +3,7 @@ import NIOPosix
 import Testing
 import CastyTestSupport
 
-@testable import CastyServer
+@testable import CastyControl
 
 /// The control client against tiny NIO servers on loopback.
 @Suite struct ControlClientTests {

@@ -1,3 +1,4 @@
+import CastyPeerProtocol
 import CastyTree
 import Foundation
 import NIOConcurrencyHelpers
@@ -8,8 +9,8 @@ import ServiceLifecycle
 /// the root's status shows the whole fleet (listeners, segment number, lag) and which nodes are down.
 ///
 /// Every round asks all mirrors at once through a ``ControlClient``, each request with its own
-/// timeout, so a mirror that never answers costs the others nothing. It runs as a task (``run()``,
-/// or ``start()`` and ``stop()``), with no thread of its own.
+/// timeout, so a mirror that never answers costs the others nothing. It runs as a service of the
+/// node (``run()``), with no thread of its own.
 public final class FleetMonitor: Service, Sendable {
     /// What the root last heard from a mirror.
     struct Seen: Sendable {
@@ -24,7 +25,6 @@ public final class FleetMonitor: Service, Sendable {
     private let fetch: @Sendable (String) async -> ByteBuffer?
     private let interval: Duration
     private let seen = NIOLockedValueBox<[String: Seen]>([:])
-    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     /// Creates a monitor that asks each mirror through `client`, every `interval`, giving each
     /// request `timeout`.
@@ -55,22 +55,6 @@ public final class FleetMonitor: Service, Sendable {
     public func run() async {
         await cancelWhenGracefulShutdown {
             await self.poll()
-        }
-    }
-
-    /// Starts polling in a task of its own; does nothing when already polling.
-    public func start() {
-        self.task.withLockedValue { task in
-            guard task == nil else { return }
-            task = Task { await self.poll() }
-        }
-    }
-
-    /// Stops polling at once: the requests under way are abandoned.
-    public func stop() {
-        self.task.withLockedValue { task in
-            task?.cancel()
-            task = nil
         }
     }
 
@@ -124,7 +108,7 @@ public final class FleetMonitor: Service, Sendable {
 
     /// Every node of the fleet as the root sees it; `rootName` is the root's (the fleet's ingest
     /// unless its standby took over).
-    func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?), rootName: String? = nil) -> [NodeStatus.FleetNode] {
+    public func nodes(tree: [String: String], root: (listeners: Int, seq: UInt64?), rootName: String? = nil) -> [NodeStatus.FleetNode] {
         let rootNode = rootName.flatMap { try? self.fleet.node(named: $0) } ?? self.fleet.ingest
         let seen = self.seen.withLockedValue { $0 }
         let fleet = self.fleet

@@ -3,7 +3,7 @@ import NIOPosix
 import Testing
 import CastyTreeTestSupport
 
-@testable import CastyServer
+@testable import CastyControl
 
 /// The fleet's node list at a standby that took over: the root is the standby.
 @Suite struct FleetMonitorStandbyTests {

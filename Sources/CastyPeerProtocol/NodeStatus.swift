@@ -1,12 +1,20 @@
-import CastyTree
 import Foundation
 
-/// The body of `GET /status.json`.
+/// The body of `GET /status.json` (docs/PROTOCOL.md, *Status*): what a node says of itself, and
+/// at the root of the whole fleet. Every node serves it; the root reads its mirrors', a standby
+/// ingest the root's, tools and the status page everyone's. A pure value: the server fills it in
+/// from its node, readers decode it.
 public struct NodeStatus: Codable, Sendable {
     /// Where the node takes its stream from, and how that goes.
     public struct Upstream: Codable, Sendable {
         public var url: String
         public var state: String
+
+        /// Creates the upstream part of a status.
+        public init(url: String, state: String) {
+            self.url = url
+            self.state = state
+        }
     }
 
     /// One node of the fleet as the root sees it.
@@ -19,6 +27,18 @@ public struct NodeStatus: Codable, Sendable {
         public var lag: Int?
         public var state: String
         public var url: String
+
+        /// Creates one node's entry of the root's `nodes`.
+        public init(name: String, parent: Nullable, depth: Int?, listeners: Int, seq: UInt64?, lag: Int?, state: String, url: String) {
+            self.name = name
+            self.parent = parent
+            self.depth = depth
+            self.listeners = listeners
+            self.seq = seq
+            self.lag = lag
+            self.state = state
+            self.url = url
+        }
     }
 
     public var role: String
@@ -65,40 +85,29 @@ public struct NodeStatus: Codable, Sendable {
         case isRoot = "is_root"
     }
 
-    init(info: NodeInfo, hub: StreamHub, directory: PeerDirectory?, monitor: FleetMonitor?) {
-        let snapshot = hub.snapshot()
-        self.role = info.role
-        self.name = info.name
-        self.stream = snapshot.stream
-        self.seq = snapshot.lastSeq
-        self.upstream = Upstream(url: info.upstreamURL, state: snapshot.upstream.description)
-        self.title = snapshot.title
-        self.format = snapshot.format.rawValue
-        self.station = snapshot.context.name
-        self.genre = snapshot.context.headers.first(name: "icy-genre")
-        self.bitrate = snapshot.context.bitrate
-        self.listeners = snapshot.listeners
-        self.uptimeSeconds = Double(snapshot.uptime.components.seconds) + Double(snapshot.uptime.components.attoseconds) / 1e18
-        self.bytesOut = snapshot.bytesOut
-        self.droppedSlowListeners = hub.counters.values.droppedSlowListeners
-        self.lostSegments = hub.counters.values.lostSegments
-        let place = directory?.place
-        self.parent = Nullable(place?.parent)
-        self.children = place?.children ?? []
-        self.depth = place?.depth
-        self.tree = directory?.tree
-        self.rootURL = directory?.rootURL
-        if let election = directory?.election {
-            let (claim, isRoot) = election.read { ($0.terms.highest, $0.isRoot) }
-            (self.term, self.root, self.isRoot) = (claim?.term, claim?.root, isRoot)
-        }
-        if let monitor, let tree = self.tree {
-            self.nodes = monitor.nodes(tree: tree, root: (snapshot.listeners, snapshot.lastSeq), rootName: info.name)
-        }
+    /// Creates the status of a node with what every node reports; the fields of a node in a
+    /// fleet (its place, the root's tree and nodes, the term) start absent.
+    public init(
+        role: String, name: String, stream: String, seq: UInt64?, upstream: Upstream, format: String, listeners: Int,
+        uptimeSeconds: Double, bytesOut: Int, droppedSlowListeners: Int, lostSegments: Int
+    ) {
+        self.role = role
+        self.name = name
+        self.stream = stream
+        self.seq = seq
+        self.upstream = upstream
+        self.format = format
+        self.listeners = listeners
+        self.uptimeSeconds = uptimeSeconds
+        self.bytesOut = bytesOut
+        self.droppedSlowListeners = droppedSlowListeners
+        self.lostSegments = lostSegments
+        self.parent = Nullable(nil)
+        self.children = []
     }
 
     /// The status as JSON with sorted keys.
-    func json() -> String {
+    public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
