@@ -103,7 +103,6 @@ final class PeerConnectionHandler: ChannelInboundHandler, StreamingConnectionHan
                 )
             )
             self.give(head.buffer(allocator: context.channel.allocator), to: context.channel)
-            self.hub.counters.peerJoined()
             self.logger.info(
                 request.observer ? "observer joined" : "peer joined",
                 metadata: ["peer.name": "\(request.name)", "peer.from": "\(join.nextSeq.map(String.init) ?? "newest")"]
@@ -117,8 +116,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, StreamingConnectionHan
             let sent = self.write(join.entries)
             self.flush(context.channel)
             self.machine.caughtUp(lastSeq: join.entries.last?.seq, now: self.now)
-            self.hub.counters.sent(segments: sent.segments, bytes: sent.bytes)
-            self.hub.fanout(for: context.eventLoop).add(self)
+            self.hub.attach(self, on: context.eventLoop, catchUp: sent)
             // This node may have moved since the decision: the child hears its place now.
             self.placeChanged()
         }
@@ -138,8 +136,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, StreamingConnectionHan
         case .none:
             break
         case .unlink(let name, let observer, let died):
-            self.hub.fanout(for: context.eventLoop).remove(self)
-            self.hub.counters.peerLeft()
+            self.hub.detach(self, on: context.eventLoop)
             self.logger.info("peer left", metadata: ["peer.name": "\(name)"])
             // A link this node ended (a leave) freed its slot then; one that died is lost unless
             // the child comes back (the directory's policy decides, the tree's repair acts).
@@ -251,8 +248,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, StreamingConnectionHan
         case .resume(let unwritten):
             if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
             self.flush(channel)
-            self.hub.counters.peerJoined()
-            self.hub.fanout(for: channel.eventLoop).add(self)
+            self.hub.attach(self, on: channel.eventLoop)
         }
     }
 
@@ -264,8 +260,7 @@ final class PeerConnectionHandler: ChannelInboundHandler, StreamingConnectionHan
         guard let channel = self.channel, let peer = self.machine.handOverState, let (copy, unwritten) = self.takeSocket(of: channel, sockets: sockets) else {
             return nil
         }
-        self.hub.fanout(for: channel.eventLoop).remove(self)
-        self.hub.counters.peerLeft()
+        self.hub.detach(self, on: channel.eventLoop)
         channel.close(promise: nil)
         return (copy, HandoverState.Connection(unwritten: unwritten, peer: peer))
     }

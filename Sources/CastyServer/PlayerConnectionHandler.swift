@@ -80,7 +80,6 @@ final class PlayerConnectionHandler: ChannelInboundHandler, StreamingConnectionH
                 context.close(promise: nil)
             case .writeHeadAndStream(let metaint):
                 self.give(ReplyHead.player(context: join.context, metaint: metaint).buffer(allocator: context.channel.allocator), to: context.channel)
-                self.hub.counters.playerJoined()
                 self.logger.info(
                     "listener joined",
                     metadata: ["listener.metadata": "\(metaint != nil)", "listener.agent": "\(head.headers.first(name: "user-agent") ?? "")"]
@@ -90,8 +89,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler, StreamingConnectionH
                 let sent = self.write(join.burst, to: context.channel)
                 self.flush(context.channel)
                 self.machine.burstWritten(lastSeq: join.burst.last?.seq)
-                self.hub.counters.sent(segments: sent.segments, bytes: sent.bytes)
-                self.hub.fanout(for: context.eventLoop).add(self)
+                self.hub.attach(self, on: context.eventLoop, burst: sent)
             }
         }
     }
@@ -105,8 +103,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler, StreamingConnectionH
         case .none:
             break
         case .leave(let seconds):
-            self.hub.fanout(for: context.eventLoop).remove(self)
-            self.hub.counters.playerLeft()
+            self.hub.detach(self, on: context.eventLoop)
             self.logger.info("listener left", metadata: ["listener.seconds": "\(seconds)"])
         }
         context.fireChannelInactive()
@@ -173,8 +170,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler, StreamingConnectionH
         case .resume(let unwritten):
             if unwritten.readableBytes > 0 { self.give(unwritten, to: channel) }
             self.flush(channel)
-            self.hub.counters.playerJoined()
-            self.hub.fanout(for: channel.eventLoop).add(self)
+            self.hub.attach(self, on: channel.eventLoop)
         }
     }
 
@@ -186,8 +182,7 @@ final class PlayerConnectionHandler: ChannelInboundHandler, StreamingConnectionH
         guard let channel = self.channel, let player = self.machine.handOverState, let (copy, unwritten) = self.takeSocket(of: channel, sockets: sockets) else {
             return nil
         }
-        self.hub.fanout(for: channel.eventLoop).remove(self)
-        self.hub.counters.playerLeft()
+        self.hub.detach(self, on: channel.eventLoop)
         channel.close(promise: nil)
         return (copy, HandoverState.Connection(unwritten: unwritten, player: player))
     }

@@ -263,6 +263,33 @@ public final class StreamHub: Sendable {
         self.fanouts.first { $0.loop === loop } ?? self.fanouts[0]
     }
 
+    /// A player starts streaming on `loop` (its start, `burst`, already written): counted as a
+    /// listener, and its loop's fan-out writes every new segment to it from now on.
+    func attach(_ player: PlayerConnectionHandler, on loop: EventLoop, burst: Delivery = Delivery()) {
+        self.counters.playerJoined()
+        self.counters.sent(segments: burst.segments, bytes: burst.bytes)
+        self.fanout(for: loop).add(player)
+    }
+
+    /// A player stops streaming on `loop` (it left, or was handed over).
+    func detach(_ player: PlayerConnectionHandler, on loop: EventLoop) {
+        self.fanout(for: loop).remove(player)
+        self.counters.playerLeft()
+    }
+
+    /// A child peer starts streaming on `loop` (its catch-up, `catchUp`, already written).
+    func attach(_ peer: PeerConnectionHandler, on loop: EventLoop, catchUp: Delivery = Delivery()) {
+        self.counters.peerJoined()
+        self.counters.sent(segments: catchUp.segments, bytes: catchUp.bytes)
+        self.fanout(for: loop).add(peer)
+    }
+
+    /// A child peer stops streaming on `loop` (its link ended, or was handed over).
+    func detach(_ peer: PeerConnectionHandler, on loop: EventLoop) {
+        self.fanout(for: loop).remove(peer)
+        self.counters.peerLeft()
+    }
+
     /// A snapshot for `/status.json`.
     public func snapshot() -> Snapshot {
         self.state.withLockedValue { state in
