@@ -114,7 +114,7 @@ public struct IngestRoleService: Service {
     /// Runs until graceful shutdown.
     public func run() async throws {
         let source = self.transports.makeSource()
-        source.start(onStatus: { self.ownStatus($0) }, onEvent: { self.ownEvent($0) })
+        source.start(sink: OwnRadio(role: self)) { self.ownStatus($0) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A `verify` is asked aside, in a child task (cancelled at shutdown), so that a
@@ -318,25 +318,31 @@ public struct IngestRoleService: Service {
         }
     }
 
-    private func ownEvent(_ event: UpstreamEvent) {
-        let decided = self.toHub { shared, calls -> ReconnectSplicer.Outcome? in
-            switch event {
-            case .connected(let head, _):
-                let context = StreamContext(upstream: head)
+    /// The own radio's segments and heads: kept by the takeover splicer, and, once root, handed
+    /// to the hub spliced onto the old root's.
+    struct OwnRadio: RadioSink {
+        let role: IngestRoleService
+
+        func connected(head: ICYResponseHead) {
+            let context = StreamContext(upstream: head)
+            self.role.toHub { shared, calls in
                 shared.ownContext = context
                 if shared.splicer.tookOver { calls.append(.context(context)) }
-                return nil
-            case .segment(let segment):
+            }
+        }
+
+        func publish(_ segment: ICYSegment) {
+            let decided = self.role.toHub { shared, calls -> ReconnectSplicer.Outcome? in
                 let pending = shared.splicer.tookOver && shared.splicer.lastOutcome == nil
                 calls += shared.splicer.own(segment).map { .segment($0) }
                 return pending ? shared.splicer.lastOutcome : nil
             }
-        }
-        // A takeover's splice decided after the takeover (the own radio was behind the root).
-        switch decided {
-        case .spliced(let repeated)?: self.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
-        case .noOverlap?: self.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
-        case nil: break
+            // A takeover's splice decided after the takeover (the own radio was behind the root).
+            switch decided {
+            case .spliced(let repeated)?: self.role.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
+            case .noOverlap?: self.role.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
+            case nil: break
+            }
         }
     }
 
@@ -371,7 +377,7 @@ public struct IngestRoleService: Service {
                 case .contextIfUnset(let context) where self.hub.context.headers.isEmpty: self.hub.setContext(context, checkBytes: true)
                 case .contextIfUnset: break
                 case .context(let context): self.hub.setContext(context, checkBytes: true)
-                case .segment(let segment): _ = self.hub.publish(segment)
+                case .segment(let segment): self.hub.publish(segment)
                 case .state(let state): self.hub.setUpstreamState(state)
                 }
             }

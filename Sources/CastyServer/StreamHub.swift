@@ -83,11 +83,9 @@ public final class StreamHub: Sendable {
     public var nextSeq: UInt64? { self.state.withLockedValue { $0.ledger.nextSeq } }
 
     /// Numbers the next segment from the radio and sends it on (the ingest's way).
-    @discardableResult
-    public func publish(_ segment: ICYSegment) -> UInt64 {
+    public func publish(_ segment: ICYSegment) {
         let (entry, notes) = self.state.withLockedValue { $0.ledger.publish(segment) }
         self.taken(entry, notes)
-        return entry.seq
     }
 
     /// Takes segment `seq` from the parent and sends it on (a mirror's way). A number already

@@ -1,3 +1,4 @@
+import CastyICY
 import CastyUpstream
 import CastyNode
 import CastyPeerProtocol
@@ -21,20 +22,21 @@ func whileRunning(_ service: some Service, _ body: () async throws -> Void) asyn
     }
 }
 
-/// An upstream that does nothing by itself: the test reports statuses and events through it.
+/// An upstream that does nothing by itself: the test reports statuses through it, and hands its
+/// sink what the radio sends, as the real source's handler does.
 final class FakeUpstream: UpstreamSource {
     struct State {
+        var sink: (any RadioSink)?
         var onStatus: (@Sendable (UpstreamPuller.Status) -> Void)?
-        var onEvent: (@Sendable (UpstreamEvent) -> Void)?
         var stopped = false
     }
 
     let state = NIOLockedValueBox(State())
 
-    func start(onStatus: @escaping @Sendable (UpstreamPuller.Status) -> Void, onEvent: @escaping @Sendable (UpstreamEvent) -> Void) {
+    func start(sink: any RadioSink, onStatus: @escaping @Sendable (UpstreamPuller.Status) -> Void) {
         self.state.withLockedValue {
+            $0.sink = sink
             $0.onStatus = onStatus
-            $0.onEvent = onEvent
         }
     }
 
@@ -49,8 +51,14 @@ final class FakeUpstream: UpstreamSource {
         self.state.withLockedValue { $0.onStatus }!(status)
     }
 
-    func send(_ event: UpstreamEvent) {
-        self.state.withLockedValue { $0.onEvent }!(event)
+    /// The radio answered a connection with `head`.
+    func connect(_ head: ICYResponseHead) {
+        self.state.withLockedValue { $0.sink }!.connected(head: head)
+    }
+
+    /// The radio's next segment.
+    func send(_ segment: ICYSegment) {
+        self.state.withLockedValue { $0.sink }!.publish(segment)
     }
 }
 
