@@ -244,22 +244,16 @@ public struct IngestRoleService: Service {
         let service = ParentLinkService(link: link, hub: self.hub, directory: self.directory)
         link.start(
             position: { service.position() },
+            sink: FollowedRoot(role: self, generation: generation),
             onAccepted: { acceptance in
                 guard self.current(generation) else { return }
                 service.accepted(acceptance)
                 let term = acceptance.head.headers.first(name: "Casty-Term").flatMap { UInt64($0) } ?? claim.term
                 self.election.update { $0.linkAccepted(TermRule.Claim(term: term, root: acceptance.parent), nextSeq: acceptance.nextSeq, now: .now) }
             },
-            onFrame: { frame in
+            onControl: { frame in
                 guard self.current(generation) else { return }
                 switch frame {
-                case .data(let seq, let segment):
-                    service.received(frame)
-                    self.shared.withLockedValue { $0.splicer.followed(segment) }
-                    self.election.update {
-                        $0.received(seq: seq, now: .now)
-                        return .none
-                    }
                 case .heartbeat:
                     service.received(frame)
                     self.election.update {
@@ -281,6 +275,23 @@ public struct IngestRoleService: Service {
                 }
             }
         )
+    }
+
+    /// The root's segments, while this ingest follows it through link `generation`: into the hub
+    /// with the root's numbers, kept by the takeover splicer, and heard by the role.
+    struct FollowedRoot: ParentSink {
+        let role: IngestRoleService
+        let generation: Int
+
+        func receive(seq: UInt64, segment: ICYSegment) {
+            guard self.role.current(self.generation) else { return }
+            self.role.hub.receive(seq: seq, segment: segment)
+            self.role.shared.withLockedValue { $0.splicer.followed(segment) }
+            self.role.election.update {
+                $0.received(seq: seq, now: .now)
+                return .none
+            }
+        }
     }
 
     /// Whether link `generation` is the current one and this ingest follows (not root).

@@ -11,7 +11,7 @@ extension UpstreamPuller: UpstreamSource {}
 
 extension ParentLink: ParentSource {}
 
-// The hub as the sink the radio's handler hands segments to, with nothing in between: this
+// The hub as the sink the transports' handlers hand segments to, with nothing in between: this
 // module is the one that sees both (the transports do not depend on each other).
 
 extension StreamHub: RadioSink {
@@ -21,3 +21,5 @@ extension StreamHub: RadioSink {
         self.setContext(StreamContext(upstream: head), checkBytes: true)
     }
 }
+
+extension StreamHub: ParentSink {}

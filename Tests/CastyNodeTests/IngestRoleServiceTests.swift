@@ -64,7 +64,7 @@ import CastyTreeTestSupport
             let (url, link) = try #require(links.withLockedValue { $0.first })
             #expect(url == "http://127.0.0.1:8000")
             let accepted = try #require(link.state.withLockedValue { $0.onAccepted })
-            let onFrame = try #require(link.state.withLockedValue { $0.onFrame })
+            let root = try #require(link.state.withLockedValue { $0.sink })
             let onDown = try #require(link.state.withLockedValue { $0.onDown })
             var head = ICYResponseHead(status: .http10OK, headers: ["Content-Type": PeerProtocol.contentType])
             head.headers.add(contentsOf: [("Casty-Term", "1"), ("Casty-Root", "root")])
@@ -72,7 +72,7 @@ import CastyTreeTestSupport
             #expect(hub.identity.value == "abcdabcdabcdabcd")
 
             // The root sends 100,000 bytes in 10 segments; the own radio is 5,000 bytes ahead.
-            for seq in 0..<10 { onFrame(.data(seq: UInt64(seq), segment: Self.segment((seq * 10_000)..<((seq + 1) * 10_000)))) }
+            for seq in 0..<10 { root.receive(seq: UInt64(seq), segment: Self.segment((seq * 10_000)..<((seq + 1) * 10_000))) }
             let radio = try #require(upstreams.last)
             for start in stride(from: 30_000, to: 105_000, by: 5_000) { radio.send(Self.segment(start..<(start + 5_000))) }
             #expect(hub.nextSeq == 10)

@@ -77,12 +77,14 @@ final class FakeUpstreams: Sendable {
 }
 
 /// A parent link that does nothing by itself: the test accepts, sends frames and takes the link
-/// down through it.
+/// down through it. As the real link's handler does, it hands data frames straight to its sink and
+/// the other frames to `onControl`.
 final class FakeParent: ParentSource {
     struct State {
         var position: (@Sendable () -> ParentLink.Position)?
+        var sink: (any ParentSink)?
         var onAccepted: (@Sendable (ParentAcceptance) -> Void)?
-        var onFrame: (@Sendable (PeerFrame) -> Void)?
+        var onControl: (@Sendable (PeerFrame) -> Void)?
         var onDown: (@Sendable (String) -> Void)?
         var relocations = 0
         var stopped = false
@@ -92,14 +94,16 @@ final class FakeParent: ParentSource {
 
     func start(
         position: @escaping @Sendable () -> ParentLink.Position,
+        sink: any ParentSink,
         onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
-        onFrame: @escaping @Sendable (PeerFrame) -> Void,
+        onControl: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
         self.state.withLockedValue {
             $0.position = position
+            $0.sink = sink
             $0.onAccepted = onAccepted
-            $0.onFrame = onFrame
+            $0.onControl = onControl
             $0.onDown = onDown
         }
     }
@@ -122,7 +126,11 @@ final class FakeParent: ParentSource {
     }
 
     func send(_ frame: PeerFrame) {
-        self.state.withLockedValue { $0.onFrame }!(frame)
+        if case .data(let seq, let segment) = frame {
+            self.state.withLockedValue { $0.sink }!.receive(seq: seq, segment: segment)
+        } else {
+            self.state.withLockedValue { $0.onControl }!(frame)
+        }
     }
 
     func down(_ cause: String) {

@@ -4,12 +4,14 @@ import NIOConcurrencyHelpers
 @testable import CastyUpstream
 
 /// A hub stand-in: keeps, in order, what a transfer's handler hands it.
-final class FakeSink: RadioSink {
+final class FakeSink: RadioSink, ParentSink {
     enum Call: Equatable {
         /// A connection's head (its `icy-name`, to tell heads apart).
         case connected(name: String?)
         /// A segment to number (the ingest's way).
         case publish(ICYSegment)
+        /// A numbered segment (a mirror's way).
+        case receive(seq: UInt64, ICYSegment)
     }
 
     private let recorded = NIOLockedValueBox<[Call]>([])
@@ -22,7 +24,7 @@ final class FakeSink: RadioSink {
         self.calls.flatMap { call -> [UInt8] in
             switch call {
             case .connected: return []
-            case .publish(let segment): return Array(segment.audio.readableBytesView)
+            case .publish(let segment), .receive(_, let segment): return Array(segment.audio.readableBytesView)
             }
         }
     }
@@ -33,5 +35,9 @@ final class FakeSink: RadioSink {
 
     func publish(_ segment: ICYSegment) {
         self.recorded.withLockedValue { $0.append(.publish(segment)) }
+    }
+
+    func receive(seq: UInt64, segment: ICYSegment) {
+        self.recorded.withLockedValue { $0.append(.receive(seq: seq, segment)) }
     }
 }

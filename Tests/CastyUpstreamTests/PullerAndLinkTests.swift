@@ -108,8 +108,9 @@ import CastyTestSupport
             let downs = ManagedAtomic(0)
             link.start(
                 position: { ParentLink.Position(nextSeq: nil, stream: nil) },
+                sink: FakeSink(),
                 onAccepted: { _ in },
-                onFrame: { _ in },
+                onControl: { _ in },
                 onDown: { _ in downs.wrappingIncrement(ordering: .relaxed) }
             )
             try await TransferWorkerTests.waitUntil { joins.withLockedValue { $0.count } >= 4 }
@@ -137,7 +138,7 @@ import CastyTestSupport
                 return .transport(code: 7, message: "Couldn't connect to server")
             }
             link.start(
-                position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in },
+                position: { ParentLink.Position(nextSeq: nil, stream: nil) }, sink: FakeSink(), onAccepted: { _ in }, onControl: { _ in },
                 onDown: { _ in down.store(true, ordering: .relaxed) }
             )
             // The join failed and the link said so: it now backs off for 30 s.
