@@ -114,7 +114,7 @@ public struct IngestRoleService: Service {
     /// Runs until graceful shutdown.
     public func run() async throws {
         let source = self.transports.makeSource()
-        source.start(onStatus: { self.ownStatus($0) }, onEvent: { self.ownEvent($0) })
+        source.start(sink: OwnRadio(role: self)) { self.ownStatus($0) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A `verify` is asked aside, in a child task (cancelled at shutdown), so that a
@@ -244,22 +244,16 @@ public struct IngestRoleService: Service {
         let service = ParentLinkService(link: link, hub: self.hub, directory: self.directory)
         link.start(
             position: { service.position() },
+            sink: FollowedRoot(role: self, generation: generation),
             onAccepted: { acceptance in
                 guard self.current(generation) else { return }
                 service.accepted(acceptance)
                 let term = acceptance.head.headers.first(name: "Casty-Term").flatMap { UInt64($0) } ?? claim.term
                 self.election.update { $0.linkAccepted(TermRule.Claim(term: term, root: acceptance.parent), nextSeq: acceptance.nextSeq, now: .now) }
             },
-            onFrame: { frame in
+            onControl: { frame in
                 guard self.current(generation) else { return }
                 switch frame {
-                case .data(let seq, let segment):
-                    service.received(frame)
-                    self.shared.withLockedValue { $0.splicer.followed(segment) }
-                    self.election.update {
-                        $0.received(seq: seq, now: .now)
-                        return .none
-                    }
                 case .heartbeat:
                     service.received(frame)
                     self.election.update {
@@ -281,6 +275,23 @@ public struct IngestRoleService: Service {
                 }
             }
         )
+    }
+
+    /// The root's segments, while this ingest follows it through link `generation`: into the hub
+    /// with the root's numbers, kept by the takeover splicer, and heard by the role.
+    struct FollowedRoot: ParentSink {
+        let role: IngestRoleService
+        let generation: Int
+
+        func receive(seq: UInt64, segment: ICYSegment) {
+            guard self.role.current(self.generation) else { return }
+            self.role.hub.receive(seq: seq, segment: segment)
+            self.role.shared.withLockedValue { $0.splicer.followed(segment) }
+            self.role.election.update {
+                $0.received(seq: seq, now: .now)
+                return .none
+            }
+        }
     }
 
     /// Whether link `generation` is the current one and this ingest follows (not root).
@@ -318,25 +329,31 @@ public struct IngestRoleService: Service {
         }
     }
 
-    private func ownEvent(_ event: UpstreamEvent) {
-        let decided = self.toHub { shared, calls -> ReconnectSplicer.Outcome? in
-            switch event {
-            case .connected(let head, _):
-                let context = StreamContext(upstream: head)
+    /// The own radio's segments and heads: kept by the takeover splicer, and, once root, handed
+    /// to the hub spliced onto the old root's.
+    struct OwnRadio: RadioSink {
+        let role: IngestRoleService
+
+        func connected(head: ICYResponseHead) {
+            let context = StreamContext(upstream: head)
+            self.role.toHub { shared, calls in
                 shared.ownContext = context
                 if shared.splicer.tookOver { calls.append(.context(context)) }
-                return nil
-            case .segment(let segment):
+            }
+        }
+
+        func publish(_ segment: ICYSegment) {
+            let decided = self.role.toHub { shared, calls -> ReconnectSplicer.Outcome? in
                 let pending = shared.splicer.tookOver && shared.splicer.lastOutcome == nil
                 calls += shared.splicer.own(segment).map { .segment($0) }
                 return pending ? shared.splicer.lastOutcome : nil
             }
-        }
-        // A takeover's splice decided after the takeover (the own radio was behind the root).
-        switch decided {
-        case .spliced(let repeated)?: self.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
-        case .noOverlap?: self.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
-        case nil: break
+            // A takeover's splice decided after the takeover (the own radio was behind the root).
+            switch decided {
+            case .spliced(let repeated)?: self.role.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
+            case .noOverlap?: self.role.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
+            case nil: break
+            }
         }
     }
 
@@ -371,7 +388,7 @@ public struct IngestRoleService: Service {
                 case .contextIfUnset(let context) where self.hub.context.headers.isEmpty: self.hub.setContext(context, checkBytes: true)
                 case .contextIfUnset: break
                 case .context(let context): self.hub.setContext(context, checkBytes: true)
-                case .segment(let segment): _ = self.hub.publish(segment)
+                case .segment(let segment): self.hub.publish(segment)
                 case .state(let state): self.hub.setUpstreamState(state)
                 }
             }

@@ -6,15 +6,18 @@ import CastyPeerProtocol
 import CastyServer
 import ServiceLifecycle
 
-/// Keeps a mirror joined to the tree, feeding its hub with its parent's segments: runs a
+/// Keeps a mirror joined to the tree, its hub fed with its parent's segments: runs a
 /// ``ParentSource`` until graceful shutdown.
 ///
-/// A parent that serves another stream identity (a restarted ingest) resets the hub; the
-/// acceptance's context, title and this node's place are taken; frames go where they belong
-/// (segments into the hub, heartbeats to the lag, tree changes on to the children (an evicted
-/// node also sends its child mirrors away), context and
-/// Ogg header updates into the hub, a new place into the directory and on to the children).
-/// Every join after the first counts as a reconnect.
+/// The service is not on a segment's path: the source hands the parent's segments straight to
+/// the hub (its ``CastyUpstream/ParentSink``), which keeps the parent's numbers. The service takes
+/// the rest: a parent that serves another stream identity (a restarted ingest) resets the hub;
+/// the acceptance's context, title and this node's place are taken; control frames go where they
+/// belong (heartbeats to the lag, tree changes on to the children (an evicted node also sends its
+/// child mirrors away), context and Ogg header updates into the hub, a new place into the
+/// directory and on to the children). A parent under a stale root, or a place that is stale, makes
+/// the source leave the parent (``ParentSource/relocate()``): nothing more of it arrives. Every
+/// join after the first counts as a reconnect.
 public struct ParentLinkService: Service {
     let link: any ParentSource
     let hub: StreamHub
@@ -22,8 +25,6 @@ public struct ParentLinkService: Service {
     let leaving: (@Sendable () async -> Void)?
     /// Joins accepted so far.
     let joins = ManagedAtomic(0)
-    /// The current parent is under a stale root: its frames are ignored until the next join.
-    let ignoringParent = ManagedAtomic(false)
 
     /// Creates the service of a mirror whose parent link is `link`; `leaving`, if given, runs
     /// once the link is stopped at graceful shutdown (a mirror tells the root it leaves).
@@ -38,8 +39,9 @@ public struct ParentLinkService: Service {
     public func run() async throws {
         self.link.start(
             position: { self.position() },
+            sink: self.hub,
             onAccepted: { self.accepted($0) },
-            onFrame: { self.received($0) },
+            onControl: { self.received($0) },
             onDown: { self.hub.setUpstreamState(.rejoining($0)) }
         )
         try? await gracefulShutdown()
@@ -56,15 +58,13 @@ public struct ParentLinkService: Service {
 
     /// A parent accepted this node.
     func accepted(_ acceptance: ParentAcceptance) {
-        // A fleet with a standby root: a parent under a stale root is left at once, and its
-        // frames ignored; the next join carries the higher term, which the stale root refuses.
+        // A fleet with a standby root: a parent under a stale root is left at once, before any of
+        // its frames is taken; the next join carries the higher term, which the stale root refuses.
         let verdict = self.directory.election == nil ? self.claimVerdict(acceptance) : nil
         if case .stale = verdict {
-            self.ignoringParent.store(true, ordering: .relaxed)
             self.link.relocate()
             return
         }
-        self.ignoringParent.store(false, ordering: .relaxed)
         if case .adopted(let claim) = verdict { self.hub.announce(claim) }
         let hub = self.hub
         if self.joins.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
@@ -96,19 +96,16 @@ public struct ParentLinkService: Service {
         guard self.directory.election == nil else { return }  // an ingest learns claims by asking
         switch self.directory.observe(claim) {
         case .adopted(let claim): self.hub.announce(claim)
-        case .stale:
-            self.ignoringParent.store(true, ordering: .relaxed)
-            self.link.relocate()
+        case .stale: self.link.relocate()  // nothing after this frame is taken
         case .current: break
         }
     }
 
-    /// A frame from the parent.
+    /// A control frame from the parent.
     func received(_ frame: PeerFrame) {
-        guard !self.ignoringParent.load(ordering: .relaxed) else { return }
         let hub = self.hub
         switch frame {
-        case .data(let seq, let segment): hub.receive(seq: seq, segment: segment)
+        case .data, .leave: break  // segments go straight to the hub; a leave ends the link
         case .tree(let change):
             // A drain of this node: its directory drains (new players are refused from now on; the
             // FleetReloader does the rest).
@@ -129,7 +126,6 @@ public struct ParentLinkService: Service {
             case .stale: self.link.relocate()
             }
         case .term(let term, let root): self.termFrame(TermRule.Claim(term: term, root: root))
-        case .leave: break
         }
     }
 }

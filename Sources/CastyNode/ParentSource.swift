@@ -8,18 +8,22 @@ import NIOCore
 /// root with libcurl and rejoins when the link fails); tests use fakes.
 public protocol ParentSource: Sendable {
     /// Starts joining. Before every join the source asks `position` where the mirror stands in
-    /// the stream; a parent's acceptance comes through `onAccepted`, then its frames through
-    /// `onFrame`; every time the link goes down (and the source rejoins) `onDown` gets the cause.
+    /// the stream; a parent's acceptance comes through `onAccepted`, then its segments go
+    /// straight to `sink` and its other frames come through `onControl`, in the order sent;
+    /// every time the link goes down (and the source rejoins) `onDown` gets the cause.
     func start(
         position: @escaping @Sendable () -> ParentLink.Position,
+        sink: any ParentSink,
         onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
-        onFrame: @escaping @Sendable (PeerFrame) -> Void,
+        onControl: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     )
 
-    /// Ends the current link and rejoins through the root (this node's place in the tree is stale).
+    /// Ends the current link and rejoins through the root (this node's place in the tree is
+    /// stale). Called from `onAccepted` or `onControl`, nothing more of that parent reaches the
+    /// sink or the callbacks.
     func relocate()
 
-    /// Stops and returns once no callback runs any more.
+    /// Stops and returns once nothing is called any more.
     func stop() async
 }

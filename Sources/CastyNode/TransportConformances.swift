@@ -1,3 +1,6 @@
+import CastyICY
+import CastyServer
+import CastyStream
 import CastyUpstream
 import CastyPeerProtocol
 
@@ -7,3 +10,16 @@ import CastyPeerProtocol
 extension UpstreamPuller: UpstreamSource {}
 
 extension ParentLink: ParentSource {}
+
+// The hub as the sink the transports' handlers hand segments to, with nothing in between: this
+// module is the one that sees both (the transports do not depend on each other).
+
+extension StreamHub: RadioSink {
+    /// The radio's reply head is the stream's context; the next segment's bytes confirm or
+    /// correct its format.
+    public func connected(head: ICYResponseHead) {
+        self.setContext(StreamContext(upstream: head), checkBytes: true)
+    }
+}
+
+extension StreamHub: ParentSink {}

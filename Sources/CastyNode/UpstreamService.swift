@@ -10,8 +10,10 @@ import ServiceLifecycle
 /// or, on demand, only while someone listens (players or peers), until the idle time after the
 /// last one left (see ``OnDemandPolicy``).
 ///
-/// The source's status becomes the hub's ``CastyServer/UpstreamState``; every connection after
-/// the first counts as a reconnect. A source that refuses the radio (not a stream Casty can
+/// The service only wires the source: the radio's head and segments go from the source's handler
+/// straight to the hub (its ``CastyUpstream/RadioSink``), not through the service. The source's
+/// status becomes the hub's ``CastyServer/UpstreamState``; every connection after the first counts
+/// as a reconnect. A source that refuses the radio (not a stream Casty can
 /// relay) ends the service with ``UpstreamRefused``.
 public struct UpstreamService: Service {
     let makeSource: @Sendable () -> any UpstreamSource
@@ -115,27 +117,19 @@ public struct UpstreamService: Service {
         let source = self.makeSource()
         self.current.withLockedValue { $0 = source }
         guard !self.released.load(ordering: .relaxed) else { return source }
-        source.start(
-            onStatus: { status in
-                switch status {
-                case .connecting: hub.setUpstreamState(.connecting)
-                case .connected:
-                    if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
-                    hub.setUpstreamState(.connected)
-                case .retrying(let delay, let cause): hub.setUpstreamState(.retrying(after: delay, cause: cause))
-                case .stopped: hub.setUpstreamState(.stopped)
-                case .refused(let message):
-                    hub.setUpstreamState(.refused(message))
-                    refusal.yield(message)
-                }
-            },
-            onEvent: { event in
-                switch event {
-                case .connected(let head, _): hub.setContext(StreamContext(upstream: head), checkBytes: true)
-                case .segment(let segment): hub.publish(segment)
-                }
+        source.start(sink: hub) { status in
+            switch status {
+            case .connecting: hub.setUpstreamState(.connecting)
+            case .connected:
+                if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
+                hub.setUpstreamState(.connected)
+            case .retrying(let delay, let cause): hub.setUpstreamState(.retrying(after: delay, cause: cause))
+            case .stopped: hub.setUpstreamState(.stopped)
+            case .refused(let message):
+                hub.setUpstreamState(.refused(message))
+                refusal.yield(message)
             }
-        )
+        }
         return source
     }
 }

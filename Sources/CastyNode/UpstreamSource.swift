@@ -5,13 +5,10 @@ import CastyUpstream
 ///
 /// A source is started at most once; after ``stop()`` a new one is made.
 public protocol UpstreamSource: Sendable {
-    /// Starts pulling. The source reports how it goes through `onStatus` and hands on what the
-    /// radio sends through `onEvent` (a head at every connection, then segments), in order.
-    func start(
-        onStatus: @escaping @Sendable (UpstreamPuller.Status) -> Void,
-        onEvent: @escaping @Sendable (UpstreamEvent) -> Void
-    )
+    /// Starts pulling. What the radio sends (a head at every connection, then segments) goes
+    /// straight to `sink`, in order; the source reports how it goes through `onStatus`.
+    func start(sink: any RadioSink, onStatus: @escaping @Sendable (UpstreamPuller.Status) -> Void)
 
-    /// Stops pulling and returns once no callback runs any more.
+    /// Stops pulling and returns once nothing is called any more.
     func stop() async
 }

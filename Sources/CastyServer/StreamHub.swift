@@ -83,22 +83,16 @@ public final class StreamHub: Sendable {
     public var nextSeq: UInt64? { self.state.withLockedValue { $0.ledger.nextSeq } }
 
     /// Numbers the next segment from the radio and sends it on (the ingest's way).
-    @discardableResult
-    public func publish(_ segment: ICYSegment) -> UInt64 {
+    public func publish(_ segment: ICYSegment) {
         let (entry, notes) = self.state.withLockedValue { $0.ledger.publish(segment) }
         self.taken(entry, notes)
-        return entry.seq
     }
 
     /// Takes segment `seq` from the parent and sends it on (a mirror's way). A number already
     /// had is ignored (no repeat); a number past the next expected one is logged as a loss.
-    ///
-    /// - Returns: whether the segment was new.
-    @discardableResult
-    public func receive(seq: UInt64, segment: ICYSegment) -> Bool {
-        guard let (entry, notes) = self.state.withLockedValue({ $0.ledger.receive(seq: seq, segment: segment) }) else { return false }
+    public func receive(seq: UInt64, segment: ICYSegment) {
+        guard let (entry, notes) = self.state.withLockedValue({ $0.ledger.receive(seq: seq, segment: segment) }) else { return }
         self.taken(entry, notes)
-        return true
     }
 
     /// Starts following a new stream identity (a restarted ingest): the ring is emptied, players

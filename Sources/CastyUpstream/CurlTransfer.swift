@@ -6,9 +6,12 @@ import NIOCore
 /// One GET with libcurl, run to its end on the calling thread.
 ///
 /// libcurl's header callback collects the reply head (skipping heads of redirects that libcurl
-/// follows itself, and 1xx), its write callback hands the body to a ``CurlStreamHandler``.
+/// follows itself, and 1xx), its write callback hands the body to a ``CurlStreamHandler``: the
+/// first of a segment's hops, on the thread of the ``TransferWorker`` that runs the transfer.
 /// The transfer runs on libcurl's multi interface, polled every 50 ms, so that a stop request
-/// or a silent server is noticed within 50 ms.
+/// or a silent server is noticed within 50 ms; and nothing that arrives once the stop flag is set
+/// (a header line or body bytes) is handed on: a mirror told to leave its parent takes nothing
+/// more of it.
 public struct CurlTransfer: Sendable {
     /// How to reach the server.
     public struct Configuration: Sendable {
@@ -59,7 +62,9 @@ public struct CurlTransfer: Sendable {
         curl_global_init(Int(CURL_GLOBAL_ALL))
     }()
 
-    /// Runs the transfer until it ends, `stop` becomes true, or the handler throws.
+    /// Runs the transfer until it ends, `stop` becomes true, or the handler throws. `stop` is the
+    /// transfer's stop condition (``TransferWorker/Context/stopFlag``): polled every 50 ms, and
+    /// read before anything received is handed to `handler`.
     ///
     /// - Returns: why it ended; `nil` when it was stopped.
     public func run(stop: ManagedAtomic<Bool>, handler: CurlStreamHandler) -> UpstreamFailure? {
@@ -73,7 +78,7 @@ public struct CurlTransfer: Sendable {
             curl_multi_cleanup(multi)
         }
 
-        let state = TransferState(limits: self.configuration.limits, handler: handler)
+        let state = TransferState(limits: self.configuration.limits, handler: handler, stop: stop)
         var headers: UnsafeMutablePointer<curl_slist>? = nil
         for (name, value) in [("Icy-MetaData", "1")] + self.configuration.extraHeaders where name.lowercased() != "user-agent" {
             headers = curl_slist_append(headers, "\(name): \(value)")
@@ -146,23 +151,28 @@ public struct CurlTransfer: Sendable {
 
 /// The state of one transfer, reached from libcurl's callbacks through their userdata pointer.
 /// Used only on the transfer's thread.
-private final class TransferState {
+final class TransferState {
     let handler: CurlStreamHandler
     let limits: ICYDecoderLimits
+    /// The transfer's stop condition.
+    let stop: ManagedAtomic<Bool>
     var headDecoder: NIOSingleStepByteToMessageProcessor<ICYResponseHeadDecoder>
     var accepted = false
     var failure: UpstreamFailure?
     var lastByte = ContinuousClock.now
 
-    init(limits: ICYDecoderLimits, handler: CurlStreamHandler) {
+    init(limits: ICYDecoderLimits, handler: CurlStreamHandler, stop: ManagedAtomic<Bool>) {
         self.limits = limits
         self.handler = handler
+        self.stop = stop
         self.headDecoder = NIOSingleStepByteToMessageProcessor(ICYResponseHeadDecoder(limits: limits))
     }
 
-    /// One header line, including its line ending.
+    /// One header line, including its line ending; `false` ends the transfer.
     func header(_ line: UnsafeRawBufferPointer) -> Bool {
         self.lastByte = .now
+        // Told to stop: nothing more is handed on (the transfer ends as stopped, not failed).
+        guard !self.stop.load(ordering: .relaxed) else { return false }
         do {
             var head: ICYResponseHead?
             try self.headDecoder.process(buffer: ByteBuffer(bytes: line)) { head = $0 }
@@ -184,9 +194,11 @@ private final class TransferState {
         return false
     }
 
-    /// Body bytes.
+    /// Body bytes; `false` ends the transfer.
     func body(_ bytes: UnsafeRawBufferPointer) -> Bool {
         self.lastByte = .now
+        // Told to stop: nothing more is handed on (the transfer ends as stopped, not failed).
+        guard !self.stop.load(ordering: .relaxed) else { return false }
         guard self.accepted else {
             self.failure = .framing(ICYError(.truncated, offset: 0, detail: "body bytes arrived before a complete head"))
             return false

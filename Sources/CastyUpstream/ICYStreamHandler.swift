@@ -1,25 +1,52 @@
 import CastyICY
 import CastyMedia
+import CastyStream
 import NIOCore
 
-/// Decodes a radio's reply: checks its head, then cuts its body into segments. A playlist
-/// (`.pls`, `.m3u`, `.m3u8`, or a playlist content type) is read whole instead, and the transfer
-/// ends with its entries (``UpstreamFailure/playlist(entries:)``) for the puller to follow.
+/// Decodes a radio's reply: checks its head, then cuts its body into segments, drops what a
+/// reconnect repeats, and hands each segment straight to its ``RadioSink`` (the second of a
+/// segment's hops at the ingest, after ``CurlTransfer``). A playlist (`.pls`, `.m3u`, `.m3u8`, or a
+/// playlist content type) is read whole instead, and the transfer ends with its entries
+/// (``UpstreamFailure/playlist(entries:)``) for the puller to follow.
+///
+/// The ``ReconnectSplicer`` lives across transfers: the puller lends it to each transfer's handler
+/// and takes it back (``splicer``) once the transfer ended. What the puller hears of a transfer
+/// are its one-off events (``UpstreamEvent``), never its segments.
 public final class ICYStreamHandler: CurlStreamHandler {
     private let url: String
     private let limits: ICYDecoderLimits
     private let audioOnlySegmentSize: Int
+    private let sink: any RadioSink
     private let onEvent: (UpstreamEvent) -> Void
     private var segments: NIOSingleStepByteToMessageProcessor<ICYSegmentDecoder>?
     /// The body of a playlist being read, when the reply is one.
     private var playlist: ByteBuffer?
+    /// The splicer lent for this transfer, as this transfer left it.
+    public private(set) var splicer: ReconnectSplicer
+    /// The segments cut from this transfer's body so far (before the splice).
+    public private(set) var segmentsReceived = 0
 
-    /// Creates a handler for the transfer of `url` that reports the head and every segment
-    /// through `onEvent`.
-    public init(url: String = "", limits: ICYDecoderLimits = ICYDecoderLimits(), audioOnlySegmentSize: Int, onEvent: @escaping (UpstreamEvent) -> Void) {
+    /// Creates a handler for the transfer of `url` that hands every segment to `sink` and reports
+    /// the connection and the splice's outcome through `onEvent`.
+    ///
+    /// - Parameters:
+    ///   - splicer: the splicer lent by the puller for this transfer (take it back from
+    ///     ``splicer`` afterwards): the transfer counts as a reconnect once its head is accepted.
+    ///   - sink: where the head and the segments go.
+    ///   - onEvent: the one-off events of the transfer, on the transfer's thread.
+    public init(
+        url: String = "",
+        limits: ICYDecoderLimits = ICYDecoderLimits(),
+        audioOnlySegmentSize: Int,
+        splicer: ReconnectSplicer = ReconnectSplicer(),
+        sink: any RadioSink,
+        onEvent: @escaping (UpstreamEvent) -> Void = { _ in }
+    ) {
         self.url = url
         self.limits = limits
         self.audioOnlySegmentSize = audioOnlySegmentSize
+        self.splicer = splicer
+        self.sink = sink
         self.onEvent = onEvent
     }
 
@@ -39,6 +66,9 @@ public final class ICYStreamHandler: CurlStreamHandler {
         }
         self.segments = NIOSingleStepByteToMessageProcessor(ICYSegmentDecoder(framing: framing))
         self.onEvent(.connected(head, framing: framing))
+        // What the last connection's splice still held goes first, in that connection's context.
+        for segment in self.splicer.reconnected() { self.sink.publish(segment) }
+        self.sink.connected(head: head)
     }
 
     public func received(body: ByteBuffer) throws(UpstreamFailure) {
@@ -52,7 +82,7 @@ public final class ICYStreamHandler: CurlStreamHandler {
             return
         }
         do {
-            try self.segments?.process(buffer: body) { self.onEvent(.segment($0)) }
+            try self.segments?.process(buffer: body) { self.cut($0) }
         } catch let error as ICYError {
             throw .framing(error)
         } catch {
@@ -71,6 +101,14 @@ public final class ICYStreamHandler: CurlStreamHandler {
             throw .playlist(entries: entries)
         }
         // A radio that closes mid-segment loses that segment's tail: not worth an error of its own.
-        try? self.segments?.finishProcessing(seenEOF: true) { self.onEvent(.segment($0)) }
+        try? self.segments?.finishProcessing(seenEOF: true) { self.cut($0) }
+    }
+
+    /// A segment cut from the body: spliced, and what passes goes to the sink.
+    private func cut(_ segment: ICYSegment) {
+        self.segmentsReceived += 1
+        let deciding = self.splicer.lastOutcome == nil
+        for out in self.splicer.process(segment) { self.sink.publish(out) }
+        if deciding, let outcome = self.splicer.lastOutcome { self.onEvent(.spliced(outcome)) }
     }
 }

@@ -10,6 +10,11 @@ import Logging
 /// for the first segment it misses and naming the parent it lost, so the root can heal the tree.
 /// Joins that fail one after another are spaced by a ``ReconnectBackoff`` (100 ms doubling to 2 s);
 /// the transfers run on the thread of a ``TransferWorker``.
+///
+/// The link is not on a segment's path: each transfer's ``PeerStreamHandler`` hands data frames
+/// straight to the ``ParentSink`` given to ``start(position:sink:onAccepted:onControl:onDown:)``,
+/// and only the control frames to the link's event handling. To leave the parent now
+/// (``relocate()``), the link ends the running transfer through its stop condition.
 public final class ParentLink: Sendable {
     /// Where the mirror stands in the stream, asked before every join.
     public struct Position: Sendable {
@@ -42,7 +47,6 @@ public final class ParentLink: Sendable {
     /// The highest root term seen, sent with each join (`nil`: none is sent).
     private let term: (@Sendable () -> UInt64?)?
     private let logger: Logger
-    private let relocateFlag = ManagedAtomic(false)
     private let worker: TransferWorker
     private let perform: PerformTransfer
 
@@ -100,27 +104,39 @@ public final class ParentLink: Sendable {
         self.perform = perform
     }
 
-    /// Starts on a thread of its own; the callbacks run there. Does nothing when the link was
-    /// started or stopped before.
+    /// Starts on a thread of its own; the sink and the callbacks are called there. Does nothing when
+    /// the link was started or stopped before.
+    ///
+    /// - Parameters:
+    ///   - position: where the node stands in the stream, asked before every join.
+    ///   - sink: where the parent's segments go, straight from the transfer's handler.
+    ///   - onAccepted: a parent's acceptance of a join.
+    ///   - onControl: the parent's other frames (place, tree changes, heartbeats, context…), in
+    ///     order with the segments.
+    ///   - onDown: the cause, every time the link goes down (and the link rejoins).
     public func start(
         position: @escaping @Sendable () -> Position,
+        sink: any ParentSink,
         onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
-        onFrame: @escaping @Sendable (PeerFrame) -> Void,
+        onControl: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
         self.worker.start { context in
-            self.loop(context, position: position, onAccepted: onAccepted, onFrame: onFrame, onDown: onDown)
+            self.loop(context, position: position, sink: sink, onAccepted: onAccepted, onControl: onControl, onDown: onDown)
         }
     }
 
-    /// Ends the current link and rejoins through the root (this node's place is stale).
+    /// Ends the current link and rejoins through the root (this node's place is stale): the
+    /// transfer's stop condition is set, so the transfer ends within 50 ms and hands on nothing
+    /// more; called from `onAccepted` or `onControl`, nothing more of that parent reaches the sink
+    /// or the callbacks. Between two joins it does nothing.
     public func relocate() {
-        self.relocateFlag.store(true, ordering: .relaxed)
+        self.worker.endTransfer()
     }
 
     /// Stops: ends the current link (within 50 ms) or the wait before the next join, and returns
     /// once the thread has ended. Suspends the calling task without blocking its thread; safe to
-    /// call twice, or before ``start(position:onAccepted:onFrame:onDown:)``.
+    /// call twice, or before ``start(position:sink:onAccepted:onControl:onDown:)``.
     public func stop() async {
         await self.worker.stop()
     }
@@ -128,15 +144,15 @@ public final class ParentLink: Sendable {
     private func loop(
         _ context: TransferWorker.Context,
         position: @escaping @Sendable () -> Position,
+        sink: any ParentSink,
         onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
-        onFrame: @escaping @Sendable (PeerFrame) -> Void,
+        onControl: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
         var lost: String?
         var rule = LostParentRule()
         var root = 0
         context.runAttempts { context in
-            self.relocateFlag.store(false, ordering: .relaxed)
             let here = position()
             let request = JoinRequest(
                 name: self.name, from: here.nextSeq, stream: here.stream, lost: lost, observer: self.observer, term: self.term?(), secret: self.secret()
@@ -149,21 +165,24 @@ public final class ParentLink: Sendable {
                     silenceTimeout: .milliseconds(PeerProtocol.silenceTimeoutMilliseconds)
                 )
             )
-            let handler = PeerStreamHandler(name: self.name, shouldLeave: { self.relocateFlag.load(ordering: .relaxed) }, onAccepted: { acceptance in
+            let handler = PeerStreamHandler(name: self.name, stop: context.stopFlag, sink: sink, onAccepted: { acceptance in
                 self.logger.info(
                     "joined parent",
                     metadata: ["peer.parent": "\(acceptance.parent)", "peer.depth": "\(acceptance.depth)", "peer.next_seq": "\(acceptance.nextSeq.map(String.init) ?? "-")", "peer.lost": "\(lost ?? "-")"]
                 )
                 onAccepted(acceptance)
-            }, onFrame: onFrame)
+            }, onControl: onControl)
             let failure = self.perform(transfer, context.stopFlag, handler)
             if context.isStopping { return .stop }
+            // Ended by ``relocate()``: the transfer was stopped, it did not fail.
+            let relocated = failure == nil && context.transferWasEnded
             let parent = handler.acceptance?.parent
-            // Report a parent as lost only when it failed (reset or silence), never after a leave,
-            // and after a protocol error only when the same parent sent one twice in a row.
-            let end: LostParentRule.LinkEnd = handler.endedOnPurpose ? .onPurpose : handler.endedOnProtocolError ? .protocolError : .failed
+            // Report a parent as lost only when it failed (reset or silence), never after a leave
+            // or a relocation, and after a protocol error only when the same parent sent one twice
+            // in a row.
+            let end: LostParentRule.LinkEnd = relocated || handler.endedOnPurpose ? .onPurpose : handler.endedOnProtocolError ? .protocolError : .failed
             lost = rule.linkEnded(parent: parent, end: end)
-            let cause = failure?.description ?? "link ended"
+            let cause = relocated ? UpstreamFailure.left(reason: "this node's place in the tree is stale").description : failure?.description ?? "link ended"
             if case .status(403, _) = failure {
                 // A mirror added to the fleet file before the root (or its parent) reloaded it, or
                 // one removed from it, or a secret that differs.
@@ -175,11 +194,11 @@ public final class ParentLink: Sendable {
                 self.logger.warning("parent link down; rejoining", metadata: ["peer.parent": "\(parent ?? "-")", "cause": "\(cause)"])
             }
             onDown(cause)
-            // A link that was accepted is rejoined at once, through the same root unless that
-            // root was the parent that failed; joins that keep failing back off, trying the roots
-            // in turn, except after a 503 (a node that may take the join soon: a standby about to
-            // take over, a stale root checking the term).
-            guard handler.acceptance == nil else {
+            // A link that was accepted (or left on purpose) is rejoined at once, through the same
+            // root unless that root was the parent that failed; joins that keep failing back off,
+            // trying the roots in turn, except after a 503 (a node that may take the join soon: a
+            // standby about to take over, a stale root checking the term).
+            guard handler.acceptance == nil, !relocated else {
                 if let lost, self.rootNames.indices.contains(root), self.rootNames[root] == lost {
                     root = (root + 1) % self.rootURLs.count
                 }

@@ -9,7 +9,9 @@ import NIOConcurrencyHelpers
 /// ``ReconnectBackoff`` says.
 ///
 /// The worker owns the thread, the stop flag every transfer polls, the wake-up that cuts a backoff
-/// wait short, and the retry loop. What one attempt does is the caller's: the body given to
+/// wait short, and the retry loop. The stop flag is the running transfer's: ``stop()`` sets it and
+/// ends the worker; ``endTransfer()`` sets it and lets the retry loop go on (a mirror that must
+/// leave its parent now). What one attempt does is the caller's: the body given to
 /// ``start(_:)`` runs on the thread and hands ``Context/runAttempts(_:)`` the step that performs
 /// one transfer and says what comes next, so the worker knows nothing of curl and is tested with
 /// fake transfers.
@@ -38,12 +40,18 @@ public final class TransferWorker: Sendable {
             self.backoff = backoff
         }
 
-        /// Becomes true when ``TransferWorker/stop()`` was called; a transfer polls it to end early
-        /// (``CurlTransfer/run(stop:handler:)`` does every 50 ms).
-        public var stopFlag: ManagedAtomic<Bool> { self.worker.stopFlag }
+        /// The running transfer's stop condition: becomes true when ``TransferWorker/stop()`` or
+        /// ``TransferWorker/endTransfer()`` is called; a transfer polls it to end early
+        /// (``CurlTransfer/run(stop:handler:)`` does every 50 ms, and before handing on any bytes).
+        /// Cleared before each attempt.
+        public var stopFlag: ManagedAtomic<Bool> { self.worker.transferStop }
 
         /// Whether the worker is being stopped.
-        public var isStopping: Bool { self.worker.stopFlag.load(ordering: .relaxed) }
+        public var isStopping: Bool { self.worker.stopFlag.load(ordering: .sequentiallyConsistent) }
+
+        /// Whether this attempt's transfer was told to end by ``TransferWorker/endTransfer()``
+        /// (the worker itself not being stopped).
+        public var transferWasEnded: Bool { self.worker.transferStop.load(ordering: .sequentiallyConsistent) && !self.isStopping }
 
         /// Starts the backoff over, after an attempt that worked.
         public func resetBackoff() {
@@ -54,7 +62,12 @@ public final class TransferWorker: Sendable {
         /// waiting the backoff's next delay after every attempt that says ``Next/backoff(announce:)``.
         /// The wait ends at once when the worker is stopped.
         public func runAttempts(_ attempt: (Context) -> Next) {
-            while !self.isStopping {
+            while true {
+                // A new transfer, which an ``TransferWorker/endTransfer()`` made before it does not end. Cleared
+                // before the worker's flag is read, which ``TransferWorker/stop()`` sets first: a stop
+                // is never lost.
+                self.worker.transferStop.store(false, ordering: .sequentiallyConsistent)
+                guard !self.isStopping else { return }
                 let next = attempt(self)
                 guard !self.isStopping else { return }
                 switch next {
@@ -82,7 +95,11 @@ public final class TransferWorker: Sendable {
 
     private let name: String
     private let backoff: ReconnectBackoff
+    /// Set by ``stop()``: the worker ends.
     private let stopFlag = ManagedAtomic(false)
+    /// The running transfer's stop condition: set by ``stop()`` and ``endTransfer()``, cleared
+    /// before each attempt.
+    private let transferStop = ManagedAtomic(false)
     /// Signalled once, by the first ``stop()``; cuts a backoff wait short.
     private let wake = DispatchSemaphore(value: 0)
     private let phase = NIOLockedValueBox(Phase.idle)
@@ -94,7 +111,7 @@ public final class TransferWorker: Sendable {
     }
 
     /// Whether ``stop()`` was called.
-    public var isStopping: Bool { self.stopFlag.load(ordering: .relaxed) }
+    public var isStopping: Bool { self.stopFlag.load(ordering: .sequentiallyConsistent) }
 
     /// Starts the thread, which runs `body` and ends when it returns.
     ///
@@ -120,9 +137,10 @@ public final class TransferWorker: Sendable {
     /// cuts a backoff wait short, and returns once the thread has ended. Suspends, never blocks.
     /// Stopping a worker that never started ends it for good (a later ``start(_:)`` runs nothing).
     public func stop() async {
-        if !self.stopFlag.exchange(true, ordering: .relaxed) {
+        if !self.stopFlag.exchange(true, ordering: .sequentiallyConsistent) {
             self.wake.signal()
         }
+        self.transferStop.store(true, ordering: .sequentiallyConsistent)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let endedAlready = self.phase.withLockedValue { phase in
                 switch phase {
@@ -139,6 +157,14 @@ public final class TransferWorker: Sendable {
             }
             if endedAlready { continuation.resume() }
         }
+    }
+
+    /// Ends the running transfer, as ``stop()`` would, but not the worker: the transfer sees its
+    /// stop flag (within its polling interval, and before it hands on any more bytes) and the retry
+    /// loop goes on with the step's next attempt. Called between two transfers, it ends nothing.
+    /// Returns at once; may be called from any thread, the transfer's own included.
+    public func endTransfer() {
+        self.transferStop.store(true, ordering: .sequentiallyConsistent)
     }
 
     /// The thread's last act: resumes everyone waiting in ``stop()``.

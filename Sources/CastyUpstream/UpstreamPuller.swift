@@ -6,11 +6,17 @@ import Logging
 /// Keeps pulling an upstream: runs ``CurlTransfer`` after ``CurlTransfer`` on the thread of a
 /// ``TransferWorker``, and after every failure logs the cause and waits a capped exponential backoff
 /// (``ReconnectBackoff``) before the next attempt. Nothing an upstream does stops it; only
-/// ``stop()`` does. Across a reconnect, a ``ReconnectSplicer`` drops the audio the radio sends again
-/// (its burst to a new client), so the segments it reports go on from exactly where the last
-/// connection stopped.
+/// ``stop()`` does.
+///
+/// The puller is not on a segment's path: each transfer's ``ICYStreamHandler`` hands its segments
+/// straight to the ``RadioSink`` given to ``start(sink:onStatus:)``. The puller lends each handler
+/// the ``ReconnectSplicer`` that lives across transfers (it drops the audio the radio sends again
+/// after a reconnect, its burst to a new client, so the stream goes on from exactly where the last
+/// connection stopped) and takes it back once the transfer ended; it hears only of a transfer's
+/// one-off events (connected, the splice decided) and keeps the per-transfer bookkeeping (status,
+/// logs, backoff, playlists).
 public final class UpstreamPuller: Sendable {
-    /// What the puller reports besides events.
+    /// What the puller reports about its connection.
     public enum Status: Sendable, Equatable {
         /// A connection is being made.
         case connecting
@@ -29,7 +35,7 @@ public final class UpstreamPuller: Sendable {
     typealias PerformTransfer = @Sendable (CurlTransfer, ManagedAtomic<Bool>, CurlStreamHandler) -> UpstreamFailure?
 
     private let transfer: CurlTransfer
-    private let makeHandler: @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
+    private let audioOnlySegmentSize: Int
     private let logger: Logger
     private let worker: TransferWorker
     private let perform: PerformTransfer
@@ -41,22 +47,9 @@ public final class UpstreamPuller: Sendable {
     /// `resumeAfter`: the segments another process of this ingest sent last (a take-over); the
     /// first connection is spliced onto them.
     public convenience init(configuration: CurlTransfer.Configuration, audioOnlySegmentSize: Int = 16_000, resumeAfter: [ICYSegment] = [], logger: Logger) {
-        let limits = configuration.limits
-        self.init(configuration: configuration, logger: logger, backoff: ReconnectBackoff(), resumeAfter: resumeAfter) { url, onEvent in
-            ICYStreamHandler(url: url, limits: limits, audioOnlySegmentSize: audioOnlySegmentSize, onEvent: onEvent)
-        } perform: {
-            $0.run(stop: $1, handler: $2)
-        }
-    }
-
-    /// Creates a puller whose transfers' bodies are handled by what `makeHandler` returns for
-    /// the URL of each transfer.
-    public convenience init(
-        configuration: CurlTransfer.Configuration,
-        logger: Logger,
-        makeHandler: @escaping @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler
-    ) {
-        self.init(configuration: configuration, logger: logger, backoff: ReconnectBackoff(), makeHandler: makeHandler) {
+        self.init(
+            configuration: configuration, audioOnlySegmentSize: audioOnlySegmentSize, logger: logger, backoff: ReconnectBackoff(), resumeAfter: resumeAfter
+        ) {
             $0.run(stop: $1, handler: $2)
         }
     }
@@ -65,28 +58,26 @@ public final class UpstreamPuller: Sendable {
     /// `perform`.
     init(
         configuration: CurlTransfer.Configuration,
+        audioOnlySegmentSize: Int = 16_000,
         logger: Logger,
         backoff: ReconnectBackoff,
         resumeAfter: [ICYSegment] = [],
-        makeHandler: @escaping @Sendable (String, @escaping (UpstreamEvent) -> Void) -> CurlStreamHandler,
         perform: @escaping PerformTransfer
     ) {
         self.resumeAfter = resumeAfter
         self.transfer = CurlTransfer(configuration: configuration)
-        self.makeHandler = makeHandler
+        self.audioOnlySegmentSize = audioOnlySegmentSize
         self.logger = logger
         self.worker = TransferWorker(name: "casty-upstream", backoff: backoff)
         self.perform = perform
     }
 
-    /// Starts pulling on a new thread. `onEvent` and `onStatus` are called on that thread. Does
-    /// nothing when the puller was started or stopped before.
-    public func start(
-        onStatus: @escaping @Sendable (Status) -> Void,
-        onEvent: @escaping @Sendable (UpstreamEvent) -> Void
-    ) {
+    /// Starts pulling on a new thread: each connection's head and segments go to `sink`, the
+    /// puller's statuses to `onStatus`, both on that thread. Does nothing when the puller was
+    /// started or stopped before.
+    public func start(sink: any RadioSink, onStatus: @escaping @Sendable (Status) -> Void) {
         self.worker.start { context in
-            if self.loop(context, onStatus: onStatus, onEvent: onEvent) != .refused {
+            if self.loop(context, sink: sink, onStatus: onStatus) != .refused {
                 onStatus(.stopped)
             }
         }
@@ -94,18 +85,14 @@ public final class UpstreamPuller: Sendable {
 
     /// Stops pulling: ends the running transfer (within 50 ms) or the wait before the next one,
     /// and returns once the thread has ended (after its last status, `.stopped`). Suspends the
-    /// calling task without blocking its thread; safe to call twice, or before ``start(onStatus:onEvent:)``.
+    /// calling task without blocking its thread; safe to call twice, or before ``start(sink:onStatus:)``.
     public func stop() async {
         await self.worker.stop()
     }
 
     private enum End { case stopped, refused }
 
-    private func loop(
-        _ context: TransferWorker.Context,
-        onStatus: @escaping @Sendable (Status) -> Void,
-        onEvent: @escaping @Sendable (UpstreamEvent) -> Void
-    ) -> End {
+    private func loop(_ context: TransferWorker.Context, sink: any RadioSink, onStatus: @escaping @Sendable (Status) -> Void) -> End {
         var end = End.stopped
         var splicer = ReconnectSplicer()
         // A take-over: the first connection is a reconnect, spliced onto what the old process sent.
@@ -116,8 +103,9 @@ public final class UpstreamPuller: Sendable {
             let url = playlist.current
             onStatus(.connecting)
             self.logger.info("connecting to upstream", metadata: ["upstream.url": "\(url)"])
-            var receivedSegments = 0
-            let handler = self.makeHandler(url) { event in
+            let handler = ICYStreamHandler(
+                url: url, limits: self.transfer.configuration.limits, audioOnlySegmentSize: self.audioOnlySegmentSize, splicer: splicer, sink: sink
+            ) { event in
                 switch event {
                 case .connected(let head, let framing):
                     self.logger.info(
@@ -125,19 +113,19 @@ public final class UpstreamPuller: Sendable {
                         metadata: ["upstream.url": "\(url)", "upstream.status": "\(head.status)", "upstream.framing": "\(framing)"]
                     )
                     onStatus(.connected)
-                    for segment in splicer.reconnected() { onEvent(.segment(segment)) }
-                    onEvent(event)
-                case .segment(let segment):
-                    receivedSegments += 1
-                    if receivedSegments == 2 { context.resetBackoff() }
-                    let deciding = splicer.lastOutcome == nil
-                    for out in splicer.process(segment) { onEvent(.segment(out)) }
-                    if deciding, let outcome = splicer.lastOutcome { self.logSplice(outcome, url: url) }
+                case .spliced(let outcome):
+                    self.logSplice(outcome, url: url)
                 }
             }
             var transfer = self.transfer
             transfer.configuration.url = url
-            guard let failure = self.perform(transfer, context.stopFlag, handler), !context.isStopping else { return .stop }
+            let failure = self.perform(transfer, context.stopFlag, handler)
+            // The splicer goes on into the next transfer: what this one's splice still holds comes
+            // out first there.
+            splicer = handler.splicer
+            // A connection that gave two segments worked: the next failure starts the backoff over.
+            if handler.segmentsReceived >= 2 { context.resetBackoff() }
+            guard let failure, !context.isStopping else { return .stop }
             switch failure {
             case .notAStream(let message):
                 self.logger.error("\(message)", metadata: ["upstream.url": "\(url)"])
@@ -161,7 +149,7 @@ public final class UpstreamPuller: Sendable {
                 break
             }
             // An entry of a playlist that cannot be reached gives way to the next one, as players do.
-            if receivedSegments == 0, let next = playlist.advance() {
+            if handler.segmentsReceived == 0, let next = playlist.advance() {
                 self.logger.warning(
                     "playlist entry unreachable; trying the next one",
                     metadata: ["upstream.url": "\(url)", "upstream.cause": "\(failure)", "upstream.next": "\(next)"]

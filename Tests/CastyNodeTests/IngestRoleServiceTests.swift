@@ -64,7 +64,7 @@ import CastyTreeTestSupport
             let (url, link) = try #require(links.withLockedValue { $0.first })
             #expect(url == "http://127.0.0.1:8000")
             let accepted = try #require(link.state.withLockedValue { $0.onAccepted })
-            let onFrame = try #require(link.state.withLockedValue { $0.onFrame })
+            let root = try #require(link.state.withLockedValue { $0.sink })
             let onDown = try #require(link.state.withLockedValue { $0.onDown })
             var head = ICYResponseHead(status: .http10OK, headers: ["Content-Type": PeerProtocol.contentType])
             head.headers.add(contentsOf: [("Casty-Term", "1"), ("Casty-Root", "root")])
@@ -72,9 +72,9 @@ import CastyTreeTestSupport
             #expect(hub.identity.value == "abcdabcdabcdabcd")
 
             // The root sends 100,000 bytes in 10 segments; the own radio is 5,000 bytes ahead.
-            for seq in 0..<10 { onFrame(.data(seq: UInt64(seq), segment: Self.segment((seq * 10_000)..<((seq + 1) * 10_000)))) }
+            for seq in 0..<10 { root.receive(seq: UInt64(seq), segment: Self.segment((seq * 10_000)..<((seq + 1) * 10_000))) }
             let radio = try #require(upstreams.last)
-            for start in stride(from: 30_000, to: 105_000, by: 5_000) { radio.send(.segment(Self.segment(start..<(start + 5_000)))) }
+            for start in stride(from: 30_000, to: 105_000, by: 5_000) { radio.send(Self.segment(start..<(start + 5_000))) }
             #expect(hub.nextSeq == 10)
             #expect(!election.read(\.isRoot))
             #expect(directory.decide(Self.join("m1", term: 1)).0 == .redirect(to: "root"))
@@ -85,7 +85,7 @@ import CastyTreeTestSupport
             try await eventually("the standby to take over") { election.read(\.isRoot) }
             #expect(ContinuousClock.now - died < atOnce, "a link down starts the 200 ms grace at once, not the 30 s of silence")
             try await eventually("the spliced segments") { hub.nextSeq == 11 }
-            radio.send(.segment(Self.segment(105_000..<110_000)))
+            radio.send(Self.segment(105_000..<110_000))
             let entries = hub.peerJoin(from: 0).entries
             #expect(entries.map(\.seq) == Array(0...11))
             #expect(entries.flatMap { Array($0.numbered.segment.audio.readableBytesView) } == Array(Self.radio[0..<110_000]))
@@ -100,7 +100,7 @@ import CastyTreeTestSupport
             #expect(hub.identity.value == "none", "what it numbered as root is dropped; it resyncs from the root")
             #expect(directory.decide(Self.join("m1", term: 3)).0 == .redirect(to: "root"))
             // Its own radio's segments no longer reach its listeners.
-            radio.send(.segment(Self.segment(110_000..<115_000)))
+            radio.send(Self.segment(110_000..<115_000))
             #expect(hub.nextSeq == nil)
         }
         await loop.shutdownGracefully()

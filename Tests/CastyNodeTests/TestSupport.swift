@@ -1,3 +1,4 @@
+import CastyICY
 import CastyUpstream
 import CastyNode
 import CastyPeerProtocol
@@ -21,20 +22,21 @@ func whileRunning(_ service: some Service, _ body: () async throws -> Void) asyn
     }
 }
 
-/// An upstream that does nothing by itself: the test reports statuses and events through it.
+/// An upstream that does nothing by itself: the test reports statuses through it, and hands its
+/// sink what the radio sends, as the real source's handler does.
 final class FakeUpstream: UpstreamSource {
     struct State {
+        var sink: (any RadioSink)?
         var onStatus: (@Sendable (UpstreamPuller.Status) -> Void)?
-        var onEvent: (@Sendable (UpstreamEvent) -> Void)?
         var stopped = false
     }
 
     let state = NIOLockedValueBox(State())
 
-    func start(onStatus: @escaping @Sendable (UpstreamPuller.Status) -> Void, onEvent: @escaping @Sendable (UpstreamEvent) -> Void) {
+    func start(sink: any RadioSink, onStatus: @escaping @Sendable (UpstreamPuller.Status) -> Void) {
         self.state.withLockedValue {
+            $0.sink = sink
             $0.onStatus = onStatus
-            $0.onEvent = onEvent
         }
     }
 
@@ -49,8 +51,14 @@ final class FakeUpstream: UpstreamSource {
         self.state.withLockedValue { $0.onStatus }!(status)
     }
 
-    func send(_ event: UpstreamEvent) {
-        self.state.withLockedValue { $0.onEvent }!(event)
+    /// The radio answered a connection with `head`.
+    func connect(_ head: ICYResponseHead) {
+        self.state.withLockedValue { $0.sink }!.connected(head: head)
+    }
+
+    /// The radio's next segment.
+    func send(_ segment: ICYSegment) {
+        self.state.withLockedValue { $0.sink }!.publish(segment)
     }
 }
 
@@ -69,12 +77,14 @@ final class FakeUpstreams: Sendable {
 }
 
 /// A parent link that does nothing by itself: the test accepts, sends frames and takes the link
-/// down through it.
+/// down through it. As the real link's handler does, it hands data frames straight to its sink and
+/// the other frames to `onControl`.
 final class FakeParent: ParentSource {
     struct State {
         var position: (@Sendable () -> ParentLink.Position)?
+        var sink: (any ParentSink)?
         var onAccepted: (@Sendable (ParentAcceptance) -> Void)?
-        var onFrame: (@Sendable (PeerFrame) -> Void)?
+        var onControl: (@Sendable (PeerFrame) -> Void)?
         var onDown: (@Sendable (String) -> Void)?
         var relocations = 0
         var stopped = false
@@ -84,14 +94,16 @@ final class FakeParent: ParentSource {
 
     func start(
         position: @escaping @Sendable () -> ParentLink.Position,
+        sink: any ParentSink,
         onAccepted: @escaping @Sendable (ParentAcceptance) -> Void,
-        onFrame: @escaping @Sendable (PeerFrame) -> Void,
+        onControl: @escaping @Sendable (PeerFrame) -> Void,
         onDown: @escaping @Sendable (String) -> Void
     ) {
         self.state.withLockedValue {
             $0.position = position
+            $0.sink = sink
             $0.onAccepted = onAccepted
-            $0.onFrame = onFrame
+            $0.onControl = onControl
             $0.onDown = onDown
         }
     }
@@ -114,7 +126,11 @@ final class FakeParent: ParentSource {
     }
 
     func send(_ frame: PeerFrame) {
-        self.state.withLockedValue { $0.onFrame }!(frame)
+        if case .data(let seq, let segment) = frame {
+            self.state.withLockedValue { $0.sink }!.receive(seq: seq, segment: segment)
+        } else {
+            self.state.withLockedValue { $0.onControl }!(frame)
+        }
     }
 
     func down(_ cause: String) {

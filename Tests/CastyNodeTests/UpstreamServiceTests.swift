@@ -50,6 +50,7 @@ import CastyTestSupport
         }
     }
 
+    /// The service wires the source to the hub: the head and the segments go straight there.
     @Test func theRadiosHeadAndSegmentsFeedTheHub() async throws {
         try await self.withHub { hub in
             let sources = FakeUpstreams()
@@ -57,11 +58,11 @@ import CastyTestSupport
                 try await eventually("the source to start") { sources.last?.started == true }
                 let source = try #require(sources.last)
                 let head = ICYResponseHead(status: .http10OK, headers: ["Content-Type": "audio/mpeg", "icy-name": "Test FM", "icy-br": "128"])
-                source.send(.connected(head, framing: .audioOnly(segmentSize: 16_000)))
+                source.connect(head)
                 #expect(hub.context.name == "Test FM")
                 let audio = ByteBuffer(bytes: Array((0..<4).map { _ in Self.mp3Frame }.joined()))
-                source.send(.segment(ICYSegment(audio: audio)))
-                source.send(.segment(ICYSegment(audio: audio)))
+                source.send(ICYSegment(audio: audio))
+                source.send(ICYSegment(audio: audio))
                 #expect(hub.newestSeq == 1)
                 #expect(hub.nextSeq == 2)
             }

@@ -46,7 +46,8 @@ import Testing
         #expect(now.entries.map(\.numbered.segment) == was.entries.map(\.numbered.segment))
         #expect(now.metadata == was.metadata)
         // The next segment is numbered on.
-        #expect(new.publish(Self.segment(9)) == 6)
+        new.publish(Self.segment(9))
+        #expect(new.newestSeq == 6)
     }
 
     @Test func aResumedPlayerWritesItsUnwrittenBytesThenGoesOn() throws {

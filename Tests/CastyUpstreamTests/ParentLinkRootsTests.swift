@@ -22,7 +22,7 @@ import Testing
                 urls.withLockedValue { $0.append(transfer.configuration.url) }
                 return .transport(code: 7, message: "Couldn't connect to server")
             }
-            link.start(position: { ParentLink.Position(nextSeq: 42, stream: "abcd") }, onAccepted: { _ in }, onFrame: { _ in }, onDown: { _ in })
+            link.start(position: { ParentLink.Position(nextSeq: 42, stream: "abcd") }, sink: FakeSink(), onAccepted: { _ in }, onControl: { _ in }, onDown: { _ in })
             try await TransferWorkerTests.waitUntil { urls.withLockedValue { $0.count } >= 2 }
             term.store(3, ordering: .relaxed)
             // Joins built before the change may still come (a loaded machine): two more after it.
@@ -48,7 +48,7 @@ import Testing
                 urls.withLockedValue { $0.append(transfer.configuration.url) }
                 return .transport(code: 7, message: "Couldn't connect to server")
             }
-            link.start(position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in }, onDown: { _ in })
+            link.start(position: { ParentLink.Position(nextSeq: nil, stream: nil) }, sink: FakeSink(), onAccepted: { _ in }, onControl: { _ in }, onDown: { _ in })
             try await TransferWorkerTests.waitUntil { urls.withLockedValue { $0.count } >= 2 }
             await link.stop()
             #expect(urls.withLockedValue { $0 }.allSatisfy { $0.hasPrefix("http://a.invalid:1/casty/v1/join?") && !$0.contains("term=") && !$0.contains("observer=") })
@@ -69,7 +69,7 @@ import Testing
                 // The first three joins reach a standby about to take over; then it is unreachable.
                 return count <= 3 ? .status(code: 503, line: "HTTP/1.0 503 Service Unavailable") : .transport(code: 7, message: "Couldn't connect to server")
             }
-            link.start(position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in }, onDown: { _ in })
+            link.start(position: { ParentLink.Position(nextSeq: nil, stream: nil) }, sink: FakeSink(), onAccepted: { _ in }, onControl: { _ in }, onDown: { _ in })
             try await TransferWorkerTests.waitUntil { urls.withLockedValue { $0.count } >= 6 }
             await link.stop()
             let seen = urls.withLockedValue { $0 }.prefix(6).map { $0.hasPrefix("http://a.invalid:1/") }

@@ -21,7 +21,6 @@ import CastyTestSupport
             configuration: CurlTransfer.Configuration(url: "http://radio.invalid/stream", userAgent: "test"),
             logger: Self.quiet,
             backoff: backoff,
-            makeHandler: { url, onEvent in ICYStreamHandler(url: url, audioOnlySegmentSize: 16_000, onEvent: onEvent) },
             perform: perform
         )
     }
@@ -30,7 +29,7 @@ import CastyTestSupport
         let refused = UpstreamFailure.transport(code: 7, message: "Couldn't connect to server")
         let puller = Self.puller { _, _, _ in refused }
         let statuses = NIOLockedValueBox<[UpstreamPuller.Status]>([])
-        puller.start(onStatus: { status in statuses.withLockedValue { $0.append(status) } }, onEvent: { _ in })
+        puller.start(sink: FakeSink()) { status in statuses.withLockedValue { $0.append(status) } }
         try await TransferWorkerTests.waitUntil { statuses.withLockedValue { $0.count } >= 6 }
         await puller.stop()
         let seen = statuses.withLockedValue { $0 }
@@ -54,7 +53,7 @@ import CastyTestSupport
                 return nil
             }
             let statuses = NIOLockedValueBox<[UpstreamPuller.Status]>([])
-            puller.start(onStatus: { status in statuses.withLockedValue { $0.append(status) } }, onEvent: { _ in })
+            puller.start(sink: FakeSink()) { status in statuses.withLockedValue { $0.append(status) } }
             try await TransferWorkerTests.waitUntil { inTransfer.load(ordering: .relaxed) }
             let took = await ContinuousClock().measure { await puller.stop() }
             #expect(took < atOnce)
@@ -66,7 +65,7 @@ import CastyTestSupport
     @Test func aRefusedUpstreamEndsThePullerWithoutStopped() async throws {
         let puller = Self.puller { _, _, _ in .notAStream("an HLS playlist") }
         let statuses = NIOLockedValueBox<[UpstreamPuller.Status]>([])
-        puller.start(onStatus: { status in statuses.withLockedValue { $0.append(status) } }, onEvent: { _ in })
+        puller.start(sink: FakeSink()) { status in statuses.withLockedValue { $0.append(status) } }
         try await TransferWorkerTests.waitUntil { statuses.withLockedValue { $0.count } == 2 }
         await puller.stop()
         #expect(statuses.withLockedValue { $0 } == [.connecting, .refused("an HLS playlist")])
@@ -109,8 +108,9 @@ import CastyTestSupport
             let downs = ManagedAtomic(0)
             link.start(
                 position: { ParentLink.Position(nextSeq: nil, stream: nil) },
+                sink: FakeSink(),
                 onAccepted: { _ in },
-                onFrame: { _ in },
+                onControl: { _ in },
                 onDown: { _ in downs.wrappingIncrement(ordering: .relaxed) }
             )
             try await TransferWorkerTests.waitUntil { joins.withLockedValue { $0.count } >= 4 }
@@ -138,7 +138,7 @@ import CastyTestSupport
                 return .transport(code: 7, message: "Couldn't connect to server")
             }
             link.start(
-                position: { ParentLink.Position(nextSeq: nil, stream: nil) }, onAccepted: { _ in }, onFrame: { _ in },
+                position: { ParentLink.Position(nextSeq: nil, stream: nil) }, sink: FakeSink(), onAccepted: { _ in }, onControl: { _ in },
                 onDown: { _ in down.store(true, ordering: .relaxed) }
             )
             // The join failed and the link said so: it now backs off for 30 s.

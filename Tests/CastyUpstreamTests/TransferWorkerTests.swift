@@ -116,6 +116,55 @@ import CastyTestSupport
         #expect(worker.isStopping)
     }
 
+    /// `endTransfer()` ends the running transfer through the same stop flag as `stop()`, but the
+    /// worker goes on: the next attempt starts with the flag cleared, and tells the two apart.
+    @Test func endTransferEndsTheRunningTransferButNotTheWorker() async throws {
+        try await onDedicatedThread {
+            let worker = TransferWorker(name: "test")
+            let attempts = ManagedAtomic(0)
+            let ended = NIOLockedValueBox<[Bool]>([])
+            let flagAtStart = NIOLockedValueBox<[Bool]>([])
+            worker.start { context in
+                context.runAttempts { context in
+                    flagAtStart.withLockedValue { $0.append(context.stopFlag.load(ordering: .relaxed)) }
+                    attempts.wrappingIncrement(ordering: .relaxed)
+                    Self.transferUntilStopped(context)
+                    ended.withLockedValue { $0.append(context.transferWasEnded) }
+                    return .now
+                }
+            }
+            try await Self.waitUntil { attempts.load(ordering: .relaxed) == 1 }
+            worker.endTransfer()
+            try await Self.waitUntil { attempts.load(ordering: .relaxed) == 2 }
+            #expect(!worker.isStopping)
+            worker.endTransfer()
+            try await Self.waitUntil { attempts.load(ordering: .relaxed) == 3 }
+            let took = await ContinuousClock().measure { await worker.stop() }
+            #expect(took < atOnce)
+            #expect(ended.withLockedValue { $0 } == [true, true, false], "the last transfer ended by stop(), not endTransfer()")
+            #expect(flagAtStart.withLockedValue { $0 } == [false, false, false], "each transfer starts with its stop flag clear")
+        }
+    }
+
+    /// An `endTransfer()` between two transfers (here, as the backoff wait starts) ends neither.
+    @Test func endTransferBetweenTransfersEndsNothing() async throws {
+        try await onDedicatedThread {
+            let worker = TransferWorker(name: "test", backoff: ReconnectBackoff(initial: .milliseconds(10), maximum: .milliseconds(10)))
+            let attempts = ManagedAtomic(0)
+            let secondStartsStopped = NIOLockedValueBox<Bool?>(nil)
+            worker.start { context in
+                context.runAttempts { context in
+                    guard attempts.loadThenWrappingIncrement(ordering: .relaxed) > 0 else { return .backoff { _ in worker.endTransfer() } }
+                    secondStartsStopped.withLockedValue { $0 = context.stopFlag.load(ordering: .relaxed) }
+                    return .stop
+                }
+            }
+            try await Self.waitUntil { secondStartsStopped.withLockedValue { $0 } != nil }
+            #expect(secondStartsStopped.withLockedValue { $0 } == false)
+            await worker.stop()
+        }
+    }
+
     @Test func aBodyThatEndsByItselfEndsTheWorker() async throws {
         try await onDedicatedThread {
             let worker = TransferWorker(name: "test")
