@@ -1,4 +1,3 @@
-import CastyICY
 import CastyPeerProtocol
 import CastyServer
 import CastyStream
@@ -12,11 +11,14 @@ import ServiceLifecycle
 /// root and terms*): carries out the actions of its ``CastyTree/IngestRole`` (kept in a
 /// ``CastyServer/RootElection`` that the connections share).
 ///
-/// It pulls the radio all the time. While it follows the root, it feeds its hub from a link to
-/// the root (as an observer, like a mirror's ``ParentLinkService``) and only keeps its own
-/// radio's newest audio; once root, it numbers its own radio's segments from where the old root
-/// stopped, spliced onto what that root sent (``CastyStream/TakeoverSplicer``). It asks the other
-/// ingest what it is at start and every second, and ticks the role every 100 ms.
+/// It pulls the radio all the time, straight into its hub, as any ingest. While it follows the
+/// root, it feeds the hub from a link to the root (as an observer, like a mirror's
+/// ``ParentLinkService``), and the hub only keeps its own radio's newest audio
+/// (``CastyServer/StreamHub/standBy(resettingStream:)``); once root, it tells the hub to take
+/// over: its own radio's segments are numbered from where the old root stopped, spliced onto what
+/// that root sent (``CastyStream/TakeoverSplicer``). Nothing of this service sits on a segment's
+/// way. It asks the other ingest what it is at start and every second, and ticks the role every
+/// 100 ms, telling it first when the last segment from the root arrived.
 public struct IngestRoleService: Service {
     /// What the service needs from outside, so that tests can fake the transports.
     public struct Transports: Sendable {
@@ -43,33 +45,13 @@ public struct IngestRoleService: Service {
         }
     }
 
-    /// What the radio's callbacks and the link's share.
+    /// What the link's callbacks and the role's actions share.
     struct Shared: Sendable {
-        var splicer = TakeoverSplicer()
-        /// The own radio's context at its last connection.
-        var ownContext: StreamContext?
-        /// The own radio's last status.
-        var ownStatus: UpstreamState = .connecting
         var link: (any ParentSource)?
-        /// Bumped at every new link: frames of an older one are ignored.
+        /// Bumped at every new link: callbacks of an older one are ignored.
         var linkGeneration = 0
         /// The tree of the root followed, as last read, to adopt at a takeover.
         var rootTree: (root: String, tree: [String: String])?
-        /// What the own radio's path and the takeover decided to hand the hub, in order, not yet
-        /// handed (see ``toHub(_:)``).
-        var outbox: [HubCall] = []
-        /// Whether a thread is handing the outbox to the hub now.
-        var handing = false
-    }
-
-    /// A call to the hub that the own radio's path or the takeover decided under the lock.
-    enum HubCall: Sendable {
-        /// The stream's context, if the hub has none yet.
-        case contextIfUnset(StreamContext)
-        /// The stream's context.
-        case context(StreamContext)
-        case segment(ICYSegment)
-        case state(UpstreamState)
     }
 
     let fleet: FleetFile
@@ -113,8 +95,15 @@ public struct IngestRoleService: Service {
 
     /// Runs until graceful shutdown.
     public func run() async throws {
+        // The hub keeps the radio aside until the role says take over.
+        self.hub.standBy()
         let source = self.transports.makeSource()
-        source.start(sink: OwnRadio(role: self)) { self.ownStatus($0) }
+        source.start(sink: self.hub) { status in
+            if case .refused(let message) = status {
+                self.logger.error("the radio is not a stream Casty can relay", metadata: ["reason": "\(message)"])
+            }
+            self.hub.setRadioState(UpstreamState(status))
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A `verify` is asked aside, in a child task (cancelled at shutdown), so that a
@@ -145,7 +134,7 @@ public struct IngestRoleService: Service {
     private func ticks() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: self.tickInterval)
-            self.election.update { $0.tick(now: .now) }
+            self.updateRole { $0.tick(now: .now) }
         }
     }
 
@@ -156,7 +145,7 @@ public struct IngestRoleService: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: self.probeInterval)
             let answer = await self.probe(other)
-            self.election.update { $0.probed(answer, now: .now) }
+            self.updateRole { $0.probed(answer, now: .now) }
             await self.readRootTree()
         }
     }
@@ -178,7 +167,7 @@ public struct IngestRoleService: Service {
     /// Asks `name` what it is, for the role's `verify`.
     private func verify(_ name: String) async {
         let answer = await self.probe(name)
-        self.election.update { $0.probed(answer, now: .now) }
+        self.updateRole { $0.probed(answer, now: .now) }
     }
 
     private func probe(_ name: String) async -> IngestRole.Answer {
@@ -204,18 +193,12 @@ public struct IngestRoleService: Service {
             self.hub.leavePeers(reason: "this root stepped down for \(claim.root), term \(claim.term); rejoin through the root")
             // What it numbered since the takeover is not the fleet's stream: resync from the new
             // root's newest segment (its players carry on with the new root's audio).
-            self.hub.resetStream(identity: StreamIdentity(value: "none"), nextSeq: nil)
-            await self.follow(claim)
+            await self.follow(claim, resettingStream: true)
         case .becomeRoot(let term, let nextSeq):
             await self.stopLink()
             let adopted = self.shared.withLockedValue { $0.rootTree }
             self.directory.becomeRoot(adopting: adopted?.tree ?? [:], from: adopted?.root)
-            let outcome = self.toHub { shared, calls -> ReconnectSplicer.Outcome? in
-                if let context = shared.ownContext { calls.append(.contextIfUnset(context)) }
-                calls += shared.splicer.takeOver().map { .segment($0) }
-                calls.append(.state(shared.ownStatus))
-                return shared.splicer.lastOutcome
-            }
+            let outcome = self.hub.takeOver()
             self.logger.notice(
                 "became the root",
                 metadata: ["root.term": "\(term)", "tree.adopted": "\(adopted?.tree.count ?? 0)", "stream.next_seq": "\(nextSeq.map(String.init) ?? "new stream")", "splice": "\(nextSeq == nil ? "none (a new stream)" : outcome.map { "\($0)" } ?? "pending")"]
@@ -226,9 +209,11 @@ public struct IngestRoleService: Service {
         }
     }
 
-    /// Ends any link, and starts one to `claim`'s root.
-    private func follow(_ claim: TermRule.Claim) async {
+    /// Ends any link, and starts one to `claim`'s root; the hub starts a fresh splice (and, with
+    /// `resettingStream`, drops what it numbered as root).
+    private func follow(_ claim: TermRule.Claim, resettingStream: Bool = false) async {
         await self.stopLink()
+        self.hub.standBy(resettingStream: resettingStream)
         guard let url = self.baseURL(of: claim.root) else {
             self.logger.error("no address for the root in the fleet file", metadata: ["root.name": "\(claim.root)"])
             return
@@ -236,7 +221,6 @@ public struct IngestRoleService: Service {
         let election = self.election
         let link = self.transports.makeLink(url) { election.read(\.terms.term) }
         let generation = self.shared.withLockedValue { shared -> Int in
-            shared.splicer = TakeoverSplicer()
             shared.link = link
             shared.linkGeneration += 1
             return shared.linkGeneration
@@ -244,19 +228,19 @@ public struct IngestRoleService: Service {
         let service = ParentLinkService(link: link, hub: self.hub, directory: self.directory)
         link.start(
             position: { service.position() },
-            sink: FollowedRoot(role: self, generation: generation),
+            sink: self.hub,
             onAccepted: { acceptance in
                 guard self.current(generation) else { return }
                 service.accepted(acceptance)
                 let term = acceptance.head.headers.first(name: "Casty-Term").flatMap { UInt64($0) } ?? claim.term
-                self.election.update { $0.linkAccepted(TermRule.Claim(term: term, root: acceptance.parent), nextSeq: acceptance.nextSeq, now: .now) }
+                self.updateRole { $0.linkAccepted(TermRule.Claim(term: term, root: acceptance.parent), nextSeq: acceptance.nextSeq, now: .now) }
             },
             onControl: { frame in
                 guard self.current(generation) else { return }
                 switch frame {
                 case .heartbeat:
                     service.received(frame)
-                    self.election.update {
+                    self.updateRole {
                         $0.received(seq: nil, now: .now)
                         return .none
                     }
@@ -269,7 +253,7 @@ public struct IngestRoleService: Service {
             onDown: { cause in
                 guard self.current(generation) else { return }
                 self.hub.setUpstreamState(.rejoining(cause))
-                self.election.update {
+                self.updateRole {
                     $0.linkDown(now: .now)
                     return .none
                 }
@@ -277,20 +261,13 @@ public struct IngestRoleService: Service {
         )
     }
 
-    /// The root's segments, while this ingest follows it through link `generation`: into the hub
-    /// with the root's numbers, kept by the takeover splicer, and heard by the role.
-    struct FollowedRoot: ParentSink {
-        let role: IngestRoleService
-        let generation: Int
-
-        func receive(seq: UInt64, segment: ICYSegment) {
-            guard self.role.current(self.generation) else { return }
-            self.role.hub.receive(seq: seq, segment: segment)
-            self.role.shared.withLockedValue { $0.splicer.followed(segment) }
-            self.role.election.update {
-                $0.received(seq: seq, now: .now)
-                return .none
-            }
+    /// Changes the role with `body`, after telling it when the newest segment from the root
+    /// arrived (the hub notes it as it takes the segment): so the role's silence clock counts
+    /// from the exact arrival, and no arrival reaches it after a later link change or tick.
+    private func updateRole(_ body: (inout IngestRole) -> IngestRole.Action) {
+        self.election.update { role in
+            if let arrival = self.hub.takeArrival() { role.received(seq: arrival.seq, now: arrival.at) }
+            return body(&role)
         }
     }
 
@@ -308,91 +285,5 @@ public struct IngestRoleService: Service {
             return shared.link
         }
         await link?.stop()
-    }
-
-    // MARK: The own radio
-
-    private func ownStatus(_ status: UpstreamPuller.Status) {
-        let state: UpstreamState
-        switch status {
-        case .connecting: state = .connecting
-        case .connected: state = .connected
-        case .retrying(let delay, let cause): state = .retrying(after: delay, cause: cause)
-        case .stopped: state = .stopped
-        case .refused(let message):
-            self.logger.error("the radio is not a stream Casty can relay", metadata: ["reason": "\(message)"])
-            state = .refused(message)
-        }
-        self.toHub { shared, calls in
-            shared.ownStatus = state
-            if shared.splicer.tookOver { calls.append(.state(state)) }
-        }
-    }
-
-    /// The own radio's segments and heads: kept by the takeover splicer, and, once root, handed
-    /// to the hub spliced onto the old root's.
-    struct OwnRadio: RadioSink {
-        let role: IngestRoleService
-
-        func connected(head: ICYResponseHead) {
-            let context = StreamContext(upstream: head)
-            self.role.toHub { shared, calls in
-                shared.ownContext = context
-                if shared.splicer.tookOver { calls.append(.context(context)) }
-            }
-        }
-
-        func publish(_ segment: ICYSegment) {
-            let decided = self.role.toHub { shared, calls -> ReconnectSplicer.Outcome? in
-                let pending = shared.splicer.tookOver && shared.splicer.lastOutcome == nil
-                calls += shared.splicer.own(segment).map { .segment($0) }
-                return pending ? shared.splicer.lastOutcome : nil
-            }
-            // A takeover's splice decided after the takeover (the own radio was behind the root).
-            switch decided {
-            case .spliced(let repeated)?: self.role.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
-            case .noOverlap?: self.role.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
-            case nil: break
-            }
-        }
-    }
-
-    // MARK: To the hub
-
-    /// Runs `decide` under the lock of what the radio's callbacks and the link's share, and
-    /// hands the hub the calls it decided, in order, with that lock released: the hub is never
-    /// called with it held. Calls decided on two threads at once (the own radio's and the
-    /// takeover's) still reach the hub in the order they were decided: whichever thread finds
-    /// the outbox not being handed hands it until it is empty.
-    @discardableResult
-    private func toHub<Result>(_ decide: (inout Shared, inout [HubCall]) -> Result) -> Result {
-        let (result, hands) = self.shared.withLockedValue { shared -> (Result, Bool) in
-            var calls: [HubCall] = []
-            let result = decide(&shared, &calls)
-            shared.outbox += calls
-            guard !shared.handing, !shared.outbox.isEmpty else { return (result, false) }
-            shared.handing = true
-            return (result, true)
-        }
-        guard hands else { return result }
-        while let calls = self.shared.withLockedValue({ shared -> [HubCall]? in
-            guard !shared.outbox.isEmpty else {
-                shared.handing = false
-                return nil
-            }
-            defer { shared.outbox = [] }
-            return shared.outbox
-        }) {
-            for call in calls {
-                switch call {
-                case .contextIfUnset(let context) where self.hub.context.headers.isEmpty: self.hub.setContext(context, checkBytes: true)
-                case .contextIfUnset: break
-                case .context(let context): self.hub.setContext(context, checkBytes: true)
-                case .segment(let segment): self.hub.publish(segment)
-                case .state(let state): self.hub.setUpstreamState(state)
-                }
-            }
-        }
-        return result
     }
 }

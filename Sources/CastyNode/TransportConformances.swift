@@ -15,10 +15,10 @@ extension ParentLink: ParentSource {}
 // module is the one that sees both (the transports do not depend on each other).
 
 extension StreamHub: RadioSink {
-    /// The radio's reply head is the stream's context; the next segment's bytes confirm or
-    /// correct its format.
+    /// The radio's reply head is the stream's context (kept for a takeover at a fleet's ingest
+    /// that follows the root); the next segment's bytes confirm or correct its format.
     public func connected(head: ICYResponseHead) {
-        self.setContext(StreamContext(upstream: head), checkBytes: true)
+        self.radioConnected(StreamContext(upstream: head))
     }
 }
 

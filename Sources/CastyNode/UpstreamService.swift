@@ -118,17 +118,9 @@ public struct UpstreamService: Service {
         self.current.withLockedValue { $0 = source }
         guard !self.released.load(ordering: .relaxed) else { return source }
         source.start(sink: hub) { status in
-            switch status {
-            case .connecting: hub.setUpstreamState(.connecting)
-            case .connected:
-                if connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
-                hub.setUpstreamState(.connected)
-            case .retrying(let delay, let cause): hub.setUpstreamState(.retrying(after: delay, cause: cause))
-            case .stopped: hub.setUpstreamState(.stopped)
-            case .refused(let message):
-                hub.setUpstreamState(.refused(message))
-                refusal.yield(message)
-            }
+            if case .connected = status, connections.loadThenWrappingIncrement(ordering: .relaxed) > 0 { hub.counters.reconnected() }
+            hub.setUpstreamState(UpstreamState(status))
+            if case .refused(let message) = status { refusal.yield(message) }
         }
         return source
     }

@@ -52,6 +52,8 @@ public final class StreamHub: Sendable {
         /// The stream: identity, numbering, ring, titles, context and format.
         var ledger: StreamLedger
         var upstream = UpstreamState.starting
+        /// At a fleet's ingest while it is not the root: its own radio, kept for a takeover.
+        var standby: StandbyStream?
     }
 
     /// The configuration.
@@ -82,46 +84,109 @@ public final class StreamHub: Sendable {
     /// The number the next segment will carry; `nil` at a mirror that has no stream yet.
     public var nextSeq: UInt64? { self.state.withLockedValue { $0.ledger.nextSeq } }
 
-    /// Numbers the next segment from the radio and sends it on (the ingest's way).
+    /// Numbers the next segment from the radio and sends it on (the ingest's way). At a fleet's
+    /// ingest that is not the root, the segment is kept aside for a takeover instead (see
+    /// ``standBy(resettingStream:)``); after its takeover, it is spliced onto the old root's
+    /// stream first.
     public func publish(_ segment: ICYSegment) {
-        let (entry, notes) = self.state.withLockedValue { $0.ledger.publish(segment) }
-        self.taken(entry, notes)
+        let (notes, decided) = self.state.withLockedValue { state -> ([StreamLedger.Notes], ReconnectSplicer.Outcome?) in
+            guard state.standby != nil else { return ([self.number(segment, in: &state)], nil) }
+            let pending = state.standby!.tookOver && state.standby!.splicer.lastOutcome == nil
+            let spliced = state.standby!.splicer.own(segment)
+            return (spliced.map { self.number($0, in: &state) }, pending ? state.standby!.splicer.lastOutcome : nil)
+        }
+        for notes in notes { self.report(notes, taken: true) }
+        // A takeover's splice decided after the takeover (the own radio was behind the root).
+        switch decided {
+        case .spliced(let repeated)?: self.logger.notice("takeover spliced", metadata: ["splice.repeated_bytes": "\(repeated)"])
+        case .noOverlap?: self.logger.warning("takeover: the own radio's audio does not continue the old root's; some audio is lost")
+        case nil: break
+        }
     }
 
     /// Takes segment `seq` from the parent and sends it on (a mirror's way). A number already
-    /// had is ignored (no repeat); a number past the next expected one is logged as a loss.
+    /// had is ignored (no repeat); a number past the next expected one is logged as a loss. At a
+    /// fleet's ingest that follows the root, its arrival is noted for the role's silence clock;
+    /// after its takeover, nothing more is taken from the old root.
     public func receive(seq: UInt64, segment: ICYSegment) {
-        guard let (entry, notes) = self.state.withLockedValue({ $0.ledger.receive(seq: seq, segment: segment) }) else { return }
-        self.taken(entry, notes)
+        let notes = self.state.withLockedValue { state -> StreamLedger.Notes? in
+            guard state.standby != nil else {
+                guard let (entry, notes) = state.ledger.receive(seq: seq, segment: segment) else { return nil }
+                self.forward(notes, entry)
+                return notes
+            }
+            guard !state.standby!.tookOver else { return nil }
+            state.standby!.arrival = StandbyStream.Arrival(seq: seq, at: .now)
+            guard let (entry, notes) = state.ledger.receive(seq: seq, segment: segment) else { return nil }
+            state.standby!.splicer.followed(segment)
+            self.forward(notes, entry)
+            return notes
+        }
+        if let notes { self.report(notes, taken: true) }
+    }
+
+    /// Under the lock: numbers `segment` and hands it to the fan-outs.
+    func number(_ segment: ICYSegment, in state: inout State) -> StreamLedger.Notes {
+        let (entry, notes) = state.ledger.publish(segment)
+        self.forward(notes, entry)
+        return notes
     }
 
     /// Starts following a new stream identity (a restarted ingest): the ring is emptied, players
     /// carry on with the new stream's audio, and child peers are told to rejoin and resync.
     public func resetStream(identity: StreamIdentity, nextSeq: UInt64?) {
-        guard self.state.withLockedValue({ $0.ledger.reset(identity: identity, nextSeq: nextSeq) }) else { return }
-        self.logger.notice("following a new stream identity", metadata: ["stream.identity": "\(identity)"])
+        let reset = self.state.withLockedValue { state in
+            guard state.ledger.reset(identity: identity, nextSeq: nextSeq) else { return false }
+            self.forwardReset()
+            return true
+        }
+        if reset { self.logger.notice("following a new stream identity", metadata: ["stream.identity": "\(identity)"]) }
+    }
+
+    /// Under the lock: every fan-out drops what it kept of the old stream.
+    func forwardReset() {
         for fanout in self.fanouts {
             fanout.loop.execute { fanout.streamChanged() }
         }
     }
 
-    /// After the lock: counts and logs what taking a segment found, and sends it on.
-    private func taken(_ entry: Entry, _ notes: StreamLedger.Notes) {
-        self.counters.segmentTaken(afterLosing: notes.lost.map { Int(min($0.upperBound - $0.lowerBound, UInt64(Int.max))) } ?? 0)
-        self.handle(notes)
-        for fanout in self.fanouts {
-            fanout.loop.execute { fanout.deliver(entry, counters: self.counters) }
+    /// Under the lock: hands the fan-outs what a change of the ledger means for the connections
+    /// (players of a format that changed are closed, child peers hear of a new context), then
+    /// the segment taken, if any. Doing it under the lock hands every loop the changes in the
+    /// order the ledger made them, whichever thread made them (a standby's radio and its
+    /// takeover both number segments).
+    func forward(_ notes: StreamLedger.Notes, _ entry: Entry? = nil) {
+        if let change = notes.formatChanged {
+            for fanout in self.fanouts {
+                fanout.loop.execute { fanout.closePlayers(notOf: change.to) }
+            }
+        }
+        if let context = notes.contextChanged {
+            for fanout in self.fanouts {
+                fanout.loop.execute { fanout.contextChanged(context) }
+            }
+        }
+        if let entry {
+            for fanout in self.fanouts {
+                fanout.loop.execute { fanout.deliver(entry, counters: self.counters) }
+            }
         }
     }
 
-    private func handle(_ notes: StreamLedger.Notes) {
+    /// After the lock: counts and logs what a change of the ledger found.
+    func report(_ notes: StreamLedger.Notes, taken: Bool = false) {
+        if taken {
+            self.counters.segmentTaken(afterLosing: notes.lost.map { Int(min($0.upperBound - $0.lowerBound, UInt64(Int.max))) } ?? 0)
+        }
         if let lost = notes.lost {
             self.logger.warning("segments lost upstream", metadata: ["segments.from": "\(lost.lowerBound)", "segments.to": "\(lost.upperBound - 1)"])
         }
         if let mismatch = notes.formatMismatch {
             self.logger.warning("\(mismatch)")
         }
-        self.announce(notes)
+        if let change = notes.formatChanged {
+            self.logger.info("the stream's format is now \(change.to.name)", metadata: ["stream.format.old": "\(change.from.name)"])
+        }
         for problem in notes.problems {
             self.logger.warning("damaged stream: \(problem)")
         }
@@ -177,24 +242,12 @@ public final class StreamHub: Sendable {
     /// connection to the radio) the next segment's bytes confirm or correct it. Child peers hear
     /// of a changed context at once.
     public func setContext(_ context: StreamContext, checkBytes: Bool = false) {
-        let notes = self.state.withLockedValue { $0.ledger.setContext(context, checkBytes: checkBytes) }
-        self.announce(notes)
-    }
-
-    /// After the lock: players of a format that changed are closed (their decoders cannot
-    /// follow), child peers hear of a new context.
-    private func announce(_ notes: StreamLedger.Notes) {
-        if let change = notes.formatChanged {
-            self.logger.info("the stream's format is now \(change.to.name)", metadata: ["stream.format.old": "\(change.from.name)"])
-            for fanout in self.fanouts {
-                fanout.loop.execute { fanout.closePlayers(notOf: change.to) }
-            }
+        let notes = self.state.withLockedValue { state in
+            let notes = state.ledger.setContext(context, checkBytes: checkBytes)
+            self.forward(notes)
+            return notes
         }
-        if let context = notes.contextChanged {
-            for fanout in self.fanouts {
-                fanout.loop.execute { fanout.contextChanged(context) }
-            }
-        }
+        self.report(notes)
     }
 
     /// Takes the Ogg header pages a parent sent (a mirror that joined mid-stream), unless this

@@ -191,11 +191,12 @@ public struct IngestRole: Sendable {
         return .none
     }
 
-    /// A frame from the root: segment `seq`, or a heartbeat (`nil`).
+    /// A frame from the root: segment `seq`, or a heartbeat (`nil`), which arrived at `now` (a
+    /// frame told late, after a later one, does not move the silence clock back).
     public mutating func received(seq: UInt64?, now: ContinuousClock.Instant) {
         switch self.state {
         case .following(let claim), .suspecting(let claim, _):
-            self.lastFrame = now
+            self.lastFrame = max(self.lastFrame ?? now, now)
             if let seq { self.nextSeq = max(self.nextSeq ?? 0, seq + 1) }
             self.state = .following(claim)
         case .starting, .root:

@@ -1,8 +1,8 @@
 import CastyICY
 
 /// Where an ingest's radio stream goes, straight from the transfer's ``ICYStreamHandler``: the
-/// node's hub, which numbers each segment and fans it out (a fleet's standby ingest puts its own
-/// splice first). Nothing of the puller or its service sits in between.
+/// node's hub, which numbers each segment and fans it out (or, at a fleet's ingest that follows
+/// the root, keeps it for a takeover). Nothing of the puller or its service sits in between.
 ///
 /// Called on the transfer's thread, one call at a time, in stream order: a connection's
 /// ``connected(head:)`` before its first segment.

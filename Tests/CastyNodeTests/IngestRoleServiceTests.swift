@@ -76,6 +76,7 @@ import CastyTreeTestSupport
             let radio = try #require(upstreams.last)
             for start in stride(from: 30_000, to: 105_000, by: 5_000) { radio.send(Self.segment(start..<(start + 5_000))) }
             #expect(hub.nextSeq == 10)
+            try await eventually("the role to hear of the root's segments") { election.read(\.nextSeq) == 10 }
             #expect(!election.read(\.isRoot))
             #expect(directory.decide(Self.join("m1", term: 1)).0 == .redirect(to: "root"))
 
@@ -102,6 +103,54 @@ import CastyTreeTestSupport
             // Its own radio's segments no longer reach its listeners.
             radio.send(Self.segment(110_000..<115_000))
             #expect(hub.nextSeq == nil)
+        }
+        await loop.shutdownGracefully()
+    }
+
+    /// The role's silence clock counts from the last segment the hub took from the root, not from
+    /// the link's acceptance: the hub notes each arrival, and the service tells the role before
+    /// every change.
+    @Test func theSilenceCountsFromTheLastSegmentFromTheRoot() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let timing = IngestRole.Timing(silence: .seconds(2), grace: .milliseconds(100))
+        let election = RootElection(role: IngestRole(name: "root2", primary: "root", standby: "root2", timing: timing))
+        let directory = PeerDirectory(name: "root2", fleet: Self.fleet, election: election)
+        let hub = StreamHub(group: loop, logger: quiet)
+        let links = NIOLockedValueBox<[FakeParent]>([])
+        let service = IngestRoleService(
+            fleet: Self.fleet,
+            hub: hub,
+            directory: directory,
+            transports: .init(
+                makeSource: FakeUpstreams().make,
+                makeLink: { _, _ in
+                    let link = FakeParent()
+                    links.withLockedValue { $0.append(link) }
+                    return link
+                },
+                probe: { _ in .root(TermRule.Claim(term: 1, root: "root")) }
+            ),
+            tickInterval: .milliseconds(20),
+            probeInterval: .seconds(60),
+            logger: quiet
+        )
+        try await whileRunning(service) {
+            try await eventually("a link to the primary") { links.withLockedValue { $0.first?.started } == true }
+            let link = try #require(links.withLockedValue { $0.first })
+            let accepted = try #require(link.state.withLockedValue { $0.onAccepted })
+            let root = try #require(link.state.withLockedValue { $0.sink })
+            accepted(ParentAcceptance(parent: "root", stream: "abcdabcdabcdabcd", nextSeq: 0, depth: 1, path: ["root"], metadata: nil, head: ICYResponseHead(status: .http10OK)))
+            // Segments for a second after the acceptance, then silence.
+            var last = ContinuousClock.now
+            for seq in 0..<10 {
+                try await Task.sleep(for: .milliseconds(100))
+                root.receive(seq: UInt64(seq), segment: Self.segment((seq * 1_000)..<((seq + 1) * 1_000)))
+                last = ContinuousClock.now
+            }
+            try await eventually("the standby to take over") { election.read(\.isRoot) }
+            let silent = ContinuousClock.now - last
+            #expect(silent >= timing.silence, "took over \(silent) after the last segment: the silence counted from before it")
+            #expect(election.read(\.nextSeq) == 10)
         }
         await loop.shutdownGracefully()
     }
