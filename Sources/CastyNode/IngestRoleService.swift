@@ -262,8 +262,9 @@ public struct IngestRoleService: Service {
     }
 
     /// Changes the role with `body`, after telling it when the newest segment from the root
-    /// arrived (the hub notes it as it takes the segment): so the role's silence clock counts
-    /// from the exact arrival, and no arrival reaches it after a later link change or tick.
+    /// arrived (the hub notes it as it takes the segment; taking it is lock-free): so the role's
+    /// silence clock counts from the exact arrival, and no arrival reaches it after a later link
+    /// change or tick.
     private func updateRole(_ body: (inout IngestRole) -> IngestRole.Action) {
         self.election.update { role in
             if let arrival = self.hub.takeArrival() { role.received(seq: arrival.seq, now: arrival.at) }

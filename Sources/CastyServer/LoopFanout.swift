@@ -18,7 +18,7 @@ final class LoopFanout: @unchecked Sendable {
     private var peers: [ObjectIdentifier: PeerConnectionHandler] = [:]
     private var heartbeat: RepeatedTask?
     /// What was fanned out lately: the catch-up of connections that missed segments.
-    private var recent: RecentSegments
+    private(set) var recent: RecentSegments
 
     init(loop: EventLoop, catchUpBytes: Int) {
         self.loop = loop

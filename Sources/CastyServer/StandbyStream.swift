@@ -10,23 +10,12 @@ import CastyStream
 /// own radio on the same five hops as any ingest's, and the takeover's segments in order with
 /// the radio's: both are numbered and handed to the fan-outs under the one lock.
 struct StandbyStream: Sendable {
-    /// When a segment from the root arrived, not yet told to the role (its silence clock).
-    struct Arrival: Sendable, Equatable {
-        /// The segment's number.
-        var seq: UInt64
-        /// When the hub took it.
-        var at: ContinuousClock.Instant
-    }
-
     /// The root's segments as sent, and the own radio's kept; after the takeover, the splice.
     var splicer = TakeoverSplicer()
     /// The own radio's context at its last connection.
     var ownContext: StreamContext?
     /// The own radio's last state.
     var ownState = UpstreamState.connecting
-    /// The newest segment from the root not yet told to the role.
-    var arrival: Arrival?
-
     /// Whether the takeover happened: the own radio is the stream.
     var tookOver: Bool { self.splicer.tookOver }
 

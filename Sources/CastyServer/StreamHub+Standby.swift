@@ -13,10 +13,11 @@ extension StreamHub {
     /// what it numbered as root is dropped at once, under the same lock, so that no segment of
     /// its own radio reaches a listener after it: it resyncs from the root's newest segment.
     public func standBy(resettingStream: Bool = false) {
-        let reset = self.state.withLockedValue { state -> Bool in
+        let reset = self.withState { state -> Bool in
             state.standby = state.standby?.restarted() ?? StandbyStream()
+            self.arrival.clear()
             guard resettingStream, state.ledger.reset(identity: StreamIdentity(value: "none"), nextSeq: nil) else { return false }
-            self.forwardReset()
+            state.handoffs.append(.streamChanged)
             return true
         }
         if reset { self.logger.notice("dropped the stream numbered as root: following the root's") }
@@ -29,16 +30,16 @@ extension StreamHub {
     /// of the own radio (``publish(_:)`` logs it once decided).
     @discardableResult
     public func takeOver() -> ReconnectSplicer.Outcome? {
-        let (context, taken, outcome) = self.state.withLockedValue { state -> (StreamLedger.Notes?, [StreamLedger.Notes], ReconnectSplicer.Outcome?) in
+        let (context, taken, outcome) = self.withState { state -> (StreamLedger.Notes?, [StreamLedger.Notes], ReconnectSplicer.Outcome?) in
             guard state.standby != nil, !state.standby!.tookOver else { return (nil, [], nil) }
             var context: StreamLedger.Notes?
             if let own = state.standby!.ownContext, state.ledger.context.headers.isEmpty {
                 context = state.ledger.setContext(own, checkBytes: true)
-                self.forward(context!)
+                Self.forward(context!, into: &state)
             }
             let taken = state.standby!.splicer.takeOver().map { self.number($0, in: &state) }
             state.upstream = state.standby!.ownState
-            state.standby!.arrival = nil
+            self.arrival.clear()
             return (context, taken, state.standby!.splicer.lastOutcome)
         }
         if let context { self.report(context) }
@@ -50,11 +51,11 @@ extension StreamHub {
     /// segment's bytes confirm or correct the format), or, at a fleet ingest that follows the
     /// root, kept for a takeover.
     public func radioConnected(_ context: StreamContext) {
-        let notes = self.state.withLockedValue { state -> StreamLedger.Notes? in
+        let notes = self.withState { state -> StreamLedger.Notes? in
             state.standby?.ownContext = context
             if let standby = state.standby, !standby.tookOver { return nil }
             let notes = state.ledger.setContext(context, checkBytes: true)
-            self.forward(notes)
+            Self.forward(notes, into: &state)
             return notes
         }
         if let notes { self.report(notes) }
@@ -72,11 +73,8 @@ extension StreamHub {
 
     /// The newest segment from the root taken since the last call, and when: what the role's
     /// silence clock needs, told to it just before its next change so that it never misses or
-    /// reorders an arrival.
+    /// reorders an arrival. Lock-free: it may be called under the role's lock.
     public func takeArrival() -> (seq: UInt64, at: ContinuousClock.Instant)? {
-        self.state.withLockedValue { state in
-            defer { state.standby?.arrival = nil }
-            return state.standby?.arrival.map { ($0.seq, $0.at) }
-        }
+        self.arrival.take()
     }
 }

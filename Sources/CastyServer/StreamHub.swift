@@ -54,6 +54,23 @@ public final class StreamHub: Sendable {
         var upstream = UpstreamState.starting
         /// At a fleet's ingest while it is not the root: its own radio, kept for a takeover.
         var standby: StandbyStream?
+        /// What the ledger's changes mean for the fan-outs, in the order they were made, not yet
+        /// handed to the loops (see ``withState(_:)``).
+        var handoffs: [Handoff] = []
+        /// Whether a thread is handing ``handoffs`` to the loops now.
+        var handing = false
+    }
+
+    /// A change every loop's fan-out hears of, in the ledger's order.
+    enum Handoff {
+        /// Players of another format are closed (their decoders cannot follow).
+        case closePlayers(notOf: StreamFormat)
+        /// Child peers hear of a new context.
+        case contextChanged(StreamContext)
+        /// A segment to send on.
+        case deliver(Entry)
+        /// A new stream: what the fan-out kept of the old one is dropped.
+        case streamChanged
     }
 
     /// The configuration.
@@ -66,6 +83,8 @@ public final class StreamHub: Sendable {
     public let counters = NodeCounters()
     /// The newest segment number the parent announced (a mirror's heartbeats), for the lag.
     public let parentNewestSeq = ManagedAtomic(UInt64.max)
+    /// At a fleet's ingest that follows the root: the newest segment's arrival, for the role.
+    let arrival = ArrivalStamp()
     /// Creates a hub serving connections on the loops of `group`.
     ///
     /// - Parameter nextSeq: the first number to give (0 at an ingest), or `nil` at a mirror, which
@@ -89,7 +108,7 @@ public final class StreamHub: Sendable {
     /// ``standBy(resettingStream:)``); after its takeover, it is spliced onto the old root's
     /// stream first.
     public func publish(_ segment: ICYSegment) {
-        let (notes, decided) = self.state.withLockedValue { state -> ([StreamLedger.Notes], ReconnectSplicer.Outcome?) in
+        let (notes, decided) = self.withState { state -> ([StreamLedger.Notes], ReconnectSplicer.Outcome?) in
             guard state.standby != nil else { return ([self.number(segment, in: &state)], nil) }
             let pending = state.standby!.tookOver && state.standby!.splicer.lastOutcome == nil
             let spliced = state.standby!.splicer.own(segment)
@@ -109,17 +128,17 @@ public final class StreamHub: Sendable {
     /// fleet's ingest that follows the root, its arrival is noted for the role's silence clock;
     /// after its takeover, nothing more is taken from the old root.
     public func receive(seq: UInt64, segment: ICYSegment) {
-        let notes = self.state.withLockedValue { state -> StreamLedger.Notes? in
+        let notes = self.withState { state -> StreamLedger.Notes? in
             guard state.standby != nil else {
                 guard let (entry, notes) = state.ledger.receive(seq: seq, segment: segment) else { return nil }
-                self.forward(notes, entry)
+                Self.forward(notes, entry, into: &state)
                 return notes
             }
             guard !state.standby!.tookOver else { return nil }
-            state.standby!.arrival = StandbyStream.Arrival(seq: seq, at: .now)
+            self.arrival.note(seq: seq)
             guard let (entry, notes) = state.ledger.receive(seq: seq, segment: segment) else { return nil }
             state.standby!.splicer.followed(segment)
-            self.forward(notes, entry)
+            Self.forward(notes, entry, into: &state)
             return notes
         }
         if let notes { self.report(notes, taken: true) }
@@ -128,49 +147,70 @@ public final class StreamHub: Sendable {
     /// Under the lock: numbers `segment` and hands it to the fan-outs.
     func number(_ segment: ICYSegment, in state: inout State) -> StreamLedger.Notes {
         let (entry, notes) = state.ledger.publish(segment)
-        self.forward(notes, entry)
+        Self.forward(notes, entry, into: &state)
         return notes
     }
 
     /// Starts following a new stream identity (a restarted ingest): the ring is emptied, players
     /// carry on with the new stream's audio, and child peers are told to rejoin and resync.
     public func resetStream(identity: StreamIdentity, nextSeq: UInt64?) {
-        let reset = self.state.withLockedValue { state in
+        let reset = self.withState { state in
             guard state.ledger.reset(identity: identity, nextSeq: nextSeq) else { return false }
-            self.forwardReset()
+            state.handoffs.append(.streamChanged)
             return true
         }
         if reset { self.logger.notice("following a new stream identity", metadata: ["stream.identity": "\(identity)"]) }
     }
 
-    /// Under the lock: every fan-out drops what it kept of the old stream.
-    func forwardReset() {
-        for fanout in self.fanouts {
-            fanout.loop.execute { fanout.streamChanged() }
+    /// Changes the state with `body` under the lock, then hands the loops' fan-outs what the
+    /// ledger's changes mean for them, in the order the changes were made, with no lock held.
+    /// Changes made on two threads at once (a standby's radio and its takeover both number
+    /// segments) still reach every loop in order: whichever thread finds the hand-off idle
+    /// hands it until it is empty.
+    func withState<Result>(_ body: (inout State) -> Result) -> Result {
+        let result = self.state.withLockedValue(body)
+        self.handOff()
+        return result
+    }
+
+    /// Hands the pending changes to every loop, unless another thread is doing it.
+    private func handOff() {
+        let claimed = self.state.withLockedValue { state -> Bool in
+            guard !state.handing, !state.handoffs.isEmpty else { return false }
+            state.handing = true
+            return true
+        }
+        guard claimed else { return }
+        while let handoffs = self.state.withLockedValue({ state -> [Handoff]? in
+            guard !state.handoffs.isEmpty else {
+                state.handing = false
+                return nil
+            }
+            defer { state.handoffs = [] }
+            return state.handoffs
+        }) {
+            for fanout in self.fanouts {
+                fanout.loop.execute {
+                    for handoff in handoffs {
+                        switch handoff {
+                        case .closePlayers(let format): fanout.closePlayers(notOf: format)
+                        case .contextChanged(let context): fanout.contextChanged(context)
+                        case .deliver(let entry): fanout.deliver(entry, counters: self.counters)
+                        case .streamChanged: fanout.streamChanged()
+                        }
+                    }
+                }
+            }
         }
     }
 
-    /// Under the lock: hands the fan-outs what a change of the ledger means for the connections
-    /// (players of a format that changed are closed, child peers hear of a new context), then
-    /// the segment taken, if any. Doing it under the lock hands every loop the changes in the
-    /// order the ledger made them, whichever thread made them (a standby's radio and its
-    /// takeover both number segments).
-    func forward(_ notes: StreamLedger.Notes, _ entry: Entry? = nil) {
-        if let change = notes.formatChanged {
-            for fanout in self.fanouts {
-                fanout.loop.execute { fanout.closePlayers(notOf: change.to) }
-            }
-        }
-        if let context = notes.contextChanged {
-            for fanout in self.fanouts {
-                fanout.loop.execute { fanout.contextChanged(context) }
-            }
-        }
-        if let entry {
-            for fanout in self.fanouts {
-                fanout.loop.execute { fanout.deliver(entry, counters: self.counters) }
-            }
-        }
+    /// Under the lock: what a change of the ledger means for the fan-outs (players of a format
+    /// that changed are closed, child peers hear of a new context), then the segment taken, if
+    /// any, queued for ``withState(_:)`` to hand on.
+    static func forward(_ notes: StreamLedger.Notes, _ entry: Entry? = nil, into state: inout State) {
+        if let change = notes.formatChanged { state.handoffs.append(.closePlayers(notOf: change.to)) }
+        if let context = notes.contextChanged { state.handoffs.append(.contextChanged(context)) }
+        if let entry { state.handoffs.append(.deliver(entry)) }
     }
 
     /// After the lock: counts and logs what a change of the ledger found.
@@ -242,9 +282,9 @@ public final class StreamHub: Sendable {
     /// connection to the radio) the next segment's bytes confirm or correct it. Child peers hear
     /// of a changed context at once.
     public func setContext(_ context: StreamContext, checkBytes: Bool = false) {
-        let notes = self.state.withLockedValue { state in
+        let notes = self.withState { state in
             let notes = state.ledger.setContext(context, checkBytes: checkBytes)
-            self.forward(notes)
+            Self.forward(notes, into: &state)
             return notes
         }
         self.report(notes)

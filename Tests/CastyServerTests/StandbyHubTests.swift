@@ -4,6 +4,7 @@ import CastyStream
 import NIOCore
 import NIOEmbedded
 import Testing
+import Dispatch
 
 @testable import CastyServer
 
@@ -119,5 +120,22 @@ import Testing
         #expect(self.hub.snapshot().upstream == .connected)
         #expect(self.hub.takeOver() == nil, "no takeover without a standby")
         #expect(self.hub.takeArrival() == nil)
+    }
+}
+
+/// The hub's hand-off to the loops: segments numbered on two threads at once (a standby's radio
+/// and its takeover do that) reach every loop's fan-out in number order.
+@Suite struct HubHandoffTests {
+    @Test func segmentsNumberedOnTwoThreadsReachTheLoopInOrder() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let hub = StreamHub(identity: StreamIdentity(value: "s"), nextSeq: 0, group: loop, logger: EmbeddedNode.quiet)
+        let segment = ICYSegment(audio: ByteBuffer(bytes: Array(repeating: 0x55, count: 100)))
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            for _ in 0..<2_000 { hub.publish(segment) }
+        }
+        await loop.run()
+        let kept = try await loop.submit { hub.fanouts[0].recent.catchUp(from: 0, before: .max).map(\.seq) }.get()
+        #expect(kept == Array(0..<4_000), "a segment handed on out of order empties the fan-out's window")
+        await loop.shutdownGracefully()
     }
 }
