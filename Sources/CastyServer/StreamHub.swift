@@ -15,7 +15,9 @@ import NIOHTTP1
 /// ingest) or takes the parent's numbers (at a mirror), keeps the ring of recent ones, and fans
 /// every segment out to the players and peers on every event loop.
 ///
-/// Segments arrive from one producer (the upstream's thread) in stream order. Each event loop has
+/// Segments arrive from the upstream's thread in stream order (and, at a fleet's ingest that
+/// takes over from the root, from the takeover too); every change is queued for the loops under
+/// the hub's lock and handed to them after it, in the order made. Each event loop has
 /// a ``LoopFanout`` that owns the connections on it, so a segment crosses threads once per loop,
 /// not once per listener, and every connection is served by the loop its socket lives on.
 public final class StreamHub: Sendable {
@@ -144,7 +146,7 @@ public final class StreamHub: Sendable {
         if let notes { self.report(notes, taken: true) }
     }
 
-    /// Under the lock: numbers `segment` and hands it to the fan-outs.
+    /// Under the lock: numbers `segment` and queues it for the fan-outs.
     func number(_ segment: ICYSegment, in state: inout State) -> StreamLedger.Notes {
         let (entry, notes) = state.ledger.publish(segment)
         Self.forward(notes, entry, into: &state)
