@@ -108,13 +108,13 @@ let package = Package(
             name: "CastyNode",
             dependencies: [
                 "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", "CastyUpstream", "CastyServer",
-                "CastyControl",
+                "CastyControl", "CastyTLS",
                 atomics, crypto, logging, nioCore, nioPosix,
                 serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // What the executables share: logging and common options.
-        .target(name: "CastyCommandLine", dependencies: ["CastyServer", "CastyHandover", nioCore, argumentParser, logging]),
+        .target(name: "CastyCommandLine", dependencies: ["CastyServer", "CastyHandover", "CastyTLS", "CastyTree", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
             dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]
@@ -196,7 +196,10 @@ let package = Package(
                 nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),
-        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyHandover", "CastyTree", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        .testTarget(
+            name: "CastyIntegrationTests",
+            dependencies: ["CastyICY", "CastyHandover", "CastyTree", "CastyServer", "CastyFuzzDrivers", "CastyTestSupport", nioCore, nioHTTP1]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
