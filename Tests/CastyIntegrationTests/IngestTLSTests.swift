@@ -75,6 +75,22 @@ extension IntegrationTests.Radios {
             #expect(ingest.process.stop(signal: SIGTERM) == 0)
         }
 
+        @Test func aStalledHandshakeIsClosedLikeASlowRequest() async throws {
+            let ca = try TestCertificateAuthority()
+            defer { ca.remove() }
+            let node = try ca.issue("node", serial: 1)
+            let deadPort = try freePort()
+            let ingest = try await IngestNode(
+                upstream: "http://127.0.0.1:\(deadPort)/", extraArguments: ["--tls-cert", node.fullchain, "--tls-key", node.key, "--request-timeout", "500"]
+            )
+            let port = ingest.port
+            // The first bytes of a TLS record, then nothing.
+            let stalled = try await onThread { try StreamClient.fetch(port: port, request: "\u{16}\u{03}\u{01}\u{00}", seconds: 5) }
+            #expect(stalled.closedByServer, "a handshake that never ends holds no connection")
+            #expect(stalled.body.isEmpty && stalled.head.isEmpty)
+            #expect(ingest.process.stop(signal: SIGTERM) == 0)
+        }
+
         @Test func aBadCertificateAtStartIsOneLineAndExitStatus1() async throws {
             let ca = try TestCertificateAuthority()
             defer { ca.remove() }
