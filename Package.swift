@@ -16,6 +16,7 @@ let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", pac
 let crypto: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
 let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
 let propertyBased: Target.Dependency = .product(name: "PropertyBased", package: "swift-property-based")
+let nioSSL: Target.Dependency = .product(name: "NIOSSL", package: "swift-nio-ssl")
 
 let package = Package(
     name: "casty",
@@ -38,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // libcurl from the system (Debian: libcurl4-openssl-dev), wrapped by a shim header
@@ -85,11 +87,15 @@ let package = Package(
             name: "CastyControl",
             dependencies: ["CastyMedia", "CastyPeerProtocol", "CastyTree", nioCore, nioPosix, nioHTTP1, nioConcurrencyHelpers, serviceLifecycle]
         ),
+        // TLS on a node's port (swift-nio-ssl): the certificate and key from their files, checked,
+        // reloaded without touching open connections, and the handler that tells a TLS handshake
+        // from a plain request by its first byte.
+        .target(name: "CastyTLS", dependencies: [nioCore, nioSSL, nioConcurrencyHelpers, logging]),
         // The serving transport: SwiftNIO server for players and child peers, fan-out, status.
         .target(
             name: "CastyServer",
             dependencies: [
-                "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", dequeModule, nioCore,
+                "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", "CastyTLS", dequeModule, nioCore,
                 nioPosix, nioHTTP1, nioConcurrencyHelpers, atomics, logging, serviceLifecycle, prometheus,
             ],
             resources: [.copy("Resources/status.html")]
@@ -102,13 +108,13 @@ let package = Package(
             name: "CastyNode",
             dependencies: [
                 "CastyICY", "CastyMedia", "CastyStream", "CastyTree", "CastyHandover", "CastyPeerProtocol", "CastyUpstream", "CastyServer",
-                "CastyControl",
+                "CastyControl", "CastyTLS",
                 atomics, crypto, logging, nioCore, nioPosix,
                 serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // What the executables share: logging and common options.
-        .target(name: "CastyCommandLine", dependencies: ["CastyServer", "CastyHandover", nioCore, argumentParser, logging]),
+        .target(name: "CastyCommandLine", dependencies: ["CastyServer", "CastyHandover", "CastyTLS", "CastyTree", nioCore, argumentParser, logging]),
         .executableTarget(
             name: "casty-ingest",
             dependencies: ["CastyMedia", "CastyTree", "CastyNode", "CastyCommandLine", argumentParser]
@@ -155,6 +161,8 @@ let package = Package(
             dependencies: ["CastyTree", "CastyStream", "CastyPeerProtocol", "CastyFuzzDrivers", "CastyTestSupport", "CastyTreeTestSupport"]
         ),
         .testTarget(name: "CastyHandoverTests", dependencies: ["CastyHandover", nioCore, nioEmbedded]),
+        // Certificates made with openssl at test time, handshakes over loopback.
+        .testTarget(name: "CastyTLSTests", dependencies: ["CastyTLS", "CastyTestSupport", nioCore, nioPosix, nioSSL, nioConcurrencyHelpers, logging]),
         // The upstream transport without curl transfers: the worker, the puller and the link over
         // fake transfers.
         // What several test targets share (a task executor with a thread of its own, for tests
@@ -188,7 +196,10 @@ let package = Package(
                 nioCore, nioPosix, nioEmbedded, nioConcurrencyHelpers, serviceLifecycle,
             ]
         ),
-        .testTarget(name: "CastyIntegrationTests", dependencies: ["CastyICY", "CastyHandover", "CastyTree", "CastyServer", "CastyFuzzDrivers", nioCore, nioHTTP1]),
+        .testTarget(
+            name: "CastyIntegrationTests",
+            dependencies: ["CastyICY", "CastyHandover", "CastyTree", "CastyServer", "CastyFuzzDrivers", "CastyTestSupport", nioCore, nioHTTP1]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CastyServer
+import CastyTLS
+import CastyTree
 import NIOCore
 
 /// How a node serves players and children: the options `casty-ingest` and `casty-mirror` share.
@@ -25,6 +27,15 @@ public struct ServingOptions: ParsableArguments {
     @Option(help: "Milliseconds a client may take to send its whole request.")
     public var requestTimeout: Int = 10_000
 
+    @Option(help: ArgumentHelp("The certificate chain for https on this node's port (PEM, e.g. certbot's fullchain.pem).", valueName: "path"))
+    public var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key of --tls-cert (PEM, RSA or ECDSA, e.g. certbot's privkey.pem).", valueName: "path"))
+    public var tlsKey: String?
+
+    @Option(help: ArgumentHelp("auto: http and https on the same port; only: https only. With --tls-cert.", valueName: "auto|only"))
+    public var tlsMode: String?
+
     public init() {}
 
     public func validate() throws {
@@ -35,6 +46,27 @@ public struct ServingOptions: ParsableArguments {
         if self.maxConnectionsPerAddress < 1 { throw ValidationError("--max-connections-per-address must be at least 1") }
         if self.socketSendBuffer < 4096 { throw ValidationError("--socket-send-buffer must be at least 4096 bytes") }
         if self.requestTimeout < 100 { throw ValidationError("--request-timeout must be at least 100 ms") }
+        if (self.tlsCert == nil) != (self.tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if let mode = self.tlsMode, TLSMode(rawValue: mode) == nil {
+            throw ValidationError("--tls-mode must be auto (http and https on one port) or only (https only), not '\(mode)'")
+        }
+    }
+
+    /// The certificate store of this node's port: from `--tls-cert`/`--tls-key`, else from the
+    /// node's `"tls"` in the fleet file, else none (plain http). Reads and checks the files now,
+    /// so that a node with a bad certificate does not start.
+    public func tls(fleetNode: FleetFile.Node? = nil) throws(TLSError) -> TLSCertificateStore? {
+        let files: TLSFiles
+        var mode = self.tlsMode
+        if let cert = self.tlsCert, let key = self.tlsKey {
+            files = TLSFiles(cert: cert, key: key)
+        } else if let tls = fleetNode?.tls {
+            files = TLSFiles(cert: tls.cert, key: tls.key)
+            mode = mode ?? tls.mode
+        } else {
+            return nil
+        }
+        return try TLSCertificateStore(files: files, mode: mode.flatMap(TLSMode.init(rawValue:)) ?? .auto)
     }
 
     /// The hub's configuration.
@@ -42,9 +74,9 @@ public struct ServingOptions: ParsableArguments {
         StreamHub.Configuration(ringSeconds: self.ringSeconds, burstBytes: self.burstBytes, maxListenerLagBytes: self.maxListenerLag)
     }
 
-    /// The server's configuration for listening on `host:port`.
-    public func server(host: String, port: Int) -> NodeServer.Configuration {
-        NodeServer.Configuration(
+    /// The server's configuration for listening on `host:port`, with https when `tls` is given.
+    public func server(host: String, port: Int, tls: TLSCertificateStore? = nil) -> NodeServer.Configuration {
+        var configuration = NodeServer.Configuration(
             host: host,
             port: port,
             requestTimeout: .milliseconds(Int64(self.requestTimeout)),
@@ -52,5 +84,7 @@ public struct ServingOptions: ParsableArguments {
             maxListeners: self.maxListeners,
             maxConnectionsPerAddress: self.maxConnectionsPerAddress
         )
+        configuration.tls = tls
+        return configuration
     }
 }

@@ -131,6 +131,8 @@ public struct IngestNode: Sendable {
         // mirrors' status (which the root's status reports), the reload of the fleet file, and
         // the tree's repair (which acts whenever this ingest is the root).
         var fleetServices: [any Service] = monitor.map { [$0] } ?? []
+        // Certificate renewal on SIGHUP, when the port speaks https (with a fleet or without).
+        if let tls = configuration.server.tls { fleetServices.append(TLSReloader(store: tls, logger: logger)) }
         if let directory {
             if let path = configuration.fleetPath {
                 fleetServices.append(FleetReloader(path: path, directory: directory, hub: hub, monitor: monitor, logger: logger))

@@ -127,7 +127,9 @@ public struct MirrorNode: Sendable {
                 await parentLink.stop()
             }
         }
-        try await NodeLifecycle.run([server, link, repair] + (handover.map { [$0] } ?? []), ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
+        // Certificate renewal on SIGHUP, when the port speaks https.
+        let tls: [any Service] = configuration.server.tls.map { [TLSReloader(store: $0, logger: logger)] } ?? []
+        try await NodeLifecycle.run([server, link, repair] + tls + (handover.map { [$0] } ?? []), ending: reloader.map { [$0] } ?? [], group: group, logger: logger)
     }
 
     /// With `--take-over`: the running node's sockets and state (nil without).

@@ -34,6 +34,10 @@ final class ConnectionRouter: ChannelInboundHandler, RemovableChannelHandler {
             handler.answered = true
             handler.logger.info("request timed out")
             PlainResponse(code: 408, body: "no complete request within \(requestTimeout.nanoseconds / 1_000_000) ms\n").answer(context: context)
+            // A client stalled in its TLS handshake never gets the 408 (it waits for the
+            // handshake), nor one that does not read: the connection closes a second later anyway.
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         }
         context.fireChannelActive()
     }

@@ -1,5 +1,6 @@
 import CastyICY
 import CastyHandover
+import CastyTLS
 import CastyTree
 import Foundation
 import Logging
@@ -33,6 +34,9 @@ public final class NodeServer: Service {
         /// A listening socket handed over by the process this one took over from: served
         /// instead of binding `host:port`.
         public var listeningSocket: CInt?
+        /// The certificate the port presents, when it speaks https (with http, or alone, as its
+        /// mode says); `nil`: plain http.
+        public var tls: TLSCertificateStore?
 
         /// Creates a configuration.
         public init(host: String, port: Int, requestTimeout: TimeAmount = .seconds(10), limits: ICYDecoderLimits = ICYDecoderLimits(maxHeaderLineLength: 8 * 1024, maxHeadLength: 16 * 1024), socketSendBuffer: Int = 64 * 1024, maxListeners: Int = 19_000, maxConnectionsPerAddress: Int = 64) {
@@ -107,6 +111,7 @@ public final class NodeServer: Service {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(limiter: limiter))
+                    if let tls = configuration.tls { try channel.pipeline.syncOperations.addHandler(TLSSniffer(store: tls)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ICYRequestDecoder(limits: configuration.limits)))
                     try channel.pipeline.syncOperations.addHandler(ConnectionRouter(services: services, logger: logger))
                 }
@@ -119,7 +124,13 @@ public final class NodeServer: Service {
         }
         self.listener.withLockedValue { $0 = channel }
         if let address = channel.localAddress {
-            self.logger.info("listening", metadata: ["listen.address": "\(address)"])
+            var metadata: Logger.Metadata = ["listen.address": "\(address)"]
+            if let tls = configuration.tls {
+                metadata["tls.mode"] = "\(tls.mode.rawValue)"
+                metadata["tls.serial"] = "\(tls.current.serial)"
+                metadata["tls.not_after"] = "\(tls.current.notValidAfter)"
+            }
+            self.logger.info(configuration.tls == nil ? "listening" : "listening (https\(configuration.tls?.mode == .auto ? " and http" : " only"))", metadata: metadata)
             self.onBound(address)
         }
         // Closed on graceful shutdown, and when the group is cancelled because another service

@@ -1,4 +1,5 @@
 import CastyHandover
+import CastyTLS
 import Foundation
 import NIOCore
 
@@ -25,11 +26,13 @@ extension StreamingConnectionHandler {
     }
 
     /// For a hand-over: a duplicate of `channel`'s socket (found in `sockets`) and the bytes the
-    /// channel holds unwritten; nil when it cannot be handed over (closed, not served here, its
-    /// socket not found, or more unwritten than kept). On success the connection is handed over.
+    /// channel holds unwritten; nil when it cannot be handed over (closed, not served here, over
+    /// TLS, its socket not found, or more unwritten than kept). On success the connection is handed over.
     /// Runs on the channel's loop.
     func takeSocket(of channel: Channel, sockets: OpenSockets) -> (descriptor: CInt, unwritten: Data)? {
-        guard channel.isActive, let queued = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+        // A TLS session's keys live in this process: such a connection cannot move to another.
+        guard channel.isActive, !TLSSniffer.isEncrypted(channel.pipeline.syncOperations),
+            let queued = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
             let descriptor = sockets.descriptor(local: channel.localAddress, remote: channel.remoteAddress)
         else { return nil }
         let copy = dup(descriptor)

@@ -8,11 +8,29 @@ public struct FleetFile: Codable, Equatable, Sendable {
         public var name: String
         public var host: String
         public var port: Int
+        /// The node's certificate and key, when its port speaks https too.
+        public var tls: TLS?
 
-        public init(name: String, host: String, port: Int) {
+        public init(name: String, host: String, port: Int, tls: TLS? = nil) {
             self.name = name
             self.host = host
             self.port = port
+            self.tls = tls
+        }
+    }
+
+    /// A node's certificate and key files (PEM, as an ACME client writes them: `fullchain.pem`,
+    /// `privkey.pem`), and whether its port speaks https only (`"mode": "only"`) or http and
+    /// https on the same port (`"auto"`, the default).
+    public struct TLS: Codable, Equatable, Sendable {
+        public var cert: String
+        public var key: String
+        public var mode: String?
+
+        public init(cert: String, key: String, mode: String? = nil) {
+            self.cert = cert
+            self.key = key
+            self.mode = mode
         }
     }
 
@@ -128,6 +146,14 @@ public struct FleetFile: Codable, Equatable, Sendable {
             }
             guard addresses.insert("\(node.host):\(node.port)").inserted else {
                 throw FleetFileError(message: "node '\(node.name)' uses \(node.host):\(node.port), which another node uses too")
+            }
+            if let tls = node.tls {
+                guard !tls.cert.isEmpty, !tls.key.isEmpty else {
+                    throw FleetFileError(message: "node '\(node.name)': \"tls\" needs both \"cert\" and \"key\" (paths of PEM files)")
+                }
+                guard tls.mode == nil || tls.mode == "auto" || tls.mode == "only" else {
+                    throw FleetFileError(message: "node '\(node.name)': \"tls.mode\" must be \"auto\" (http and https on one port) or \"only\" (https only), not '\(tls.mode!)'")
+                }
             }
         }
     }

@@ -94,7 +94,7 @@ struct CastyIngest: CastyCommand {
             upstreamURL: self.url ?? fleet?.upstream ?? "",
             fleet: fleet,
             hub: self.serving.hub,
-            server: self.serving.server(host: host, port: port),
+            server: self.serving.server(host: host, port: port, tls: try self.serving.tls(fleetNode: node)),
             silenceTimeout: .seconds(self.silenceTimeout),
             caFile: self.caFile,
             onDemandIdle: self.onDemand ? .seconds(self.idleSeconds) : nil,

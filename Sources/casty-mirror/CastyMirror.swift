@@ -55,7 +55,7 @@ struct CastyMirror: CastyCommand {
             name: self.name,
             fleet: fleet,
             hub: self.serving.hub,
-            server: self.serving.server(host: self.listen ?? node.host, port: node.port),
+            server: self.serving.server(host: self.listen ?? node.host, port: node.port, tls: try self.serving.tls(fleetNode: node)),
             fleetPath: self.fleet,
             controlSocket: self.handover.path(name: self.name, port: node.port),
             takeOver: self.handover.takeOver

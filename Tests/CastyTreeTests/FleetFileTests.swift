@@ -72,6 +72,33 @@ import Testing
         }
     }
 
+    @Test func aNodeMayNameItsCertificateAndKey() throws {
+        let json = """
+            {"upstream": "http://x", "fanout": 2, "secret": "s", "ingest": {"name": "root", "host": "h", "port": 1},
+             "mirrors": [{"name": "m1", "host": "h", "port": 2, "tls": {"cert": "/etc/letsencrypt/live/m1/fullchain.pem",
+                          "key": "/etc/letsencrypt/live/m1/privkey.pem", "mode": "only"}}]}
+            """
+        let fleet = try FleetFile.parse(Data(json.utf8))
+        #expect(fleet.ingest.tls == nil)
+        #expect(fleet.mirrors[0].tls == FleetFile.TLS(cert: "/etc/letsencrypt/live/m1/fullchain.pem", key: "/etc/letsencrypt/live/m1/privkey.pem", mode: "only"))
+        #expect(try FleetFile.parse(JSONEncoder().encode(fleet)) == fleet)
+    }
+
+    @Test(arguments: [
+        (#""tls": {"cert": "c.pem"}"#, "missing key \"key\" in mirrors[0].tls"),
+        (#""tls": {"cert": "", "key": "k.pem"}"#, "node 'm1': \"tls\" needs both \"cert\" and \"key\""),
+        (#""tls": {"cert": "c.pem", "key": "k.pem", "mode": "sometimes"}"#, "node 'm1': \"tls.mode\" must be \"auto\""),
+    ])
+    func refusesABadTLSEntry(_ tls: String, _ message: String) {
+        let json = #"{"upstream": "http://x", "fanout": 2, "secret": "s", "ingest": {"name": "root", "host": "h", "port": 1}, "mirrors": [{"name": "m1", "host": "h", "port": 2, "#
+            + tls + "}]}"
+        #expect {
+            _ = try FleetFile.parse(Data(json.utf8))
+        } throws: { error in
+            (error as? FleetFileError)?.message.contains(message) == true
+        }
+    }
+
     @Test func unknownNodeIsNamed() throws {
         let fleet = try FleetFile.parse(Data(Self.good.utf8))
         #expect(throws: FleetFileError.self) { try fleet.node(named: "m9") }
