@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension IntegrationTests.Radios {
+extension IntegrationTests.Fleets {
     /// How casty-ingest answers requests that are not a player's, and how it stops.
     @Suite(.timeLimit(.minutes(2)))
     struct IngestRequestTests {

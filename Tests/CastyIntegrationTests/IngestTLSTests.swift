@@ -2,7 +2,7 @@ import CastyTestSupport
 import Foundation
 import Testing
 
-extension IntegrationTests.Radios {
+extension IntegrationTests.Fleets {
     /// https on a node's one port beside http, a certificate renewed on SIGHUP without touching
     /// an open connection, and a bad certificate refused at start in one line.
     @Suite(.timeLimit(.minutes(2)))
