@@ -54,8 +54,12 @@ public struct ServingOptions: ParsableArguments {
 
     /// The certificate store of this node's port: from `--tls-cert`/`--tls-key`, else from the
     /// node's `"tls"` in the fleet file, else none (plain http). Reads and checks the files now,
-    /// so that a node with a bad certificate does not start.
-    public func tls(fleetNode: FleetFile.Node? = nil) throws(TLSError) -> TLSCertificateStore? {
+    /// so that a node with a bad certificate does not start. In a fleet (`fleetNode` given) the
+    /// port must answer http too: the nodes' own links are plain http.
+    public func tls(fleetNode: FleetFile.Node? = nil) throws -> TLSCertificateStore? {
+        if fleetNode != nil, self.tlsMode == TLSMode.only.rawValue {
+            throw ValidationError("--tls-mode only cannot be used in a fleet: the nodes' own links are plain http, so its port must answer http too (auto)")
+        }
         let files: TLSFiles
         var mode = self.tlsMode
         if let cert = self.tlsCert, let key = self.tlsKey {

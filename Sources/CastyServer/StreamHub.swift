@@ -170,19 +170,19 @@ public final class StreamHub: Sendable {
     /// segments) still reach every loop in order: whichever thread finds the hand-off idle
     /// hands it until it is empty.
     func withState<Result>(_ body: (inout State) -> Result) -> Result {
-        let result = self.state.withLockedValue(body)
-        self.handOff()
+        let (result, hands) = self.state.withLockedValue { state -> (Result, Bool) in
+            let result = body(&state)
+            guard !state.handing, !state.handoffs.isEmpty else { return (result, false) }
+            state.handing = true
+            return (result, true)
+        }
+        if hands { self.handOff() }
         return result
     }
 
-    /// Hands the pending changes to every loop, unless another thread is doing it.
+    /// Hands the pending changes to every loop, until none is left (this thread claimed the
+    /// hand-off in ``withState(_:)``).
     private func handOff() {
-        let claimed = self.state.withLockedValue { state -> Bool in
-            guard !state.handing, !state.handoffs.isEmpty else { return false }
-            state.handing = true
-            return true
-        }
-        guard claimed else { return }
         while let handoffs = self.state.withLockedValue({ state -> [Handoff]? in
             guard !state.handoffs.isEmpty else {
                 state.handing = false

@@ -20,8 +20,8 @@ public struct FleetFile: Codable, Equatable, Sendable {
     }
 
     /// A node's certificate and key files (PEM, as an ACME client writes them: `fullchain.pem`,
-    /// `privkey.pem`), and whether its port speaks https only (`"mode": "only"`) or http and
-    /// https on the same port (`"auto"`, the default).
+    /// `privkey.pem`), and how its port speaks it: `"auto"` (the default and, while the nodes'
+    /// own links are plain http, the only mode a fleet takes), http and https on the same port.
     public struct TLS: Codable, Equatable, Sendable {
         public var cert: String
         public var key: String
@@ -151,8 +151,10 @@ public struct FleetFile: Codable, Equatable, Sendable {
                 guard !tls.cert.isEmpty, !tls.key.isEmpty else {
                     throw FleetFileError(message: "node '\(node.name)': \"tls\" needs both \"cert\" and \"key\" (paths of PEM files)")
                 }
-                guard tls.mode == nil || tls.mode == "auto" || tls.mode == "only" else {
-                    throw FleetFileError(message: "node '\(node.name)': \"tls.mode\" must be \"auto\" (http and https on one port) or \"only\" (https only), not '\(tls.mode!)'")
+                guard tls.mode == nil || tls.mode == "auto" else {
+                    // Peer links are plain http for now: an https-only node would refuse its
+                    // children's joins and the root's status polls.
+                    throw FleetFileError(message: "node '\(node.name)': \"tls.mode\" must be \"auto\" (http and https on one port) in a fleet, not '\(tls.mode!)': the nodes' own links are plain http")
                 }
             }
         }
